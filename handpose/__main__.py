@@ -1,0 +1,5 @@
+import sys
+
+from handpose.cli import main
+
+sys.exit(main())

@@ -1,0 +1,5 @@
+"""Small shared helpers (atomic file writes, progress bars)."""
+
+from handpose.utils.io import atomic_path, atomic_write_bytes, atomic_write_text
+
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text"]
