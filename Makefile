@@ -17,12 +17,12 @@ $(STAMP): pyproject.toml constraints.txt
 venv: $(STAMP)
 
 lint: venv
-	$(VENV)/bin/ruff check handpose tests benchmarks scripts
-	$(VENV)/bin/ruff format --check handpose tests benchmarks scripts
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 format: venv
-	$(VENV)/bin/ruff check --fix handpose tests benchmarks scripts
-	$(VENV)/bin/ruff format handpose tests benchmarks scripts
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 test: lint
 	$(PY) -m pytest -q -n 2 --dist loadfile tests
