@@ -33,3 +33,12 @@ def test_temp_keeps_suffix_for_format_sniffing_libraries(tmp_path):
     assert os.listdir(tmp_path) == ["arrays.npz"]
     with np.load(target, allow_pickle=False) as f:
         assert f["x"].tolist() == [0, 1, 2]
+
+
+def test_written_file_has_default_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "p.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "p.txt").stat().st_mode & 0o777 == 0o644
