@@ -20,6 +20,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from handpose.errors import HandposeError
+
 __all__ = [
     "skew",
     "axis_angle_to_matrix",
@@ -46,7 +48,7 @@ _SMALL_ANGLE_SQ = 1e-4
 def _check_last(x: Tensor, shape: tuple[int, ...], name: str) -> None:
     if tuple(x.shape[-len(shape) :]) != shape:
         want = "(..., " + ", ".join(str(s) for s in shape) + ")"
-        raise ValueError(f"{name} must have shape {want}, got {tuple(x.shape)}")
+        raise HandposeError(f"{name} must have shape {want}, got {tuple(x.shape)}.")
 
 
 def skew(v: Tensor) -> Tensor:
@@ -266,20 +268,24 @@ def quaternion_conjugate(q: Tensor) -> Tensor:
 
 
 def quaternion_apply(q: Tensor, points: Tensor) -> Tensor:
-    """Rotate points by unit quaternions: (..., 4), (..., 3) → (..., 3)."""
+    """Rotate points by unit quaternions: (..., 4), (..., 3) → (..., 3); leading dims broadcast."""
+    _check_last(q, (4,), "q")
     _check_last(points, (3,), "points")
     w, v = q[..., :1], q[..., 1:]
-    t = 2.0 * torch.linalg.cross(v.expand_as(points), points, dim=-1)
-    return points + w * t + torch.linalg.cross(v.expand_as(points), t, dim=-1)
+    v, points = torch.broadcast_tensors(v, points)
+    t = 2.0 * torch.linalg.cross(v, points, dim=-1)
+    return points + w * t + torch.linalg.cross(v, t, dim=-1)
 
 
 def quaternion_wxyz_to_xyzw(q: Tensor) -> Tensor:
     """Scalar-first → scalar-last (scipy's order). (..., 4) → (..., 4)."""
+    _check_last(q, (4,), "q")
     return torch.cat([q[..., 1:], q[..., :1]], dim=-1)
 
 
 def quaternion_xyzw_to_wxyz(q: Tensor) -> Tensor:
     """Scalar-last (scipy's order) → scalar-first. (..., 4) → (..., 4)."""
+    _check_last(q, (4,), "q")
     return torch.cat([q[..., 3:], q[..., :3]], dim=-1)
 
 
