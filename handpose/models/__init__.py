@@ -1,0 +1,1 @@
+"""Estimators: the DSTformer backbone and the MGDHand teacher/student (``models.mgdhand``)."""

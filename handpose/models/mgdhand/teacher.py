@@ -1,0 +1,177 @@
+"""MGDHand teacher: a masked MANO sequence fused with IMUs, decoupled into three priors.
+
+**From the paper's text** (MGDHand, CVPR 2026; ../shared/reference/mgdhand.md §0): the teacher is
+a MANO–IMU fusion model. Its MANO input is masked joint-wise and frame-wise, masked entries being
+replaced by a learned noise token. Per-joint pose tokens plus the broadcast shape β are embedded
+into the MANO embedding F; the IMU tokens into the IMU embedding G. A dual-stream DSTFormer turns
+F into morphology features F^m and G into kinematic features F^k. Per-frame cross-attention with
+MANO queries and IMU keys/values, with a residual, gives the unified features Z. Heads predict θ
+per frame and a spatio-temporally pooled β, which a hand model turns into joints and a mesh. The
+priors (:mod:`.decoupling`) are read from Z, F^m and F^k.
+
+**Our reconstruction** (no code was released):
+
+- A MANO token is [6D rotation of the joint (6) ‖ β (10)], 16 channels, one per MANO joint. The
+  noise token replaces the token's *embedding* (d channels, trunc-normal init) before the
+  positional embeddings are added, so a masked token still carries its joint and frame identity
+  but nothing of its pose (MAE-style mask token).
+- "Dual-stream DSTFormer": one MotionBERT DSTformer trunk (itself dual-stream, ST and TS) runs
+  over the MANO tokens and, separately, over the IMU tokens, with modality-specific embeddings
+  (``share_backbone=True``, the default). Sharing is our reading of the paper's sizes: a 12.52 M
+  teacher next to a 9.62 M student leaves no room for two backbones, and the teacher's FLOPs are
+  about (16 + 7)/7 times the student's, i.e. one trunk applied to 16 + 7 tokens per frame
+  (docs/benchmarks/model_size.md). ``share_backbone=False`` gives the IMU stream its own trunk.
+- The fusion is one pre-LN cross-attention block (+ MLP) per frame: Z = F^m + CA(F^m, F^k).
+- The MANO heads are :class:`~handpose.models.mgdhand.heads.ManoHead` on Z.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from handpose.models.dstformer import DSTformer
+from handpose.models.mgdhand.config import NetworkConfig, PriorConfig
+from handpose.models.mgdhand.decoupling import PriorDecoupling
+from handpose.models.mgdhand.heads import (
+    NUM_BETAS,
+    NUM_MANO_JOINTS,
+    HandDecoder,
+    ManoHead,
+    default_hand_model,
+    pose6d_to_rotmats,
+)
+from handpose.models.mgdhand.layers import CrossAttentionBlock, TokenEmbedding, per_frame
+from handpose.models.mgdhand.outputs import MGDHandOutput
+
+__all__ = ["MGDHandTeacher"]
+
+MANO_TOKEN_DIM = 6 + NUM_BETAS
+
+
+class MGDHandTeacher(nn.Module):
+    """The MANO + IMU teacher.
+
+    Args:
+        net: widths and depths (:class:`NetworkConfig`).
+        priors: prior widths (:class:`PriorConfig`).
+        num_imus: N, IMU tokens per frame (7 for the vihand7 glove).
+        imu_dim: channels per IMU token (12 = 9 rotation + 3 acceleration).
+        maxlen: longest clip T the temporal embeddings cover.
+        share_backbone: one DSTformer trunk for both streams (see module docstring).
+        hand_model: a hand model with the :class:`handpose.handmodel.HandModel` forward
+            signature; default the open hand, right side, ``flat_hand_mean=True``.
+    """
+
+    def __init__(
+        self,
+        net: NetworkConfig | None = None,
+        priors: PriorConfig | None = None,
+        num_imus: int = 7,
+        imu_dim: int = 12,
+        maxlen: int = 32,
+        share_backbone: bool = True,
+        hand_model: nn.Module | None = None,
+    ) -> None:
+        super().__init__()
+        net = net or NetworkConfig()
+        priors = priors or PriorConfig()
+        self.net, self.prior_config = net, priors
+        self.num_imus, self.imu_dim, self.maxlen = num_imus, imu_dim, maxlen
+        self.share_backbone = share_backbone
+        d = net.dim
+        trunk = dict(
+            dim_out=None,
+            dim_feat=d,
+            dim_rep=None,
+            depth=net.depth,
+            num_heads=net.num_heads,
+            mlp_ratio=net.mlp_ratio,
+            maxlen=maxlen,
+            drop_path_rate=net.drop_path,
+        )
+        # The trunk's own embedding layers embed the MANO tokens (F).
+        self.backbone = DSTformer(dim_in=MANO_TOKEN_DIM, num_joints=NUM_MANO_JOINTS, **trunk)
+        self.noise_token = nn.Parameter(torch.zeros(d))
+        nn.init.trunc_normal_(self.noise_token, std=0.02)
+        if share_backbone:
+            self.imu_embed = TokenEmbedding(imu_dim, d, num_imus, maxlen)
+        else:
+            self.imu_backbone = DSTformer(dim_in=imu_dim, num_joints=num_imus, **trunk)
+        self.fusion = CrossAttentionBlock(d, net.num_heads, net.mlp_ratio, residual=True)
+        self.decoupling = PriorDecoupling(
+            d,
+            net.num_heads,
+            net.mlp_ratio,
+            priors.shape_dim,
+            priors.pose_dim,
+            priors.motion_dim,
+            priors.motion_kernel_size,
+        )
+        self.mano_head = ManoHead(d, net.head_hidden)
+        self.decoder = HandDecoder(hand_model if hand_model is not None else default_hand_model())
+
+    # -- the pieces, exposed for tests and analysis -------------------------------------------
+    def mano_tokens(self, pose6d: Tensor, betas: Tensor) -> Tensor:
+        """[6D ‖ β] per joint: (B, T, 16, 6), (B, 10) → (B, T, 16, 16)."""
+        b, t, j, _ = pose6d.shape
+        if j != NUM_MANO_JOINTS:
+            raise ValueError(f"pose6d must have 16 joints, got {j}")
+        return torch.cat([pose6d, betas[:, None, None].expand(b, t, j, betas.shape[-1])], dim=-1)
+
+    def embed_mano(self, pose6d: Tensor, betas: Tensor, mask: Tensor | None = None) -> Tensor:
+        """The MANO embedding F (with positional embeddings): (B, T, 16, d).
+
+        ``mask`` (B, T, 16) bool, True = replaced by the noise token.
+        """
+        x = self.mano_tokens(pose6d, betas)
+        return self.backbone.embed(x, token_mask=mask, mask_token=self.noise_token)
+
+    def embed_imu(self, imu: Tensor) -> Tensor:
+        """The IMU embedding G: (B, T, N, C) → (B, T, N, d)."""
+        if self.share_backbone:
+            return self.imu_embed(imu)
+        return self.imu_backbone.embed(imu)
+
+    def encode_imu(self, g: Tensor) -> Tensor:
+        return self.backbone.encode(g) if self.share_backbone else self.imu_backbone.encode(g)
+
+    # -----------------------------------------------------------------------------------------
+    def forward(
+        self,
+        pose6d: Tensor,
+        betas: Tensor,
+        imu: Tensor,
+        mask: Tensor | None = None,
+        return_vertices: bool = True,
+    ) -> MGDHandOutput:
+        """Args:
+            pose6d: (B, T, 16, 6) MANO rotations in 6D (global + 15 local, full articulation).
+            betas: (B, 10) shape.
+            imu: (B, T, N, C) IMU tokens (see the dataset contract).
+            mask: (B, T, 16) bool, True = masked; None = nothing masked.
+            return_vertices: skin the mesh too (costs most of the hand-model time).
+        Returns:
+            :class:`MGDHandOutput` with priors and aux (``betas``, ``rotmats``, ``velocity``,
+            ``acceleration``).
+        """
+        if imu.shape[2] != self.num_imus:
+            raise ValueError(f"teacher expects {self.num_imus} IMU tokens, got {imu.shape[2]}")
+        f_m = self.backbone.encode(self.embed_mano(pose6d, betas, mask))
+        f_k = self.encode_imu(self.embed_imu(imu))
+        z = per_frame(self.fusion, f_m, f_k)
+        priors, aux = self.decoupling(z, f_m, f_k)
+        pose6d_hat, betas_hat = self.mano_head(z)
+        rotmats = pose6d_to_rotmats(pose6d_hat)
+        joints, vertices = self.decoder(rotmats, betas_hat, return_vertices)
+        aux["rotmats"] = pose6d_to_rotmats(aux.pop("pose6d"))
+        return MGDHandOutput(
+            rotmats=rotmats,
+            pose6d=pose6d_hat,
+            betas=betas_hat,
+            joints=joints,
+            vertices=vertices,
+            features=z,
+            priors=priors,
+            aux=aux,
+        )

@@ -1,0 +1,100 @@
+"""Reading MGDHand checkpoints safely (``weights_only=True``) and rebuilding their models.
+
+A checkpoint is a Lightning checkpoint whose ``"handpose"`` entry holds our own metadata as
+builtins only: ``format``, ``format_version``, ``kind`` ("teacher" / "student"), ``config`` (the
+resolved :class:`~handpose.training.config.ExperimentConfig` as a dict), ``teacher_sensors`` and
+``student_sensors`` (names, canonical order), ``variant`` and ``teacher_checkpoint`` (students).
+The weights are under ``state_dict`` with the prefixes ``model.`` (teacher) and ``student.``
+(student). Nothing here imports Lightning, so inference needs only torch.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from handpose.errors import HandposeError
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CHECKPOINT_FORMAT_VERSION",
+    "read_checkpoint",
+    "checkpoint_metadata",
+    "model_state",
+    "load_mgdhand",
+]
+
+CHECKPOINT_FORMAT = "handpose-mgdhand"
+CHECKPOINT_FORMAT_VERSION = 1
+PREFIX = {"teacher": "model.", "student": "student."}
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """``torch.load(path, weights_only=True)`` on CPU, with user-facing errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise HandposeError(f"checkpoint '{path}' does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
+        raise HandposeError(
+            f"checkpoint '{path}' cannot be read safely (weights_only=True): {err}"
+        ) from None
+
+
+def checkpoint_metadata(ckpt: dict, path: str | os.PathLike = "checkpoint") -> dict:
+    """The ``"handpose"`` metadata of a loaded checkpoint (HandposeError if it has none)."""
+    meta = ckpt.get("handpose") if isinstance(ckpt, dict) else None
+    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
+        raise HandposeError(f"'{path}' is not a handpose MGDHand checkpoint")
+    if meta.get("format_version", 0) > CHECKPOINT_FORMAT_VERSION:
+        raise HandposeError(
+            f"'{path}' was written by a newer handpose (format version "
+            f"{meta['format_version']}); upgrade handpose to read it"
+        )
+    return meta
+
+
+def model_state(ckpt: dict, kind: str) -> dict[str, torch.Tensor]:
+    """The teacher's or the student's own weights (prefix stripped)."""
+    prefix = PREFIX[kind]
+    return {k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
+
+
+def load_mgdhand(
+    path: str | os.PathLike, hand_model: nn.Module | None = None
+) -> tuple[nn.Module, dict]:
+    """Rebuild the teacher or student stored in a checkpoint, in eval mode on CPU.
+
+    Args:
+        path: a ``.ckpt`` written by :func:`handpose.training.train_teacher` /
+            :func:`~handpose.training.train_student`.
+        hand_model: decoder hand model (default: the one named in the checkpoint's config).
+    Returns:
+        ``(model, metadata)``; a student's forward takes only ``imu`` (B, T, N, 12) with the
+        sensors ``metadata["student_sensors"]`` in that order.
+    """
+    from handpose.training.config import config_from_dict
+    from handpose.training.factory import build_student, build_teacher
+
+    ckpt = read_checkpoint(path)
+    meta = checkpoint_metadata(ckpt, path)
+    cfg = config_from_dict(meta["config"])
+    kind = meta["kind"]
+    if kind == "teacher":
+        model = build_teacher(cfg, hand_model)
+    elif kind == "student":
+        model = build_student(cfg, hand_model)
+    else:
+        raise HandposeError(f"'{path}' holds an unknown model kind {kind!r}")
+    missing, unexpected = model.load_state_dict(model_state(ckpt, kind), strict=False)
+    if missing or unexpected:
+        raise HandposeError(
+            f"'{path}' does not match its own config: missing {missing[:3]}, "
+            f"unexpected {unexpected[:3]}"
+        )
+    return model.eval(), meta

@@ -1,0 +1,113 @@
+"""MGDHand student: IMU-only input, 7/3/2 sensors, priors at the teacher's sizes, SimKD head."""
+
+import inspect
+
+import pytest
+import torch
+
+from handpose.models.mgdhand import (
+    JointLift,
+    MGDHandStudent,
+    MGDHandTeacher,
+    NetworkConfig,
+    PriorConfig,
+)
+from models.fakes import FakeHandModel, random_batch
+
+NET = NetworkConfig(dim=16, depth=1, num_heads=2, mlp_ratio=2.0, head_hidden=16)
+T_NET = NetworkConfig(dim=24, depth=1, num_heads=2, mlp_ratio=2.0, head_hidden=12)
+PRIORS = PriorConfig(shape_dim=6, pose_dim=7, motion_dim=5)
+
+
+def make_student(num_imus=7, **kw):
+    torch.manual_seed(0)
+    return MGDHandStudent(
+        NET, PRIORS, num_imus=num_imus, maxlen=8, hand_model=FakeHandModel(), **kw
+    )
+
+
+@pytest.mark.parametrize("num_imus", [7, 3, 2])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_shapes_for_7_3_2_imus(num_imus, dtype):
+    student = make_student(num_imus).to(dtype)
+    imu = random_batch(num_imus=num_imus, frames=5, dtype=dtype)["imu"]
+    out = student(imu)
+    assert out.rotmats.shape == (2, 5, 16, 3, 3) and out.rotmats.dtype == dtype
+    assert out.betas.shape == (2, 10)
+    assert out.joints.shape == (2, 5, 21, 3)
+    assert out.vertices.shape == (2, 5, 40, 3)
+    assert out.features.shape == (2, 5, 16, 16)
+    assert {k: tuple(v.shape) for k, v in out.priors.items()} == {
+        "shape": (2, 6),
+        "pose": (2, 5, 16, 7),
+        "motion": (2, 5, 16, 5),
+    }
+    assert out.aux == {}
+
+
+def test_forward_takes_only_imu():
+    params = list(inspect.signature(MGDHandStudent.forward).parameters)
+    assert params == ["self", "imu", "return_vertices"]
+
+
+def test_wrong_sensor_count_raises():
+    with pytest.raises(ValueError, match="3 IMU tokens"):
+        make_student(3)(random_batch(num_imus=7)["imu"])
+
+
+def test_lift_gives_one_token_per_joint_from_all_sensors():
+    torch.manual_seed(0)
+    lift = JointLift(16, 2, 2.0).eval()
+    sensors = torch.randn(1, 4, 3, 16)
+    out = lift(sensors)
+    assert out.shape == (1, 4, 16, 16)
+    # Per frame: changing one sensor in frame 1 changes all 16 joint tokens of frame 1 only.
+    s2 = sensors.clone()
+    s2[0, 1, 2] += torch.randn(16)
+    diff = (lift(s2) - out).abs().amax(-1)[0]
+    assert (diff[1] > 1e-6).all() and (diff[[0, 2, 3]] < 1e-7).all()
+
+
+def test_prior_heads_act_along_their_axis():
+    student = make_student(3).eval()
+    x = torch.randn(1, 5, 16, 16)
+    x2 = x.clone()
+    x2[0, 2, 4] += torch.randn(16)
+    pose = (student.pose_head(x2) - student.pose_head(x)).abs().amax(-1)[0]
+    assert (pose[2] > 1e-6).all() and (pose[[0, 1, 3, 4]] < 1e-7).all()  # joints of frame 2
+    motion = (student.motion_head(x2) - student.motion_head(x)).abs().amax(-1)[0]
+    assert (motion[:, 4] > 1e-6).all()  # joint 4 in every frame
+    motion[:, 4] = 0
+    assert (motion < 1e-7).all()
+    shape = student.shape_head(x)
+    assert shape.shape == (1, 6)
+    assert not torch.allclose(student.shape_head(x2), shape)
+
+
+def test_simkd_student_reuses_the_frozen_teacher_head():
+    torch.manual_seed(1)
+    teacher = MGDHandTeacher(T_NET, PRIORS, maxlen=8, hand_model=FakeHandModel())
+    with torch.no_grad():
+        for p in teacher.mano_head.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    student = make_student(7, head="teacher", teacher_dim=24, teacher_head_hidden=12)
+    student.load_teacher_head(teacher.mano_head)
+    assert all(not p.requires_grad for p in student.mano_head.parameters())
+    for k, v in teacher.mano_head.state_dict().items():
+        assert torch.equal(student.mano_head.state_dict()[k], v)
+    out = student(random_batch()["imu"])
+    assert out.features.shape == (2, 8, 16, 24)  # projected to the teacher width
+    pose6d, betas = teacher.mano_head(out.features)
+    assert torch.allclose(out.pose6d, pose6d) and torch.allclose(out.betas, betas)
+    out.joints.sum().backward()
+    assert student.simkd_projector.net[0].weight.grad is not None
+    assert all(p.grad is None for p in student.mano_head.parameters())
+
+
+def test_simkd_needs_teacher_sizes_and_own_head_refuses_copy():
+    with pytest.raises(ValueError, match="teacher_dim"):
+        make_student(7, head="teacher")
+    with pytest.raises(ValueError, match="head='teacher'"):
+        make_student(7).load_teacher_head(None)
+    with pytest.raises(ValueError, match="head must be"):
+        make_student(7, head="shared")

@@ -1,0 +1,146 @@
+"""MGDHand teacher: shapes, masking with the noise token, priors, hand-model handling."""
+
+import pytest
+import torch
+
+from handpose.geometry.rotations import rotation_6d_to_matrix
+from handpose.models.mgdhand import MGDHandTeacher, NetworkConfig, PriorConfig
+from models.fakes import FakeHandModel, random_batch
+
+NET = NetworkConfig(dim=16, depth=1, num_heads=2, mlp_ratio=2.0, head_hidden=16)
+PRIORS = PriorConfig(shape_dim=6, pose_dim=7, motion_dim=5, motion_kernel_size=3)
+
+
+def make_teacher(**kw):
+    torch.manual_seed(0)
+    args = dict(net=NET, priors=PRIORS, num_imus=7, maxlen=8, hand_model=FakeHandModel())
+    args.update(kw)
+    return MGDHandTeacher(**args)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_output_shapes_and_dtype(dtype):
+    teacher = make_teacher().to(dtype)
+    b = random_batch(batch=2, frames=6, dtype=dtype)
+    out = teacher(b["pose6d"], b["betas"], b["imu"], b["mask"])
+    assert out.rotmats.shape == (2, 6, 16, 3, 3) and out.rotmats.dtype == dtype
+    assert out.pose6d.shape == (2, 6, 16, 6)
+    assert out.betas.shape == (2, 10)
+    assert out.joints.shape == (2, 6, 21, 3)
+    assert out.vertices.shape == (2, 6, 40, 3)
+    assert out.features.shape == (2, 6, 16, 16)
+    assert {k: tuple(v.shape) for k, v in out.priors.items()} == {
+        "shape": (2, 6),
+        "pose": (2, 6, 16, 7),
+        "motion": (2, 6, 16, 5),
+    }
+    assert {k: tuple(v.shape) for k, v in out.aux.items()} == {
+        "betas": (2, 10),
+        "rotmats": (2, 6, 16, 3, 3),
+        "velocity": (2, 6, 21, 3),
+        "acceleration": (2, 6, 21, 3),
+    }
+    # Rotations are proper, and joints are wrist-relative.
+    eye = torch.eye(3, dtype=dtype).expand(2, 6, 16, 3, 3)
+    assert torch.allclose(out.rotmats @ out.rotmats.transpose(-1, -2), eye, atol=1e-5)
+    assert torch.allclose(out.joints[..., 0, :], torch.zeros(2, 6, 3, dtype=dtype))
+    assert torch.allclose(rotation_6d_to_matrix(out.pose6d), out.rotmats)
+    assert out.vertices is not None
+    assert teacher(b["pose6d"], b["betas"], b["imu"], return_vertices=False).vertices is None
+
+
+def test_starts_at_the_flat_mean_hand():
+    """Heads start near zero (Xavier gain 0.01) around the identity pose and β = 0."""
+    teacher = make_teacher()
+    b = random_batch()
+    out = teacher(b["pose6d"], b["betas"], b["imu"])
+    assert (out.rotmats - torch.eye(3)).abs().max() < 0.05
+    assert out.betas.abs().max() < 0.05
+
+
+def test_masked_entries_are_replaced_by_the_noise_token():
+    teacher = make_teacher()
+    b = random_batch(frames=6)
+    mask = b["mask"]
+    assert mask.any() and (~mask).any()
+    f = teacher.embed_mano(b["pose6d"], b["betas"], mask)
+    bb = teacher.backbone
+    pos = bb.pos_embed[0][None, None] + bb.temp_embed[0, :6][None]  # (1, T, 16, d)
+    pos = pos.expand_as(f)
+    assert torch.allclose(f[mask], teacher.noise_token + pos[mask], atol=1e-6)
+    unmasked = teacher.embed_mano(b["pose6d"], b["betas"], None)
+    assert torch.allclose(f[~mask], unmasked[~mask])
+    assert not torch.allclose(f[mask], unmasked[mask])
+
+
+def test_masked_pose_content_is_invisible():
+    teacher = make_teacher().eval()
+    b = random_batch(frames=6)
+    mask = b["mask"]
+    other = b["pose6d"].clone()
+    other[mask] = torch.randn_like(other[mask])  # change only what is masked
+    out1 = teacher(b["pose6d"], b["betas"], b["imu"], mask)
+    out2 = teacher(other, b["betas"], b["imu"], mask)
+    assert torch.allclose(out1.joints, out2.joints, atol=1e-6)
+    assert torch.allclose(out1.priors["pose"], out2.priors["pose"], atol=1e-6)
+    out3 = teacher(other, b["betas"], b["imu"], None)  # unmasked: it is seen
+    assert not torch.allclose(out1.joints, out3.joints, atol=1e-6)
+
+
+def test_no_mask_equals_all_false_mask():
+    teacher = make_teacher().eval()
+    b = random_batch()
+    none = teacher(b["pose6d"], b["betas"], b["imu"], None)
+    zeros = teacher(b["pose6d"], b["betas"], b["imu"], torch.zeros_like(b["mask"]))
+    assert torch.equal(none.joints, zeros.joints)
+
+
+def test_uses_the_imus():
+    teacher = make_teacher().eval()
+    b = random_batch()
+    out1 = teacher(b["pose6d"], b["betas"], b["imu"], b["mask"])
+    out2 = teacher(b["pose6d"], b["betas"], b["imu"] + 0.5, b["mask"])
+    assert not torch.allclose(out1.joints, out2.joints)
+
+
+def test_share_backbone_reuses_one_trunk():
+    shared = make_teacher(share_backbone=True)
+    separate = make_teacher(share_backbone=False)
+    n = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    trunk_blocks = sum(
+        p.numel() for k, p in separate.named_parameters() if k.startswith("imu_backbone.blocks")
+    )
+    assert trunk_blocks > 0
+    assert not any(k.startswith("imu_backbone") for k, _ in shared.named_parameters())
+    assert n(separate) - n(shared) > trunk_blocks  # the extra trunk + its norm/fusion
+    b = random_batch()
+    assert separate(b["pose6d"], b["betas"], b["imu"]).joints.shape == (2, 8, 21, 3)
+
+
+def test_hand_model_is_not_in_the_state_dict_but_follows_dtype():
+    teacher = make_teacher()
+    assert not any("decoder" in k or "offsets" in k for k in teacher.state_dict())
+    teacher.double()
+    assert teacher.decoder.hand_model.offsets.dtype == torch.float64
+
+
+def test_wrong_imu_count_and_missing_maxlen_raise():
+    teacher = make_teacher()
+    b = random_batch(num_imus=3)
+    with pytest.raises(ValueError, match="7 IMU tokens"):
+        teacher(b["pose6d"], b["betas"], b["imu"])
+    b = random_batch(frames=9)
+    with pytest.raises(ValueError, match="maxlen"):
+        teacher(b["pose6d"], b["betas"], b["imu"])
+
+
+def test_backward_reaches_every_trainable_parameter():
+    teacher = make_teacher()
+    b = random_batch()
+    out = teacher(b["pose6d"], b["betas"], b["imu"], b["mask"])
+    loss = out.joints.square().sum() + out.vertices.square().sum() + out.betas.square().sum()
+    loss = loss + sum(v.square().sum() for v in out.priors.values())
+    loss = loss + sum(v.square().sum() for v in out.aux.values())
+    loss.backward()
+    missing = [k for k, p in teacher.named_parameters() if p.grad is None]
+    assert missing == []
