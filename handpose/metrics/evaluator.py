@@ -44,6 +44,7 @@ from torch import Tensor
 from handpose.errors import HandposeError
 from handpose.geometry.procrustes import (
     procrustes_align,
+    procrustes_residuals,
     scale_align_ho3d,
     scale_align_intaghand,
 )
@@ -288,8 +289,8 @@ class Evaluator:
                         None if mk is None else mk.expand(err.shape)[..., sel],
                     )
         if "pa_mpjpe" in m:
-            a = procrustes_align(pj, gj, mode=self.procrustes, valid=jmask)
-            self._add("pa_mpjpe", (a - gj).norm(dim=-1), jmask)
+            res = procrustes_residuals(pj, gj, mode=self.procrustes, valid=jmask)
+            self._add("pa_mpjpe", res, jmask)
         sa = st = None
         if "sa_mpjpe" in m or "sa_mpvpe" in m:
             sa = scale_align_intaghand(
@@ -329,12 +330,14 @@ class Evaluator:
                 self._add("mpvpe", (p - g).norm(dim=-1), mk)
             if "f_score" in m:
                 self._add_fscore("", p, g, None if mk is None else mk.expand(p.shape[:-1]))
-        if "pa_mpvpe" in m or "pa_f_score" in m:
+        if "pa_mpvpe" in m and "pa_f_score" not in m:
+            res = procrustes_residuals(pv, gv, mode=self.procrustes, valid=vmask)
+            self._add("pa_mpvpe", res, vmask)
+        elif "pa_f_score" in m:  # the F-score needs the aligned vertices themselves
             a = procrustes_align(pv, gv, mode=self.procrustes, valid=vmask)
             if "pa_mpvpe" in m:
                 self._add("pa_mpvpe", (a - gv).norm(dim=-1), vmask)
-            if "pa_f_score" in m:
-                self._add_fscore("pa_", a, gv, vmask)
+            self._add_fscore("pa_", a, gv, vmask)
         # --- sequences
         if "accel_error" in m or "jitter" in m:
             if pj.ndim < 4 or pj.shape[-3] < (4 if "jitter" in m else 3):

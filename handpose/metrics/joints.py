@@ -7,7 +7,7 @@ Definitions (../shared/reference/metrics.md §1, §2, §4):
   "root-relative" variant too). A joint then counts only if it **and the root** are valid,
   as in InterHand2.6M, where each hand's joint validity is multiplied by its root validity.
 - PA-MPJPE = the same after a per-sample Procrustes alignment of the prediction to the ground
-  truth (:func:`handpose.geometry.procrustes_align`); ``mode="freihand"`` reproduces the
+  truth (:func:`handpose.geometry.procrustes_residuals`); ``mode="freihand"`` reproduces the
   FreiHAND/HO3D/DexYCB evaluation (reflections allowed), ``"similarity"`` HMR/HaMeR.
 
 All inputs are metres and results are metres (the :class:`~handpose.metrics.Evaluator` turns
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from handpose.geometry.procrustes import ProcrustesMode, procrustes_align
+from handpose.geometry.procrustes import ProcrustesMode, procrustes_residuals
 from handpose.metrics._common import (
     Reduction,
     check_index,
@@ -103,5 +103,4 @@ def pa_mpjpe(
     check_reduction(reduction)
     p, g = check_pair(pred, gt)
     mask = check_mask(valid, mask_shape(p, g), "valid")
-    aligned = procrustes_align(p, g, mode=mode, valid=mask)
-    return reduce_errors((aligned - g).norm(dim=-1), mask, reduction)
+    return reduce_errors(procrustes_residuals(p, g, mode=mode, valid=mask), mask, reduction)

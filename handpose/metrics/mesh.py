@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from handpose.errors import HandposeError
-from handpose.geometry.procrustes import ProcrustesMode, procrustes_align
+from handpose.geometry.procrustes import ProcrustesMode, procrustes_residuals
 from handpose.metrics._common import (
     Reduction,
     check_mask,
@@ -119,8 +119,7 @@ def pa_mpvpe(
     check_reduction(reduction)
     p, g = check_pair(pred, gt)
     mask = check_mask(valid, mask_shape(p, g), "valid")
-    aligned = procrustes_align(p, g, mode=mode, valid=mask)
-    return reduce_errors((aligned - g).norm(dim=-1), mask, reduction)
+    return reduce_errors(procrustes_residuals(p, g, mode=mode, valid=mask), mask, reduction)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from scipy.spatial.transform import Rotation
 from handpose.errors import HandposeError
 from handpose.geometry import (
     procrustes_align,
+    procrustes_residuals,
     procrustes_transform,
     scale_align_ho3d,
     scale_align_intaghand,
@@ -254,6 +255,26 @@ def test_closed_form_serves_regular_samples_and_svd_the_degenerate(monkeypatch):
     assert calls == [1, 1]
 
 
+def test_residuals_equal_distances_of_aligned_points():
+    rng = np.random.default_rng(8)
+    gt = rng.normal(size=(2, 3, 21, 3)) * 0.05
+    pred = gt + 0.01 * rng.normal(size=gt.shape)
+    valid = torch.from_numpy(rng.random((2, 3, 21)) > 0.2)
+    g, p = torch.from_numpy(gt), torch.from_numpy(pred)
+    for mode in NAIVE:
+        res = procrustes_residuals(p, g, mode=mode, valid=valid)
+        assert res.shape == (2, 3, 21)
+        ref = (procrustes_align(p, g, mode=mode, valid=valid) - g).norm(dim=-1)
+        torch.testing.assert_close(res, ref, atol=1e-15, rtol=0)
+    assert procrustes_residuals(p.float(), g.float()).dtype == torch.float32
+    # An exact fit has zero residuals, with finite (zero) gradients.
+    x = (2.0 * g[0, 0]).clone().requires_grad_()
+    r = procrustes_residuals(x, g[0, 0])
+    assert float(r.detach().max()) < 1e-15
+    r.sum().backward()
+    assert bool(torch.isfinite(x.grad).all())
+
+
 def test_gradcheck_both_modes_and_svd_fallback():
     g = torch.Generator().manual_seed(2)
     gt = torch.randn(2, 7, 3, generator=g, dtype=torch.float64)
@@ -262,6 +283,9 @@ def test_gradcheck_both_modes_and_svd_fallback():
     for mode in ("similarity", "freihand"):
         assert torch.autograd.gradcheck(
             lambda a, b, mode=mode: procrustes_align(a, b, mode=mode), (pred, gt)
+        )
+        assert torch.autograd.gradcheck(
+            lambda a, b, mode=mode: procrustes_residuals(a, b, mode=mode), (pred, gt)
         )
     # Mirrored prediction: det H < 0, so the det = +1 solution flips the smallest singular pair.
     mirrored = (
