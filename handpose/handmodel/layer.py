@@ -23,6 +23,11 @@ only when ``return_vertices=True``). Rest joints are linear in β like vertices
 (``J = 𝒥T̄ + 𝒥S·β``, exact) and posed joints are rest joints skinned with one-hot weights, so a
 single blend-shape GEMM gives v_posed and J(β), a single skinning call gives the posed mesh, the
 MANO joints and the OpenPose joints, and every output is a slice (no gather).
+
+Batches below ``batch_last_from`` use :func:`~handpose.handmodel.lbs.rigid_transforms_t` /
+:func:`~handpose.handmodel.lbs.skin_t` (few kernels), and the plain call with ``(N, 3)`` +
+``(N, 45)`` (or ``(N, k)`` PCA) tensors of the model's dtype skips the general input handling
+(``_forward_small``): at batch 1 the Python around the kernels costs as much as the kernels.
 """
 
 from __future__ import annotations
@@ -45,12 +50,15 @@ from handpose.handmodel.conventions import (
 )
 from handpose.handmodel.data import HandModelData, load_hand_model_data
 from handpose.handmodel.lbs import (
+    _rodrigues_flat,
     batch_rodrigues,
     joint_shape_space,
     rigid_transforms,
+    rigid_transforms_t,
     shaped_joints,
     skin,
     skin_batch_last,
+    skin_t,
 )
 
 __all__ = ["HandModel", "HandModelOutput"]
@@ -196,6 +204,13 @@ class HandModel(nn.Module):
             buf(f"{prefix}_template", arrays[0])  # (P, 3)
             buf(f"{prefix}_basis", arrays[1])  # (B [+ 144], P·3)
             buf(f"{prefix}_weights", arrays[2])  # (P, 16)
+        # The head in homogeneous coordinates (x, y, z, 1) for small batches: skinning the
+        # 37 head points is then one batched product (lbs.skin_t); the extra GEMM column
+        # costs nothing at this size (for the mesh it would cost more than it saves).
+        P = head[0].shape[0]
+        buf("head_template_h", torch.cat([head[0], head[0].new_ones(P, 1)], dim=1))  # (P, 4)
+        basis_h = torch.nn.functional.pad(head[1].view(-1, P, 3), (0, 1))
+        buf("head_basis_h", basis_h.reshape(-1, P * 4))  # (B [+ 144], P·4)
         buf("v_template", v_template)
         buf("weights", weights)
         buf("J_regressor", J_regressor)
@@ -407,6 +422,17 @@ class HandModel(nn.Module):
         Returns:
             :class:`HandModelOutput`; the leading dims of all inputs broadcast together.
         """
+        if (
+            type(hand_pose) is Tensor
+            and type(global_orient) is Tensor
+            and vertex_ids is None
+            and self._parents is MANO_PARENTS
+            and hand_pose.dim() == 2
+            and hand_pose.shape[0] < self.batch_last_from
+        ):
+            small = self._forward_small(global_orient, hand_pose, betas, transl, return_vertices)
+            if small is not None:
+                return small
         other = None
         if betas is not None:
             betas = self._as_input(betas, "betas")
@@ -440,13 +466,15 @@ class HandModel(nn.Module):
         ids = None if vertex_ids is None else self._vertex_ids(vertex_ids)
         if return_vertices:
             arrays = (self.mesh_template, self.mesh_basis, self.mesh_weights)
+        elif ids is None and n < self.batch_last_from and self._parents is MANO_PARENTS:
+            arrays = (self.head_template_h, self.head_basis_h, self.head_weights)
         elif ids is None:
             arrays = (self.head_template, self.head_basis, self.head_weights)
         else:  # joints-only with extra vertices: skin just those after the head points
             arrays = tuple(
                 t.to(self.v_template) for t in self._point_set(ids.cpu(), self.tip_ids.tolist())
             )
-        pts, A = self._pose_points(rot, betas, nb, *arrays)
+        pts, rotations = self._pose_points(rot, betas, nb, *arrays)
         if transl is not None:
             pts = pts + transl.expand(batch + (3,)).reshape(n, 1, 3)
 
@@ -461,16 +489,68 @@ class HandModel(nn.Module):
             vertices=vertices,
             joints=pts[:, :_NJ].view(batch + (_NJ, 3)),
             joints21=pts[:, _NJ:_NP].view(batch + (21, 3)),
-            global_rotations=A[:, :, :, :3].view(batch + (_NJ, 3, 3)),
+            global_rotations=rotations.view(batch + (_NJ, 3, 3)),
             selected_vertices=None if selected is None else selected.view(batch + (-1, 3)),
+        )
+
+    def _forward_small(
+        self,
+        go: Tensor,
+        hp: Tensor,
+        betas: Tensor | None,
+        transl: Tensor | None,
+        return_vertices: bool,
+    ) -> HandModelOutput | None:
+        """The plain call ``(N, 3)`` + ``(N, 45)`` axis-angle [+ ``(N, B)`` betas, ``(N, 3)``
+        transl] for a small N, with no input conversion, broadcasting or reshaping: at batch 1
+        the Python around the kernels costs as much as the kernels. Returns None when the
+        inputs are not exactly that (the general path then handles them); same numbers as the
+        general path (tested)."""
+        n, k = hp.shape[0], self.num_pca_comps
+        dt = self._buffers["mesh_template"].dtype
+        if hp.shape[1] != (45 if k is None else k) or hp.dtype is not dt:
+            return None
+        if go.dtype is not dt or go.shape != (n, 3):
+            return None
+        nb = 0
+        if betas is not None:
+            if type(betas) is not Tensor or betas.dtype is not dt or betas.dim() != 2:
+                return None
+            nb = betas.shape[1]
+            if betas.shape[0] != n or nb > self.num_betas:
+                return None
+        if transl is not None and (
+            type(transl) is not Tensor or transl.dtype is not dt or transl.shape != (n, 3)
+        ):
+            return None
+        b = self._buffers
+        if k is not None:
+            hp = hp @ b["pca_basis"]
+        if not self.flat_hand_mean:
+            hp = hp + b["hands_mean"]
+        rot = _rodrigues_flat(torch.cat([go, hp], dim=1).view(n * _NJ, 3))  # (n·16, 9)
+        if return_vertices:
+            arrays = b["mesh_template"], b["mesh_basis"], b["mesh_weights"]
+        else:
+            arrays = b["head_template_h"], b["head_basis_h"], b["head_weights"]
+        pts, rotations = self._pose_points(rot, betas, nb, *arrays)
+        if transl is not None:
+            pts = pts + transl.unsqueeze(1)
+        return HandModelOutput(
+            vertices=pts[:, _NP:] if return_vertices else None,
+            joints=pts[:, :_NJ],
+            joints21=pts[:, _NJ:_NP],
+            global_rotations=rotations,
         )
 
     def _pose_points(
         self, rot: Tensor, betas: Tensor | None, nb: int, template, basis, weights
     ) -> tuple[Tensor, Tensor]:
         """Blend shapes, kinematic chain and skinning of a point set whose first 16 points are
-        the rest joints. Returns posed points (n, P, 3) and skinning transforms (n, 16, 3, 4)."""
-        n, P = rot.shape[0], template.shape[0]
+        the rest joints. ``rot``: (n, 16, 3, 3), or (n·16, 9) on the small-batch MANO path.
+        Returns posed points (n, P, 3) and world joint rotations (n, 16, 3, 3)."""
+        n = rot.shape[0] if rot.dim() == 4 else rot.shape[0] // _NJ
+        P, d = template.shape
         # Blend coefficients: β, then vec(R_k) of all 16 joints (see _point_set).
         if self._has_posedirs:
             pose = rot.reshape(n, 144)
@@ -483,28 +563,30 @@ class HandModel(nn.Module):
             coeffs, basis = betas, basis[:nb]
         else:
             coeffs = None
-        flat = template.view(1, P * 3)
-
-        def rest_plain(c: Tensor | None, m: int) -> Tensor:  # (m, P, 3)
-            if c is None:
-                return template.expand(m, P, 3)
-            return torch.addmm(flat, c, basis).view(m, P, 3)
+        flat = template.view(1, P * d)
+        if n < self.batch_last_from:
+            if coeffs is None:
+                rest = template.expand(n, P, d)
+            else:
+                rest = torch.addmm(flat, coeffs, basis).view(n, P, d)
+            if self._parents is MANO_PARENTS:  # few kernels: what batch 1 costs
+                AT = rigid_transforms_t(rot, rest[:, :_NJ])
+                return skin_t(rest, weights, AT), AT.narrow(2, 0, 3).mT
+            A = rigid_transforms(rot, rest[:, :_NJ], self._parents)
+            return skin(rest, weights, A), A[..., :3]
 
         def rest_batch_last(c: Tensor | None, m: int) -> Tensor:  # (P, 3, m)
             if c is None:
                 return template[..., None].expand(P, 3, m)
             return torch.addmm(flat.view(P * 3, 1), basis.T, c.T).view(P, 3, m)
 
-        if n < self.batch_last_from:
-            rest = rest_plain(coeffs, n)
-            A = rigid_transforms(rot, rest[:, :_NJ], self._parents)
-            return skin(rest, weights, A), A
         # Batch stored last (lbs.skin_batch_last): one large GEMM for the blended transforms and
         # vectorised per-vertex products; batches above chunk_size go in cache-sized chunks.
         if n <= self.chunk_size:  # one pass, no loop (also what a traced export wants)
             rest_t = rest_batch_last(coeffs, n)
             A = rigid_transforms(rot, rest_t[:_NJ].permute(2, 0, 1), self._parents)
-            return skin_batch_last(rest_t, weights, A).permute(2, 0, 1).contiguous(), A
+            pts = skin_batch_last(rest_t, weights, A).permute(2, 0, 1).contiguous()
+            return pts, A[..., :3]
         if coeffs is None:
             J = template[:_NJ].expand(n, _NJ, 3)
         else:
@@ -515,7 +597,7 @@ class HandModel(nn.Module):
             j = min(n, i + self.chunk_size)
             c = None if coeffs is None else coeffs[i:j]
             out.append(skin_batch_last(rest_batch_last(c, j - i), weights, A[i:j]).permute(2, 0, 1))
-        return torch.cat(out), A
+        return torch.cat(out), A[..., :3]
 
     def _vertex_ids(self, vertex_ids) -> Tensor:
         ids = torch.as_tensor(vertex_ids, dtype=torch.long, device=self.v_template.device)

@@ -29,6 +29,11 @@ Every function takes any number of leading batch dimensions, works in float32 an
 differentiable, and is device-agnostic (CPU or CUDA: it follows its inputs). Units follow the
 inputs (handpose models are in metres).
 
+- Small batches (batch 1 costs what its kernel launches cost, ~2 µs each on a CPU):
+  :func:`rigid_transforms_t` runs the chain on transposed 4×3 transforms, where the shared root
+  transform of the first level is one product with the five stacked finger transforms and the
+  local transforms come from two GEMMs against constant maps and one batched multiply-add;
+  :func:`skin_t` skins with them. About half the kernels of :func:`rigid_transforms`.
 - Large batches: :func:`skin_batch_last` stores the batch innermost, so blending is one large GEMM
   and applying the blended matrices is three fused multiply-adds over contiguous rows; the layer
   runs it on cache-sized chunks.
@@ -58,15 +63,13 @@ __all__ = [
     "shaped_joints",
     "rigid_transforms",
     "posed_joints",
+    "rigid_transforms_t",
     "skin",
+    "skin_t",
     "skin_batch_last",
     "lbs",
     "lbs_joints",
 ]
-
-# Added under the square root of θ² so that θ and its gradient are finite at ω = 0. The shift in
-# θ is at most sqrt(1e-30) = 1e-15 rad, far below float64 resolution of any rotation entry.
-_TINY = 1e-30
 
 
 def _rodrigues_map() -> Tensor:
@@ -97,23 +100,57 @@ def _rodrigues_map() -> Tensor:
     return C
 
 
+def _transposed_chain_maps() -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Constants of :func:`rigid_transforms_t` (see there), float64.
+
+    ``vec(R) (9) @ M_R + b_R`` is the row-major 4×4 ``[[Rᵀ, 0], [0, 1]]``; ``J (3) @ M_J + b_J``
+    is ``[E | I − E]`` (2 × 16) with ``E`` the 4×4 matrix holding ``Jᵀ`` in its bottom row.
+    """
+    M_R = torch.zeros(9, 16, dtype=torch.float64)
+    for r in range(3):
+        for c in range(3):
+            M_R[3 * r + c, 4 * c + r] = 1.0
+    b_R = torch.zeros(16, dtype=torch.float64)
+    b_R[15] = 1.0
+    M_J = torch.zeros(3, 32, dtype=torch.float64)
+    for c in range(3):
+        M_J[c, 12 + c] = 1.0
+        M_J[c, 16 + 12 + c] = -1.0
+    b_J = torch.cat([torch.zeros(16, dtype=torch.float64), torch.eye(4).flatten().double()])
+    return M_R, b_R, M_J, b_J
+
+
 _CONSTANTS: dict[str, Tensor] = {
     "rodrigues": _rodrigues_map(),
     "eye_flat": torch.eye(3, dtype=torch.float64).flatten(),
-    # θ·(1/π, 1/(2π)) → sinc gives (a, h) = (sin θ/θ, sin(θ/2)/(θ/2)).
-    "sinc_scale": torch.tensor([1.0 / math.pi, 0.5 / math.pi], dtype=torch.float64),
+    # θ·(1/π, 1/(2π) ×3) → sinc → ^(1, 2 ×3) gives (a, h², h², h²), a = sin θ/θ,
+    # h = sin(θ/2)/(θ/2).
+    "sinc_scale": torch.tensor([1.0 / math.pi] + [0.5 / math.pi] * 3, dtype=torch.float64),
+    "sinc_pow": torch.tensor([1.0, 2.0, 2.0, 2.0], dtype=torch.float64),
     "row": torch.tensor([[0.0, 0.0, 0.0, 1.0]], dtype=torch.float64),
 }
-_constant_cache: dict[tuple[str, torch.dtype, torch.device], Tensor] = {}
+_CONSTANTS.update(
+    zip(("rot_to_t", "rot_bias_t", "joint_to_t", "joint_bias_t"), _transposed_chain_maps())
+)
+# Homogeneous rest joints (x, y, z, 1): the 1 maps to nothing.
+_CONSTANTS["joint_to_t_h"] = torch.cat([_CONSTANTS["joint_to_t"], torch.zeros(1, 32).double()])
+_constant_cache: dict[tuple[torch.dtype, torch.device], dict[str, Tensor]] = {}
+
+
+def _constants(like: Tensor) -> dict[str, Tensor]:
+    """The module constants in the dtype/device of ``like`` (cached: one lookup, no copies)."""
+    key = (like.dtype, like.device)
+    c = _constant_cache.get(key)
+    if c is None:
+        c = _constant_cache[key] = {
+            k: v.to(dtype=like.dtype, device=like.device) for k, v in _CONSTANTS.items()
+        }
+    return c
 
 
 def _constant(name: str, like: Tensor) -> Tensor:
-    """A module constant in the dtype/device of ``like`` (cached: no copy per call)."""
-    key = (name, like.dtype, like.device)
-    c = _constant_cache.get(key)
-    if c is None:
-        c = _constant_cache[key] = _CONSTANTS[name].to(dtype=like.dtype, device=like.device)
-    return c
+    """One module constant in the dtype/device of ``like``."""
+    return _constants(like)[name]
 
 
 def batch_rodrigues(axis_angle: Tensor) -> Tensor:
@@ -122,8 +159,9 @@ def batch_rodrigues(axis_angle: Tensor) -> Tensor:
     ``a = sin θ/θ = sinc(θ/π)`` and ``b = (1 − cos θ)/θ² = ½·sinc(θ/2π)²`` are exact and smooth
     at θ = 0, so there is no small-angle branch and no ``|ω| + 1e-8`` hack (which breaks
     orthonormality). The same values as :func:`handpose.geometry.rotations.axis_angle_to_matrix`
-    (tested to 1e-12) with about half the kernels, which is what matters at batch 1: the 12
-    products ``[a·ω_i | h²·ω_i·ω_j]`` map to vec(R) through one constant (12, 9) matrix.
+    (tested to 1e-12) with few kernels, which is what matters at batch 1: ``c = (a, h², h², h²)``
+    (one ``sinc`` and one ``pow``, ``h = sinc(θ/2π)``) times ``(1, ω)`` gives ``[a | h²ω]``, and
+    the 12 products ``ω_i·[a | h²ω]_j`` map to vec(R) through one constant (12, 9) matrix.
 
     Args:
         axis_angle: (..., 3) rotation vectors, radians.
@@ -135,14 +173,23 @@ def batch_rodrigues(axis_angle: Tensor) -> Tensor:
         >>> (R @ torch.tensor([1.0, 0.0, 0.0])).round(decimals=6)
         tensor([0., 1., 0.])
     """
-    w = axis_angle
-    theta = ((w * w).sum(-1, keepdim=True) + _TINY).sqrt()  # (..., 1)
-    s = torch.sinc(theta * _constant("sinc_scale", w))  # (..., 2): (a, h)
-    h = s[..., 1:]
-    q = torch.cat([s[..., :1], (h * h) * w], dim=-1)  # (a, h²·ω)
-    feats = (w[..., :, None] * q[..., None, :]).reshape(-1, 12)
-    R = torch.addmm(_constant("eye_flat", w), feats, _constant("rodrigues", w))
-    return R.view(w.shape[:-1] + (3, 3))
+    return _rodrigues_flat(axis_angle.reshape(-1, 3)).view(axis_angle.shape[:-1] + (3, 3))
+
+
+def _rodrigues_flat(w: Tensor) -> Tensor:
+    """:func:`batch_rodrigues` of (M, 3) rotation vectors → (M, 9) row-major matrices."""
+    k = _constants(w)
+    # The gradient of θ at ω = 0 is taken as 0 (torch's norm backward); a and b are even in θ,
+    # so dR/dω there is still exact ([e_i]ₓ, checked by gradcheck).
+    theta = torch.linalg.vector_norm(w, dim=-1, keepdim=True)  # (M, 1)
+    s = torch.sinc(theta * k["sinc_scale"])  # (M, 4): (a, h, h, h)
+    if w.shape[0] <= 4096:  # one kernel (what small batches need) ...
+        c = s.pow(k["sinc_pow"])
+    else:  # ... but a tensor-exponent pow is slow per element: (a, h, h, h)·(1, h, h, h)
+        c = s * torch.constant_pad_nd(s[:, 1:], (1, 0), 1.0)
+    q = c * torch.constant_pad_nd(w, (1, 0), 1.0)  # (M, 4): (a, h²·ω); = F.pad, less Python
+    feats = (w.unsqueeze(-1) * q.unsqueeze(-2)).view(-1, 12)
+    return torch.addmm(k["eye_flat"], feats, k["rodrigues"])
 
 
 def blend_shapes(betas: Tensor, shapedirs: Tensor) -> Tensor:
@@ -292,6 +339,72 @@ def posed_joints(transforms: Tensor, joints: Tensor) -> Tensor:
         (..., J, 3)
     """
     return (transforms[..., :3, :3] @ joints[..., None])[..., 0] + transforms[..., :3, 3]
+
+
+def rigid_transforms_t(rot_mats: Tensor, joints: Tensor) -> Tensor:
+    """:func:`rigid_transforms` for MANO's tree in few kernels, transposed: ``A_kᵀ`` (4 × 3).
+
+    The layout for small batches, where every kernel launch counts. Rows of ``A_kᵀ``: the three
+    columns of the world rotation, then the translation (``A_k = [R | t]`` is ``A_kᵀ`` read
+    column-wise). Transposing turns ``A_k = A_parent·B_k`` into ``A_kᵀ = B_kᵀ·A_parentᵀ``, so
+    the first level, where the root transform is shared by the five fingers, is one product of
+    the five stacked ``B_kᵀ`` (20 × 4) with ``A_0ᵀ`` (4 × 3), and the next two levels are one
+    batched product each. ``A`` never needs its bottom row (0 0 0 1): ``(Bᵀ·Aᵀ)`` keeps only
+    the three columns of ``Aᵀ`` that matter.
+
+    ``B_kᵀ = (I − E_k)·[[R_kᵀ, 0], [0, 1]] + E_k`` (``E_k`` holds ``J_kᵀ`` in its bottom row)
+    is ``[[R_kᵀ, 0], [(J_k − R_k·J_k)ᵀ, 1]]``: one batched multiply-add, with both factors
+    written by a GEMM against a constant map (no concatenation).
+
+    Args:
+        rot_mats: (N, 16, 3, 3) local rotations in MANO order (root first), or the same as
+            (N·16, 9) row-major.
+        joints: (N, 16, 3) rest joints of the shaped hand (any strides), or (N, 16, 4)
+            homogeneous ``(x, y, z, 1)``.
+    Returns:
+        (N, 16, 4, 3) transposed skinning transforms ``A_kᵀ`` in MANO order; the world rotation
+        of joint k is ``out[:, k, :3].mT``, its skinning translation ``out[:, k, 3]``.
+    """
+    n, d = joints.shape[0], joints.shape[-1]
+    k = _constants(rot_mats)
+    R = rot_mats if rot_mats.dim() == 2 else rot_mats.reshape(n * 16, 9)
+    Rh = torch.addmm(k["rot_bias_t"], R, k["rot_to_t"])
+    J = joints.reshape(n * 16, d)
+    E = torch.addmm(k["joint_bias_t"], J, k["joint_to_t" if d == 3 else "joint_to_t_h"])
+    E = E.view(n * 16, 2, 4, 4)
+    BT = torch.baddbmm(E.select(1, 0), E.select(1, 1), Rh.view(n * 16, 4, 4)).view(n, 16, 4, 4)
+    A0 = BT.select(1, 0).narrow(-1, 0, 3)  # (N, 4, 3)
+    fingers = BT.narrow(1, 1, 15).view(n, 5, 3, 4, 4)  # (N, finger, level, 4, 4)
+    A1 = torch.bmm(fingers.select(2, 0).reshape(n, 20, 4), A0).view(n * 5, 4, 3)
+    A2 = torch.bmm(fingers.select(2, 1).reshape(n * 5, 4, 4), A1)
+    A3 = torch.bmm(fingers.select(2, 2).reshape(n * 5, 4, 4), A2)
+    chains = torch.stack([A1, A2, A3], dim=1).view(n, 15, 4, 3)  # back to MANO order
+    return torch.cat([A0.unsqueeze(1), chains], dim=1)
+
+
+def skin_t(points: Tensor, weights: Tensor, transforms_t: Tensor) -> Tensor:
+    """:func:`skin` with transposed transforms from :func:`rigid_transforms_t`.
+
+    Blends the 12 numbers of each ``A_kᵀ`` with one GEMM and applies each point's blended
+    matrix as the row vector ``[v | 1]·Aᵀ`` (one batched multiply-add, or one batched product
+    for homogeneous points, which saves two slicing kernels).
+
+    Args:
+        points: (N, P, 3) rest points, or (N, P, 4) homogeneous ``(x, y, z, 1)``.
+        weights: (P, 16) skinning weights.
+        transforms_t: (N, 16, 4, 3)
+    Returns:
+        (N, P, 3) skinned points.
+    """
+    n, P = transforms_t.shape[0], weights.shape[0]
+    if n == 1:
+        blended = torch.mm(weights, transforms_t.view(16, 12)).view(P, 4, 3)
+    else:
+        blended = (weights @ transforms_t.view(n, 16, 12)).view(n * P, 4, 3)
+    if points.shape[-1] == 4:
+        return torch.bmm(points.reshape(n * P, 1, 4), blended).view(n, P, 3)
+    out = torch.baddbmm(blended[:, 3:], points.reshape(n * P, 1, 3), blended[:, :3])
+    return out.view(n, P, 3)
 
 
 def skin(vertices: Tensor, weights: Tensor, transforms: Tensor) -> Tensor:

@@ -166,6 +166,63 @@ def test_joints_only_path_equals_full_path(small, n):
     torch.testing.assert_close(jo.global_rotations, full.global_rotations)
 
 
+@pytest.mark.parametrize("n", [1, 4])
+@pytest.mark.parametrize(
+    "option", ["plain", "no_betas", "fewer_betas", "no_transl", "pca", "not_flat", "float32"]
+)
+def test_small_batch_fast_call_equals_general_path(small, n, option):
+    """(N, 3) + (N, 45) inputs with small N take HandModel._forward_small; the same inputs with
+    an extra leading dim take the general path."""
+    dtype = torch.float32 if option == "float32" else f64
+    model = HandModel(
+        small,
+        dtype=dtype,
+        num_pca_comps=12 if option == "pca" else None,
+        flat_hand_mean=option != "not_flat",
+    )
+    p = {k: v.to(dtype) for k, v in _params(8, (n,)).items()}
+    if option == "pca":
+        p["hand_pose"] = p["hand_pose"][:, :12]
+    if option == "no_betas":
+        del p["betas"]
+    if option == "fewer_betas":
+        p["betas"] = p["betas"][:, :4]
+    if option == "no_transl":
+        del p["transl"]
+    for rv in (True, False):
+        args = (p["global_orient"], p["hand_pose"], p.get("betas"), p.get("transl"), rv)
+        assert model._forward_small(*args) is not None  # the fast call is taken
+        fast = model(**p, return_vertices=rv)
+        general = model(**{k: v[None] for k, v in p.items()}, return_vertices=rv)
+        for name in ("vertices", "joints", "joints21", "global_rotations"):
+            a, b = getattr(fast, name), getattr(general, name)
+            if a is None:
+                assert b is None and name == "vertices" and not rv
+                continue
+            assert a.shape == b.shape[1:] and a.dtype == dtype
+            tol = 1e-5 if dtype == torch.float32 else 1e-12
+            torch.testing.assert_close(a, b[0], atol=tol, rtol=0)
+
+
+def test_small_batch_fast_call_gradcheck():
+    tiny = random_model_data(9, V=14, F=6)
+    model = HandModel(tiny, dtype=f64)
+    g = torch.Generator().manual_seed(1)
+    proj_v = torch.randn(1, 14, 3, generator=g, dtype=f64)
+    proj_j = torch.randn(1, 21, 3, generator=g, dtype=f64)
+
+    def f(go, hp, betas, transl):
+        out = model(global_orient=go, hand_pose=hp, betas=betas, transl=transl)
+        jo = model(global_orient=go, hand_pose=hp, betas=betas, return_vertices=False)
+        return (out.vertices * proj_v).sum(), (jo.joints21 * proj_j).sum(), out.global_rotations
+
+    p = _params(9, (1,), scale=0.5)
+    args = tuple(
+        p[k].clone().requires_grad_() for k in ("global_orient", "hand_pose", "betas", "transl")
+    )
+    assert torch.autograd.gradcheck(f, args)
+
+
 def test_vertex_subset_equals_full_vertices(small):
     model = HandModel(small, dtype=f64)
     p = _params(7, (2,))

@@ -38,6 +38,16 @@ def test_rodrigues_matches_geometry_module_including_tiny_angles():
     torch.testing.assert_close(lbs.batch_rodrigues(w), axis_angle_to_matrix(w), atol=1e-12, rtol=0)
 
 
+def test_rodrigues_large_batch_form_equals_small_batch_form():
+    g = torch.Generator().manual_seed(1)
+    w = torch.randn(5000, 3, generator=g, dtype=f64) * 2.0
+    w[0] = 0.0
+    big = lbs.batch_rodrigues(w)  # > 4096 rotations: the pow-free form
+    small = torch.cat([lbs.batch_rodrigues(w[:2500]), lbs.batch_rodrigues(w[2500:])])
+    torch.testing.assert_close(big, small, atol=1e-15, rtol=0)
+    torch.testing.assert_close(big, axis_angle_to_matrix(w), atol=1e-12, rtol=0)
+
+
 def test_rodrigues_is_orthonormal_float32_and_pins_z_rotation():
     w = torch.randn(7, 5, 3) * 3
     R = lbs.batch_rodrigues(w)
@@ -148,6 +158,52 @@ def test_skin_equals_per_vertex_4x4():
     torch.testing.assert_close(
         lbs.skin(v[0], W, A4), torch.stack([lbs.skin(v[0], W, A[i]) for i in range(2)])
     )
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_transposed_chain_equals_sequential_chain(n):
+    g = torch.Generator().manual_seed(10 + n)
+    R = lbs.batch_rodrigues(torch.randn(n, 16, 3, generator=g, dtype=f64))
+    J = 0.05 * torch.randn(n, 16, 3, generator=g, dtype=f64)
+    AT = lbs.rigid_transforms_t(R, J)
+    assert AT.shape == (n, 16, 4, 3)
+    for b in range(n):
+        _, A_ref = _sequential_chain(R[b], J[b], MANO_PARENTS)
+        torch.testing.assert_close(AT[b].mT, A_ref[:, :3, :], atol=1e-14, rtol=0)
+    # Flat (N·16, 9) rotations, homogeneous joints and strided joints give the same.
+    Jh = torch.cat([J, torch.ones(n, 16, 1, dtype=f64)], dim=-1)
+    torch.testing.assert_close(lbs.rigid_transforms_t(R.reshape(-1, 9), Jh), AT)
+    wide = torch.cat([J, torch.randn(n, 16, 2, dtype=f64)], dim=-1)[..., :3]
+    torch.testing.assert_close(lbs.rigid_transforms_t(R, wide), AT)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_skin_t_equals_skin_and_homogeneous_points(n):
+    g = torch.Generator().manual_seed(20 + n)
+    W = torch.rand(9, 16, generator=g, dtype=f64)
+    W = W / W.sum(1, keepdim=True)
+    R = lbs.batch_rodrigues(torch.randn(n, 16, 3, generator=g, dtype=f64))
+    J = torch.randn(n, 16, 3, generator=g, dtype=f64)
+    v = torch.randn(n, 9, 3, generator=g, dtype=f64)
+    AT = lbs.rigid_transforms_t(R, J)
+    ref = lbs.skin(v, W, lbs.rigid_transforms(R, J))
+    torch.testing.assert_close(lbs.skin_t(v, W, AT), ref, atol=1e-14, rtol=0)
+    vh = torch.cat([v, torch.ones(n, 9, 1, dtype=f64)], dim=-1)
+    torch.testing.assert_close(lbs.skin_t(vh, W, AT), ref, atol=1e-14, rtol=0)
+
+
+def test_transposed_chain_and_skin_gradcheck():
+    g = torch.Generator().manual_seed(30)
+    W = torch.rand(5, 16, generator=g, dtype=f64)
+    aa = (0.7 * torch.randn(2, 16, 3, generator=g, dtype=f64)).requires_grad_()
+    J = (0.1 * torch.randn(2, 16, 3, generator=g, dtype=f64)).requires_grad_()
+    v = torch.randn(2, 5, 3, generator=g, dtype=f64).requires_grad_()
+
+    def f(aa, J, v):
+        AT = lbs.rigid_transforms_t(lbs.batch_rodrigues(aa), J)
+        return lbs.skin_t(v, W, AT), AT
+
+    assert torch.autograd.gradcheck(f, (aa, J, v))
 
 
 # ----------------------------------------------------------------------------- whole model
