@@ -3,7 +3,7 @@
 handpose hand convert MANO_RIGHT.pkl mano_right.npz   # safe plain-array copy of a MANO file
 handpose hand export --model open --side right OUT.pkl  # MANO pickle layout, plain arrays
 handpose hand info --model open                         # sizes, tips, provenance
-handpose hand render --model open --out docs/images/open_hand.png
+handpose hand render --model open --out docs/images/open_hand_gallery.png
 """
 
 from __future__ import annotations
@@ -133,5 +133,5 @@ def register(subparsers) -> None:
     p.add_argument("--model", default="open", help="'open', 'mano' or a model path")
     p.add_argument("--side", choices=["right", "left"], default="right")
     p.add_argument("--size", type=int, default=256, help="side of one panel in pixels")
-    p.add_argument("--out", default="docs/images/open_hand.png", help="output PNG")
+    p.add_argument("--out", default="docs/images/open_hand_gallery.png", help="output PNG")
     p.set_defaults(func=_cmd_render)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from handpose.errors import HandposeError
 from handpose.geometry.rotations import quaternion_to_matrix
 
 __all__ = ["DEFAULT_ACC_SCALE", "imu_tokens", "imu_tokens_from_quaternion"]
@@ -49,12 +50,12 @@ def imu_tokens(
     """
     N = orientation.shape[-3]
     if orientation.shape[-2:] != (3, 3) or free_acceleration.shape[-2:] != (N, 3):
-        raise ValueError(
+        raise HandposeError(
             "orientation must be (..., N, 3, 3) and free_acceleration (..., N, 3); got "
             f"{tuple(orientation.shape)} and {tuple(free_acceleration.shape)}"
         )
     if not -N <= root < N:
-        raise ValueError(f"root {root} out of range for {N} sensors")
+        raise HandposeError(f"root {root} out of range for {N} sensors")
     R_root = orientation[..., root : root + 1, :, :]  # (..., 1, 3, 3)
     a_root = free_acceleration[..., root : root + 1, :]
     Rt = R_root.transpose(-1, -2)

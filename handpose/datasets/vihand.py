@@ -90,7 +90,9 @@ class VIHandOptions:
     acc_unit: str = "g"  # "g" or "m/s^2"
     acc_frame: str = "sensor"  # "sensor" or "world"
     acc_includes_gravity: bool | None = None  # None: decide per sequence from the data
-    acc_limit: float = 5.0  # file units
+    # Sanity bound on |acc| components in file units; None: ±5 g (VIHand loader), i.e. 5 for
+    # acc_unit "g" and 5·9.81 for "m/s^2".
+    acc_limit: float | None = None
     quat_world_to_sensor: bool = False  # True: IMU.json quaternions rotate world → sensor
     joints_scale: float = 1.0
     flat_hand_mean: bool = True
@@ -106,6 +108,13 @@ class VIHandOptions:
             raise HandposeError(f"acc_unit must be 'g' or 'm/s^2', got {self.acc_unit!r}.")
         if self.acc_frame not in ("sensor", "world"):
             raise HandposeError(f"acc_frame must be 'sensor' or 'world', got {self.acc_frame!r}.")
+
+    @property
+    def acc_limit_file_units(self) -> float:
+        """The out-of-range bound in the file's acceleration unit (±5 g by default)."""
+        if self.acc_limit is not None:
+            return float(self.acc_limit)
+        return 5.0 if self.acc_unit == "g" else 5.0 * STANDARD_GRAVITY
 
     @property
     def permutation(self) -> list[int]:
@@ -195,7 +204,7 @@ def read_imu_json(path: str | os.PathLike, options: VIHandOptions = VIHandOption
                 quat[t, i, c] = _number(d.get(key))
     perm = options.permutation
     acc, quat = acc[:, perm], quat[:, perm]
-    acc_valid = np.isfinite(acc).all(-1) & (np.abs(acc) <= options.acc_limit).all(-1)
+    acc_valid = np.isfinite(acc).all(-1) & (np.abs(acc) <= options.acc_limit_file_units).all(-1)
     with np.errstate(invalid="ignore"):
         qn = np.linalg.norm(quat, axis=-1)
         quat_valid = np.isfinite(quat).all(-1) & (np.abs(quat) <= 1.0).all(-1) & (qn > 1e-6)

@@ -29,7 +29,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from handpose.datasets.normalize import DEFAULT_ACC_SCALE, imu_tokens_from_quaternion
-from handpose.datasets.storage import SequenceRecord, read_sequences
+from handpose.datasets.storage import ImuFile, SequenceRecord, read_sequences
 from handpose.errors import HandposeError
 from handpose.geometry.rotations import axis_angle_to_matrix, matrix_to_rotation_6d
 from handpose.simulators.imu.layouts import LAYOUTS
@@ -92,6 +92,22 @@ def _select_sensors(rec: SequenceRecord, sensors) -> tuple[list[int], int]:
     idx = sorted(names.index(s) for s in chosen)
     root = rec.root if rec.root in chosen else chosen[0]
     return idx, [names[i] for i in idx].index(root)
+
+
+def _check_full_articulation(path: str | os.PathLike) -> None:
+    """Targets are full articulation (flat_hand_mean=True); refuse files that say otherwise.
+
+    A converted VIHand file with ``--hands-mean relative`` stores θ relative to MANO's
+    ``hands_mean``; serving it as full articulation would silently train on wrong targets.
+    """
+    with ImuFile(path) as f:
+        flat = f.attrs.get("mano_flat_hand_mean", True)
+    if not flat:
+        raise HandposeError(
+            f"'{path}' stores hand poses relative to hands_mean (mano_flat_hand_mean=False); "
+            "the windowed datasets need full articulation: add the MANO hands_mean to hand_pose "
+            "first (HandModel(flat_hand_mean=False) semantics)."
+        )
 
 
 class ImuWindowDataset(Dataset):
@@ -158,11 +174,14 @@ class ImuWindowDataset(Dataset):
 
     @staticmethod
     def _load(source) -> list[SequenceRecord]:
-        if isinstance(source, (str, os.PathLike)):
-            return read_sequences(source)
+        sources = [source] if isinstance(source, (str, os.PathLike)) else list(source)
         out: list[SequenceRecord] = []
-        for s in source:
-            out.extend([s] if isinstance(s, SequenceRecord) else read_sequences(s))
+        for s in sources:
+            if isinstance(s, SequenceRecord):
+                out.append(s)
+            else:
+                _check_full_articulation(s)
+                out.extend(read_sequences(s))
         return out
 
     def _prepare(self, rec: SequenceRecord, idx: list[int], root: int) -> dict:

@@ -100,5 +100,6 @@ TIP_PRESETS: dict[str, tuple[int, ...]] = {
     "manopth": (745, 317, 444, 556, 673),  # manopth right hand
     "manopth_left": (745, 317, 445, 556, 673),  # manopth left hand (middle 445)
     "interhand": (745, 317, 445, 556, 673),  # InterHand2.6M J_regressor_mano_ih26m tip rows
+    "intaghand": (745, 317, 444, 556, 673),  # IntagHand/EHPE/DIR evaluation (= manopth right)
 }
 TIP_FINGER_ORDER: tuple[str, ...] = ("thumb", "index", "middle", "ring", "pinky")

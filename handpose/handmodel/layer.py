@@ -104,6 +104,17 @@ class HandModelOutput:
         return self.joints21[..., list(OPENPOSE_TIPS), :]
 
 
+def _broadcast(*shapes) -> torch.Size:
+    """``torch.broadcast_shapes`` with a user-facing error for mismatched batch dimensions."""
+    try:
+        return torch.broadcast_shapes(*shapes)
+    except RuntimeError:
+        dims = " vs ".join(str(tuple(s)) for s in shapes)
+        raise HandposeError(
+            f"the inputs' leading (batch) dimensions do not broadcast: {dims}."
+        ) from None
+
+
 class HandModel(nn.Module):
     """MANO-structured hand layer: pose + shape → mesh and joints (metres).
 
@@ -382,12 +393,12 @@ class HandModel(nn.Module):
         if not hp_rotmat and not go_rotmat:
             # Common case: one Rodrigues call over all 16 joints.
             if go.shape[:-1] != hp.shape[:-1]:
-                b = torch.broadcast_shapes(go.shape[:-1], hp.shape[:-1])
+                b = _broadcast(go.shape[:-1], hp.shape[:-1])
                 go, hp = go.expand(b + (3,)), hp.expand(b + (45,))
             return batch_rodrigues(torch.cat([go, hp], dim=-1).unflatten(-1, (_NJ, 3)))
         R_fingers = hp if hp_rotmat else batch_rodrigues(hp.unflatten(-1, (15, 3)))
         R_root = go if go_rotmat else batch_rodrigues(go)
-        b = torch.broadcast_shapes(R_root.shape[:-2], R_fingers.shape[:-3])
+        b = _broadcast(R_root.shape[:-2], R_fingers.shape[:-3])
         return torch.cat(
             [R_root.expand(b + (3, 3))[..., None, :, :], R_fingers.expand(b + (15, 3, 3))], dim=-3
         )
@@ -446,14 +457,14 @@ class HandModel(nn.Module):
             if transl.shape[-1:] != (3,):
                 raise HandposeError(f"transl must be (..., 3), got {tuple(transl.shape)}")
             tb = tuple(transl.shape[:-1])
-            other = tb if other is None or other == tb else tuple(torch.broadcast_shapes(other, tb))
+            other = tb if other is None or other == tb else tuple(_broadcast(other, tb))
         go = None if global_orient is None else self._as_input(global_orient, "global_orient")
         hp = None if hand_pose is None else self._as_input(hand_pose, "hand_pose")
         rot = self._rotations(go, hp, other)
 
         batch = tuple(rot.shape[:-3])
         if other is not None and other != batch:
-            batch = tuple(torch.broadcast_shapes(batch, other))
+            batch = tuple(_broadcast(batch, other))
         n = math.prod(batch)
         if rot.shape[:-3] != (n,):
             rot = rot.expand(batch + (_NJ, 3, 3)).reshape(n, _NJ, 3, 3)

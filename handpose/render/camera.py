@@ -16,6 +16,8 @@ import math
 
 import numpy as np
 
+from handpose.errors import HandposeError
+
 __all__ = [
     "look_at",
     "intrinsics_from_fov",
@@ -29,7 +31,7 @@ __all__ = [
 def _unit(v: np.ndarray) -> np.ndarray:
     n = np.linalg.norm(v)
     if n < 1e-12:
-        raise ValueError("a camera direction vector has zero length")
+        raise HandposeError("a camera direction vector has zero length")
     return v / n
 
 
@@ -58,7 +60,7 @@ def look_at(eye, target, up=(0.0, 1.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
     forward = _unit(target - eye)
     right = np.cross(forward, up)
     if np.linalg.norm(right) < 1e-9:
-        raise ValueError("look_at: 'up' is parallel to the viewing direction")
+        raise HandposeError("look_at: 'up' is parallel to the viewing direction")
     right = _unit(right)
     down = np.cross(forward, right)
     R = np.stack([right, down, forward])
@@ -77,7 +79,7 @@ def intrinsics_from_fov(fov_y_deg: float, width: int, height: int) -> np.ndarray
         centre ``((W − 1)/2, (H − 1)/2)``.
     """
     if not 0.0 < fov_y_deg < 180.0:
-        raise ValueError(f"fov_y_deg must be in (0, 180), got {fov_y_deg}")
+        raise HandposeError(f"fov_y_deg must be in (0, 180), got {fov_y_deg}")
     f = 0.5 * height / math.tan(math.radians(fov_y_deg) / 2.0)
     return np.array(
         [[f, 0.0, (width - 1) / 2.0], [0.0, f, (height - 1) / 2.0], [0.0, 0.0, 1.0]],

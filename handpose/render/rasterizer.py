@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from handpose.errors import HandposeError
 from handpose.render.camera import scale_intrinsics
 
 __all__ = [
@@ -74,11 +75,11 @@ def _to_numpy(x, dtype=np.float64) -> np.ndarray:
 
 def _check_mesh(vertices: np.ndarray, faces: np.ndarray) -> None:
     if vertices.ndim != 2 or vertices.shape[1] != 3:
-        raise ValueError(f"vertices must have shape (V, 3), got {vertices.shape}")
+        raise HandposeError(f"vertices must have shape (V, 3), got {vertices.shape}")
     if faces.ndim != 2 or faces.shape[1] != 3:
-        raise ValueError(f"faces must have shape (F, 3), got {faces.shape}")
+        raise HandposeError(f"faces must have shape (F, 3), got {faces.shape}")
     if faces.size and (faces.min() < 0 or faces.max() >= len(vertices)):
-        raise ValueError("faces index vertices out of range")
+        raise HandposeError("faces index vertices out of range")
 
 
 def rasterize(
@@ -112,7 +113,7 @@ def rasterize(
     _check_mesh(v, f)
     H, W = int(image_size[0]), int(image_size[1])
     if H <= 0 or W <= 0:
-        raise ValueError(f"image_size must be positive, got {image_size}")
+        raise HandposeError(f"image_size must be positive, got {image_size}")
 
     zbuf = np.full(H * W, np.inf)
     fbuf = np.full(H * W, -1, dtype=np.int64)
@@ -299,7 +300,7 @@ def render(
     """
     s = int(supersample)
     if s < 1:
-        raise ValueError(f"supersample must be ≥ 1, got {supersample}")
+        raise HandposeError(f"supersample must be ≥ 1, got {supersample}")
     H, W = int(image_size[0]), int(image_size[1])
     v = _to_numpy(vertices)
     f = _to_numpy(faces, np.int64)

@@ -168,3 +168,11 @@ def test_world_to_sensor_quaternions_are_conjugated(vihand):
     _, _, q, *_ = read_imu_json(path)
     _, _, qc, *_ = read_imu_json(path, VIHandOptions(quat_world_to_sensor=True))
     np.testing.assert_allclose(qc, q * np.array([1.0, -1.0, -1.0, -1.0]))
+
+
+def test_out_of_range_bound_follows_the_acceleration_unit():
+    from handpose.datasets.vihand import VIHandOptions
+
+    assert VIHandOptions().acc_limit_file_units == 5.0  # ±5 g in g
+    assert VIHandOptions(acc_unit="m/s^2").acc_limit_file_units == pytest.approx(5 * 9.80665, 1e-3)
+    assert VIHandOptions(acc_unit="m/s^2", acc_limit=30.0).acc_limit_file_units == 30.0

@@ -160,3 +160,21 @@ def test_custom_layout_root_is_used(tmp_path):
         assert h["sequences/subject01/ROM13_Finger_Interlocking"].attrs["root"] == "palm"
     # The root token (index 0) keeps the palm sensor's global rotation.
     torch.testing.assert_close(ds[0]["imu"][:, 0, :9], quaternion_to_matrix(q[:, 0]).flatten(-2))
+
+
+def test_refuses_files_with_hands_mean_relative_poses(tmp_path):
+    import h5py
+
+    from handpose.datasets.windows import ImuWindowDataset
+    from handpose.errors import HandposeError
+    from handpose.simulators.synth import SynthConfig, synthesize_file
+
+    path = tmp_path / "s.h5"
+    synthesize_file(
+        SynthConfig(subjects=1, sequences=("ROM01_Finger_Counting",), frames_per_sequence=40), path
+    )
+    assert len(ImuWindowDataset(path, split="all")) > 0
+    with h5py.File(path, "r+") as f:
+        f.attrs["mano_flat_hand_mean"] = False
+    with pytest.raises(HandposeError, match="hands_mean"):
+        ImuWindowDataset(path, split="all")

@@ -480,3 +480,14 @@ def test_open_hand_proportions_in_metres():
     length = float((j[12] - j[0]).norm())  # wrist → middle fingertip
     assert 0.16 < length < 0.21
     assert MANO_PARENTS == tuple(HandModel("open").parents.tolist())
+
+
+def test_mismatched_batch_dimensions_give_a_user_error():
+    import torch
+
+    from handpose.errors import HandposeError
+    from handpose.handmodel import HandModel
+
+    model = HandModel()
+    with pytest.raises(HandposeError, match="do not broadcast"):
+        model(hand_pose=torch.zeros(2, 5, 45), betas=torch.zeros(3, 10))

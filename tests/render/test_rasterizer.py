@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from handpose.errors import HandposeError
 from handpose.render import (
     intrinsics_from_fov,
     rasterize,
@@ -200,9 +201,9 @@ def test_shade_and_normals_accept_torch_tensors_and_validate_shapes():
     np.testing.assert_allclose(np.einsum("vi,vi->v", n, (v - [0, 0, 3]) / 0.5), 1.0, atol=0.05)
     frags = rasterize(v, f, K64, (48, 64))
     assert shade(frags, v, f).shape == (48, 64, 3)
-    with pytest.raises(ValueError):
+    with pytest.raises(HandposeError):
         rasterize(v[:, :2], f, K64, (48, 64))
-    with pytest.raises(ValueError):
+    with pytest.raises(HandposeError):
         rasterize(v, f + len(v), K64, (48, 64))
-    with pytest.raises(ValueError):
+    with pytest.raises(HandposeError):
         render(v, f, K64, (48, 64), supersample=0)

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from handpose.errors import HandposeError
 from handpose.render import (
     frame_points,
     intrinsics_from_fov,
@@ -34,7 +35,7 @@ def test_look_at_pins_the_opencv_axes():
     R, t = look_at([0.0, 0.0, 5.0], [0.0, 0.0, 0.0], up=[0.0, 1.0, 0.0])
     np.testing.assert_allclose(R, np.diag([1.0, -1.0, -1.0]), atol=1e-12)
     np.testing.assert_allclose(t, [0.0, 0.0, 5.0], atol=1e-12)
-    with pytest.raises(ValueError):
+    with pytest.raises(HandposeError):
         look_at([0, 0, 1], [0, 0, 0], up=[0, 0, 1])
 
 
@@ -43,7 +44,7 @@ def test_intrinsics_from_fov_maps_the_field_of_view_to_the_image_edges():
     assert K[0, 2] == 19.5 and K[1, 2] == 14.5  # centre between pixel centres 0 … W−1
     edge = np.array([0.0, math.tan(math.radians(30.0)), 1.0])  # ray at half the vertical fov
     np.testing.assert_allclose(project(edge, K), [19.5, 29.5], atol=1e-12)  # bottom pixel edge
-    with pytest.raises(ValueError):
+    with pytest.raises(HandposeError):
         intrinsics_from_fov(180.0, 10, 10)
 
 

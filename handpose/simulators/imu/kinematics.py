@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from handpose.errors import HandposeError
 from handpose.geometry.rotations import matrix_to_axis_angle
 
 __all__ = ["smoothed_acceleration", "angular_velocity"]
@@ -24,7 +25,7 @@ __all__ = ["smoothed_acceleration", "angular_velocity"]
 
 def _check_time(x: Tensor, min_len: int, what: str) -> None:
     if x.shape[0] < min_len:
-        raise ValueError(f"{what} needs at least {min_len} frames, got {x.shape[0]}")
+        raise HandposeError(f"{what} needs at least {min_len} frames, got {x.shape[0]}")
 
 
 def smoothed_acceleration(positions: Tensor, fps: float, n: int = 2) -> Tensor:
@@ -51,7 +52,7 @@ def smoothed_acceleration(positions: Tensor, fps: float, n: int = 2) -> Tensor:
         True
     """
     if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
+        raise HandposeError(f"n must be >= 1, got {n}")
     _check_time(positions, 4, "smoothed_acceleration")
     T = positions.shape[0]
     f2 = float(fps) ** 2
@@ -104,4 +105,4 @@ def angular_velocity(rotations: Tensor, fps: float, method: str = "log") -> Tens
         Om = R.transpose(-1, -2) @ dR
         Om = 0.5 * (Om - Om.transpose(-1, -2))
         return torch.stack([Om[..., 2, 1], Om[..., 0, 2], Om[..., 1, 0]], dim=-1)
-    raise ValueError(f"method must be 'log' or 'matrix', got {method!r}")
+    raise HandposeError(f"method must be 'log' or 'matrix', got {method!r}")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from handpose.errors import HandposeError
 from handpose.geometry.rotations import (
     axis_angle_to_matrix,
     matrix_to_quaternion,
@@ -84,10 +85,10 @@ def simulate_imu(
         :class:`ImuReadings` in the dtype of ``positions``.
     """
     if positions.ndim != 3 or positions.shape[-1] != 3:
-        raise ValueError(f"positions must be (T, N, 3), got {tuple(positions.shape)}")
+        raise HandposeError(f"positions must be (T, N, 3), got {tuple(positions.shape)}")
     T, N, _ = positions.shape
     if bone_rotations.shape != (T, N, 3, 3):
-        raise ValueError(
+        raise HandposeError(
             f"bone_rotations must be {(T, N, 3, 3)} to match positions, got "
             f"{tuple(bone_rotations.shape)}"
         )

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from handpose.errors import HandposeError
 from handpose.geometry.rotations import axis_angle_to_matrix
 from handpose.simulators.imu.kinematics import angular_velocity, smoothed_acceleration
 
@@ -61,9 +62,9 @@ def test_uniform_circular_motion_reads_centripetal_acceleration():
 
 
 def test_acceleration_needs_four_frames():
-    with pytest.raises(ValueError, match="at least 4"):
+    with pytest.raises(HandposeError, match="at least 4"):
         smoothed_acceleration(torch.zeros(3, 3), 30.0)
-    with pytest.raises(ValueError, match="n must be"):
+    with pytest.raises(HandposeError, match="n must be"):
         smoothed_acceleration(torch.zeros(5, 3), 30.0, n=0)
 
 
@@ -105,7 +106,7 @@ def test_angular_velocity_is_in_the_sensor_frame():
 
 
 def test_angular_velocity_rejects_bad_input():
-    with pytest.raises(ValueError, match="method"):
+    with pytest.raises(HandposeError, match="method"):
         angular_velocity(torch.eye(3).expand(5, 3, 3), 30.0, method="euler")
-    with pytest.raises(ValueError, match="at least 3"):
+    with pytest.raises(HandposeError, match="at least 3"):
         angular_velocity(torch.eye(3).expand(2, 3, 3), 30.0)

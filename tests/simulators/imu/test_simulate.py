@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from handpose.errors import HandposeError
 from handpose.geometry.rotations import axis_angle_to_matrix, quaternion_to_matrix
 from handpose.simulators.imu.noise import NoiseConfig
 from handpose.simulators.imu.simulate import GRAVITY, simulate_imu
@@ -184,7 +185,7 @@ def test_each_part_changes_what_it_should():
 
 
 def test_shape_errors():
-    with pytest.raises(ValueError, match=r"\(T, N, 3\)"):
+    with pytest.raises(HandposeError, match=r"\(T, N, 3\)"):
         simulate_imu(torch.zeros(10, 3), torch.eye(3).expand(10, 3, 3), 30.0)
-    with pytest.raises(ValueError, match="bone_rotations"):
+    with pytest.raises(HandposeError, match="bone_rotations"):
         simulate_imu(torch.zeros(10, 2, 3), torch.eye(3).expand(10, 1, 3, 3), 30.0)
