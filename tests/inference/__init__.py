@@ -1,0 +1,1 @@
+"""Tests of handpose.inference (a package so helper modules import relatively)."""
