@@ -11,8 +11,9 @@ hyper-parameters), ``cpu-small`` (trains here in minutes), ``tiny`` (tests).
     hand_model: open            # "open", "mano" or a model file path
     data:     {window, stride, eval_stride, p_mask, teacher_sensors, student_sensors,
                train_split, eval_split, num_workers, acc_scale}
-    teacher:  {dim, depth, num_heads, mlp_ratio, head_hidden, drop_path, share_backbone}
-    student:  {dim, depth, num_heads, mlp_ratio, head_hidden, drop_path}
+    teacher:  {dim, depth, num_heads, mlp_ratio, head_hidden, drop_path, share_backbone,
+               input_skip}
+    student:  {dim, depth, num_heads, mlp_ratio, head_hidden, drop_path, root_skip}
     priors:   {shape_dim, pose_dim, motion_dim, motion_kernel_size}
     loss:     {reconstruction: {...}, auxiliary: {...}}
     distill:  {variant, weight, weights: {term: w}, options: {name: v}, teacher_mask}
@@ -44,6 +45,7 @@ from handpose.models.mgdhand.config import NetworkConfig, PriorConfig
 __all__ = [
     "DataConfig",
     "TeacherNetConfig",
+    "StudentNetConfig",
     "LossConfig",
     "DistillConfig",
     "TrainConfig",
@@ -103,9 +105,21 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class TeacherNetConfig(NetworkConfig):
-    """:class:`NetworkConfig` plus whether the two streams share one DSTformer trunk."""
+    """:class:`NetworkConfig` plus whether the two streams share one DSTformer trunk and whether
+    the MANO head adds its residual to the visible input pose (``input_skip``, see
+    :mod:`handpose.models.mgdhand.teacher`; the presets turn it on)."""
 
     share_backbone: bool = True
+    input_skip: bool = False
+
+
+@dataclass(frozen=True)
+class StudentNetConfig(NetworkConfig):
+    """:class:`NetworkConfig` plus ``root_skip``: the student's global-orientation output is a
+    residual on the root (back-of-hand) IMU's orientation (see
+    :mod:`handpose.models.mgdhand.student`; the cpu-small preset turns it on)."""
+
+    root_skip: bool = False
 
 
 @dataclass(frozen=True)
@@ -200,7 +214,7 @@ class ExperimentConfig:
     hand_model: str = "open"
     data: DataConfig = field(default_factory=DataConfig)
     teacher: TeacherNetConfig = field(default_factory=TeacherNetConfig)
-    student: NetworkConfig = field(default_factory=NetworkConfig)
+    student: StudentNetConfig = field(default_factory=StudentNetConfig)
     priors: PriorConfig = field(default_factory=PriorConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)

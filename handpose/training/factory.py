@@ -73,6 +73,7 @@ def build_teacher(cfg: ExperimentConfig, hand_model: nn.Module | None = None) ->
         num_imus=len(sensor_names(cfg.data.teacher_sensors)),
         maxlen=cfg.data.window,
         share_backbone=cfg.teacher.share_backbone,
+        input_skip=cfg.teacher.input_skip,
         hand_model=hand_model if hand_model is not None else build_hand_model(cfg),
     )
 
@@ -90,8 +91,14 @@ def resolve_variant(distill: DistillConfig) -> DistillSpec:
 
 def build_student(cfg: ExperimentConfig, hand_model: nn.Module | None = None) -> MGDHandStudent:
     spec = resolve_variant(cfg.distill)
+    root_index = None
+    if cfg.student.root_skip:
+        # The student's tokens are its sensors in the teacher's (canonical) order.
+        teacher = sensor_names(cfg.data.teacher_sensors)
+        student = sorted(sensor_names(cfg.data.student_sensors), key=teacher.index)
+        root_index = student.index(ROOT_SENSOR)
     return MGDHandStudent(
-        cfg.student,
+        _net(cfg.student),
         cfg.priors,
         num_imus=len(sensor_names(cfg.data.student_sensors)),
         maxlen=cfg.data.window,
@@ -99,6 +106,7 @@ def build_student(cfg: ExperimentConfig, hand_model: nn.Module | None = None) ->
         teacher_dim=cfg.teacher.dim,
         teacher_head_hidden=cfg.teacher.head_hidden,
         hand_model=hand_model if hand_model is not None else build_hand_model(cfg),
+        root_index=root_index,
     )
 
 

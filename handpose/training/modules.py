@@ -2,6 +2,13 @@
 
 The models know nothing about loops (handpose.models.mgdhand); these modules hold the losses,
 the optimiser and the schedule; the Trainer does devices, checkpoints, logging and DDP.
+
+Phase 2: the training and validation vertex terms (and ``val/mpvpe_mm``) use the fixed vertex
+subset ``loss.reconstruction.vertex_stride`` (every k-th vertex, the same for prediction and
+target; cpu-small: k = 8, 173 of the open hand's 1379 vertices). Skinning the full mesh of the
+prediction and of the ground truth every step was ~25 % of a cpu-small teacher step (0.89 s vs
+0.68 s per batch of 32 × 32 frames, one thread). :func:`handpose.training.evaluate` still
+reports MPVPE on the full mesh.
 """
 
 from __future__ import annotations
@@ -91,13 +98,28 @@ class _Stage(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["handpose"] = self._metadata()
 
+    def loss_vertex_ids(self, decoder: nn.Module) -> Tensor | None:
+        """The fixed vertex subset of the training/validation vertex loss (every
+        ``loss.reconstruction.vertex_stride``-th vertex), None = all vertices."""
+        k = self.cfg.loss.reconstruction.vertex_stride
+        if k == 1:
+            return None
+        if getattr(self, "_vertex_ids", None) is None:
+            self._vertex_ids = torch.arange(0, decoder.hand_model.num_vertices, k)
+        return self._vertex_ids
+
     def _targets(self, batch: dict, decoder: nn.Module) -> dict[str, Tensor]:
         rotmats = rotation_6d_to_matrix(batch["pose6d"])
         vertices = None
         if self.cfg.loss.reconstruction.vertices > 0:
             # Ground-truth mesh from the GT parameters (the files store joints, not vertices).
             with torch.no_grad():
-                _, vertices = decoder(rotmats, batch["betas"], return_vertices=True)
+                _, vertices = decoder(
+                    rotmats,
+                    batch["betas"],
+                    return_vertices=True,
+                    vertex_ids=self.loss_vertex_ids(decoder),
+                )
         return {
             "joints": batch["joints"],
             "rotmats": rotmats,
@@ -142,7 +164,13 @@ class TeacherModule(_Stage):
         self.model = build_teacher(cfg, hand_model or build_hand_model(cfg))
 
     def forward(self, batch: dict) -> MGDHandOutput:
-        return self.model(batch["pose6d"], batch["betas"], batch["imu"], self.mask(batch))
+        return self.model(
+            batch["pose6d"],
+            batch["betas"],
+            batch["imu"],
+            self.mask(batch),
+            vertex_ids=self.loss_vertex_ids(self.model.decoder),
+        )
 
     def mask(self, batch: dict) -> Tensor:
         """The batch's teacher mask, or (datasets without one) a fresh joint-wise + frame-wise
@@ -214,9 +242,11 @@ class StudentModule(_Stage):
         """The student's IMU tokens: its sensors' columns of ``batch["imu"]``, (B, T, N_s, 12)."""
         return batch["imu"][:, :, self.sensor_index]
 
-    def forward(self, imu: Tensor, return_vertices: bool = True) -> MGDHandOutput:
+    def forward(
+        self, imu: Tensor, return_vertices: bool = True, vertex_ids: Tensor | None = None
+    ) -> MGDHandOutput:
         """Inference: the student on IMU tokens only."""
-        return self.student(imu, return_vertices=return_vertices)
+        return self.student(imu, return_vertices=return_vertices, vertex_ids=vertex_ids)
 
     def predict_step(self, batch: dict, batch_idx: int = 0) -> MGDHandOutput:
         return self(self.student_imu(batch))
@@ -230,7 +260,7 @@ class StudentModule(_Stage):
 
     def _step(self, batch: dict, prefix: str, epoch: float) -> Tensor:
         tg = self._targets(batch, self.student.decoder)
-        out = self(self.student_imu(batch))
+        out = self(self.student_imu(batch), vertex_ids=self.loss_vertex_ids(self.student.decoder))
         terms = reconstruction_loss(
             out,
             tg["joints"],

@@ -77,6 +77,8 @@ def test_rotation_term_compares_matrices_not_6d_codes():
 def test_config_rejects_negative_weights():
     with pytest.raises(ValueError):
         ReconstructionConfig(joints=-1.0)
+    with pytest.raises(ValueError, match="vertex_stride"):
+        ReconstructionConfig(vertex_stride=0)
     with pytest.raises(ValueError):
         AuxiliaryConfig(fps=0.0)
 

@@ -67,8 +67,21 @@ class FakeHandModel(nn.Module):
             joints21 = joints21 + transl[..., None, :]
             joints = joints + transl[..., None, :]
             verts = verts + transl[..., None, :] if verts is not None else None
+        selected = None
+        if vertex_ids is not None:
+            vj = self.vertex_joint[vertex_ids]
+            selected = (
+                joints[..., vj, :]
+                + (glob_t[..., vj, :, :] @ self.vertex_offsets[vertex_ids][..., None])[..., 0]
+            )
+            if transl is not None:
+                selected = selected + transl[..., None, :]
         return SimpleNamespace(
-            joints=joints, joints21=joints21, vertices=verts, global_rotations=glob_t
+            joints=joints,
+            joints21=joints21,
+            vertices=verts,
+            global_rotations=glob_t,
+            selected_vertices=selected,
         )
 
 

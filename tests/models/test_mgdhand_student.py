@@ -47,7 +47,8 @@ def test_shapes_for_7_3_2_imus(num_imus, dtype):
 
 def test_forward_takes_only_imu():
     params = list(inspect.signature(MGDHandStudent.forward).parameters)
-    assert params == ["self", "imu", "return_vertices"]
+    # vertex_ids (phase 2) picks which mesh vertices to skin: an output option, not an input.
+    assert params == ["self", "imu", "return_vertices", "vertex_ids"]
 
 
 def test_wrong_sensor_count_raises():
@@ -111,3 +112,41 @@ def test_simkd_needs_teacher_sizes_and_own_head_refuses_copy():
         make_student(7).load_teacher_head(None)
     with pytest.raises(ValueError, match="head must be"):
         make_student(7, head="shared")
+
+
+# -- phase 2: the root-orientation skip ------------------------------------------------------
+def _rotation(angle, axis):
+    from handpose.geometry.rotations import axis_angle_to_matrix
+
+    return axis_angle_to_matrix(torch.tensor(axis, dtype=torch.float32) * angle)
+
+
+def test_root_skip_starts_at_the_root_imu_orientation():
+    student = make_student(3, root_index=1)
+    b = random_batch(num_imus=3)
+    imu = b["imu"].clone()
+    rot = _rotation(0.7, [0.0, 0.6, 0.8])
+    imu[:, :, 1, :9] = rot.reshape(9)  # the root token's R, row-major
+    out = student(imu)
+    assert (out.rotmats[:, :, 0] - rot).abs().max() < 0.05  # global orientation ≈ R_root
+    assert (out.rotmats[:, :, 1:] - torch.eye(3)).abs().max() < 0.05  # fingers ≈ flat
+    # The base reads only the root token's rotation (6D = its first two rows).
+    base = student.base_pose6d(imu)
+    assert torch.equal(base[:, :, 0], imu[:, :, 1, :6])
+    assert torch.equal(base[:, :, 1:], torch.tensor([1.0, 0, 0, 0, 1, 0]).expand_as(base[:, :, 1:]))
+    assert make_student(3).base_pose6d(imu) is None
+    with pytest.raises(ValueError, match="root_index"):
+        make_student(3, root_index=3)
+
+
+def test_root_skip_index_from_the_config():
+    from handpose.training.config import load_config
+    from handpose.training.factory import build_student, student_sensor_indices
+
+    for sensors in ("vihand7", "sparse3", "sparse2"):
+        cfg = load_config("tiny", [f"data.student_sensors={sensors}", "student.root_skip=true"])
+        student = build_student(cfg, hand_model=FakeHandModel())
+        names = ["thumb", "index", "middle", "ring", "pinky", "back", "wrist"]
+        picked = [names[i] for i in student_sensor_indices(cfg)]
+        assert picked[student.root_index] == "back"
+    assert build_student(load_config("tiny"), hand_model=FakeHandModel()).root_index is None

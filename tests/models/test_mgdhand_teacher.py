@@ -144,3 +144,59 @@ def test_backward_reaches_every_trainable_parameter():
     loss.backward()
     missing = [k for k, p in teacher.named_parameters() if p.grad is None]
     assert missing == []
+
+
+# -- phase 2: the input skip and the vertex subset ------------------------------------------
+def test_nearest_visible_fill_hand_computed():
+    from handpose.models.mgdhand.teacher import nearest_visible_fill
+
+    x = torch.arange(5.0)[None, :, None, None].expand(1, 5, 2, 6).clone()
+    # Joint 0 visible at frames 1 and 4 only; joint 1 hidden everywhere.
+    mask = torch.tensor([[[1, 1], [0, 1], [1, 1], [1, 1], [0, 1]]], dtype=torch.bool)
+    out = nearest_visible_fill(x, mask)
+    # frame 0 → 1 (only later one), 2 → 1 (closer), 3 → 4 (closer), visible frames kept.
+    assert out[0, :, 0, 0].tolist() == [1.0, 1.0, 1.0, 4.0, 4.0]
+    # All-hidden joint → the identity's 6D code.
+    assert out[0, :, 1].tolist() == [[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]] * 5
+    # A tie (frame 2 between visible 1 and 3) takes the earlier frame.
+    mask2 = torch.tensor([[[1], [0], [1], [0], [1]]], dtype=torch.bool)
+    out2 = nearest_visible_fill(x[:, :, :1], mask2)
+    assert out2[0, :, 0, 0].tolist() == [1.0, 1.0, 1.0, 3.0, 3.0]
+
+
+def test_input_skip_starts_at_the_visible_input():
+    teacher = make_teacher(input_skip=True)
+    b = random_batch()
+    out = teacher(b["pose6d"], b["betas"], b["imu"])  # nothing masked
+    gt = rotation_6d_to_matrix(b["pose6d"])
+    assert (out.rotmats - gt).abs().max() < 0.05
+    assert (out.betas - b["betas"]).abs().max() < 0.05
+    # Without the skip the same weights start at the flat hand instead.
+    plain = make_teacher(input_skip=False)
+    assert (plain(b["pose6d"], b["betas"], b["imu"]).rotmats - gt).abs().max() > 0.2
+
+
+def test_input_skip_ignores_masked_entries():
+    """No ground truth leaks through the skip: masked tokens may hold anything."""
+    teacher = make_teacher(input_skip=True).eval()
+    b = random_batch()
+    mask = b["mask"].clone()
+    mask[0, :, 3] = True  # one joint hidden in every frame of the first clip
+    poked = b["pose6d"].clone()
+    poked[mask] = torch.randn_like(poked[mask])
+    with torch.no_grad():
+        a = teacher(b["pose6d"], b["betas"], b["imu"], mask)
+        c = teacher(poked, b["betas"], b["imu"], mask)
+    assert torch.allclose(a.joints, c.joints, atol=1e-6)
+    assert torch.allclose(a.priors["pose"], c.priors["pose"], atol=1e-6)
+
+
+def test_vertex_subset_matches_the_full_mesh():
+    teacher = make_teacher()
+    b = random_batch()
+    ids = torch.arange(0, 40, 8)
+    full = teacher(b["pose6d"], b["betas"], b["imu"], b["mask"])
+    sub = teacher(b["pose6d"], b["betas"], b["imu"], b["mask"], vertex_ids=ids)
+    assert sub.vertices.shape[-2] == 5
+    assert torch.allclose(sub.vertices, full.vertices[..., ids, :], atol=1e-6)
+    assert torch.allclose(sub.joints, full.joints)

@@ -213,3 +213,29 @@ def test_teacher_module_uses_the_batch_mask_or_samples_one(tiny_cfg):
     assert 0.5 < drawn.float().mean() < 0.95  # 1 − 0.5·0.5 = 0.75 expected
     none = TeacherModule(tiny_cfg("data.p_mask=0.0"), hand_model=hand)
     assert not none.mask({"pose6d": torch.zeros(3, 8, 16, 6)}).any()
+
+
+def test_vertex_subset_and_input_skip_reach_the_modules(tiny_cfg, tiny_files):
+    """Phase 2: ``loss.reconstruction.vertex_stride`` and ``teacher.input_skip`` from config."""
+    from handpose.handmodel import HandModel
+    from handpose.training.data import build_dataset
+    from handpose.training.modules import TeacherModule
+    from training.tinydata import stick_hand_data
+
+    hand = HandModel(stick_hand_data(), side="right")
+    cfg = tiny_cfg("loss.reconstruction.vertex_stride=4", "teacher.input_skip=true")
+    module = TeacherModule(cfg, hand_model=hand)
+    assert module.model.input_skip
+    ids = module.loss_vertex_ids(module.model.decoder)
+    assert ids.tolist() == list(range(0, hand.num_vertices, 4))
+    ds = build_dataset(cfg, tiny_files["data"], "train", train=True)
+    batch = {k: v[None] if torch.is_tensor(v) else v for k, v in ds[0].items()}
+    targets = module._targets(batch, module.model.decoder)
+    out = module(batch)
+    assert targets["vertices"].shape[-2] == out.vertices.shape[-2] == len(ids)
+    _, full = module.model.decoder(
+        out.rotmats, out.betas, return_vertices=True
+    )  # the subset is the full mesh's every 4th vertex
+    torch.testing.assert_close(out.vertices, full[..., ids, :])
+    plain = TeacherModule(tiny_cfg(), hand_model=hand)
+    assert plain.loss_vertex_ids(plain.model.decoder) is None and not plain.model.input_skip

@@ -9,7 +9,10 @@ adaptations, since MGDHand released no code:
   from a flattened frame; β is pooled over frames *and* joints ("spatio-temporally pooled β");
 - LayerNorm instead of BatchNorm (no batch statistics: DDP and single-process runs agree);
 - the mean pose is the flat hand (identity rotations), because handpose uses the full-
-  articulation convention (``flat_hand_mean=True``), and the mean shape is β = 0.
+  articulation convention (``flat_hand_mean=True``), and the mean shape is β = 0;
+- phase 2: :meth:`ManoHead.forward` takes an optional base pose and β in place of the mean
+  (the teacher's input skip, :mod:`.teacher`), and :class:`HandDecoder` can skin a fixed vertex
+  subset (the training losses).
 """
 
 from __future__ import annotations
@@ -63,12 +66,24 @@ class ManoHead(nn.Module):
             _small_init(seq[3])
         self.register_buffer("mean_pose6d", torch.tensor(IDENTITY_6D), persistent=False)
 
-    def forward(self, tokens: Tensor) -> tuple[Tensor, Tensor]:
-        """Args: tokens (B, T, 16, d). Returns pose6d (B, T, 16, 6) and betas (B, 10)."""
+    def forward(
+        self, tokens: Tensor, base_pose6d: Tensor | None = None, base_betas: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Args:
+            tokens: (B, T, 16, d).
+            base_pose6d: (B, T, 16, 6) the pose the residual is added to (the teacher's input
+                skip); None = the mean pose (identity rotations).
+            base_betas: (B, 10) the shape the residual is added to; None = the mean shape 0.
+        Returns:
+            pose6d (B, T, 16, 6) and betas (B, 10).
+        """
         if tokens.shape[-2] != NUM_MANO_JOINTS:
             raise ValueError(f"ManoHead needs 16 joint tokens, got {tokens.shape[-2]}")
-        pose6d = self.pose(tokens) + self.mean_pose6d.to(tokens.dtype)
+        base = self.mean_pose6d.to(tokens.dtype) if base_pose6d is None else base_pose6d
+        pose6d = self.pose(tokens) + base
         betas = self.shape(tokens.mean(dim=(1, 2)))
+        if base_betas is not None:
+            betas = betas + base_betas
         return pose6d, betas
 
 
@@ -101,27 +116,38 @@ class HandDecoder(nn.Module):
         return super()._apply(fn, recurse)
 
     def forward(
-        self, rotmats: Tensor, betas: Tensor, return_vertices: bool = True
+        self,
+        rotmats: Tensor,
+        betas: Tensor,
+        return_vertices: bool = True,
+        vertex_ids: Tensor | None = None,
     ) -> tuple[Tensor, Tensor | None]:
         """Skin the hand and express joints and vertices relative to the wrist.
 
         Args:
             rotmats: (B, T, 16, 3, 3) global orientation + 15 local rotations.
             betas: (B, 10), broadcast over the T frames.
+            return_vertices: also return vertices.
+            vertex_ids: (K,) long, only with ``return_vertices``: skin and return only these
+                vertices (the training losses use a fixed subset: skinning all V vertices of
+                every frame was ~25 % of a cpu-small training step).
         Returns:
-            joints (B, T, 21, 3) OpenPose order and vertices (B, T, V, 3) or None; metres, the
-            wrist (OpenPose joint 0) at the origin, world orientation kept.
+            joints (B, T, 21, 3) OpenPose order and vertices (B, T, V or K, 3) or None; metres,
+            the wrist (OpenPose joint 0) at the origin, world orientation kept.
         """
         b, t = rotmats.shape[:2]
+        subset = return_vertices and vertex_ids is not None
         out = self.hand_model(
             global_orient=rotmats[..., 0, :, :],
             hand_pose=rotmats[..., 1:, :, :],
             betas=betas[:, None].expand(b, t, betas.shape[-1]),
-            return_vertices=return_vertices,
+            return_vertices=return_vertices and not subset,
+            vertex_ids=vertex_ids if subset else None,
         )
         wrist = out.joints21[..., :1, :]
         joints = out.joints21 - wrist
-        verts = out.vertices - wrist if return_vertices and out.vertices is not None else None
+        verts = out.selected_vertices if subset else out.vertices
+        verts = verts - wrist if return_vertices and verts is not None else None
         return joints, verts
 
 

@@ -1,0 +1,814 @@
+"""The MGDHand comparison: one teacher and every student variant, several seeds, one report.
+
+:func:`run_experiment` (CLI: ``handpose experiment mgdhand``) does, in order:
+
+1. synthesises the VIHand-like data if the file is missing (``handpose synth imu``; the exact
+   command and size are recorded);
+2. for every seed, trains the 7-IMU teacher, then every student: all variants of
+   :data:`handpose.losses.distill.VARIANTS` at 7 IMUs and ``none``, ``global``, ``mgdistill`` at
+   3 (``sparse3``) and 2 (``sparse2``) IMUs;
+3. evaluates each checkpoint on the test split (MPJPE, PA-MPJPE, MPVPE, acceleration error);
+4. writes the report (:func:`write_report`): markdown tables with mean ± std over seeds beside
+   the paper's numbers, a bar chart, the commands, the data, the hardware and the wall time.
+
+Each run is two child processes (``python -m handpose train …`` then ``handpose eval``) with one
+torch thread each; a failed run is tried once more (it resumes) before it counts as failed; ``jobs`` of them run at a time, a student only after its seed's teacher. Layout::
+
+    OUT/experiment.json              settings, data description, sessions (start, end, wall time)
+    OUT/data/synth.h5                the data (unless ``data`` points elsewhere)
+    OUT/seed<S>/teacher/             a run folder (checkpoints, logs, config.yaml)
+    OUT/seed<S>/<variant>_imu<N>/    a student run folder
+    OUT/<run>/log.txt                the child processes' output
+    OUT/<run>/result.json            written last (atomically): metrics, timings, commands
+
+**Resumable**: a run whose ``result.json`` exists is skipped. A run that was killed while
+training continues from its ``last.ckpt`` (``--resume``). One killed after training but before
+its ``result.json`` is only evaluated again. Run the same command again to continue.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from handpose.errors import HandposeError
+from handpose.utils.io import atomic_path, atomic_write_text
+
+__all__ = [
+    "ALL_VARIANTS",
+    "SPARSE_VARIANTS",
+    "PAPER_RESULTS",
+    "VARIANT_LABELS",
+    "RunSpec",
+    "SynthSize",
+    "plan_runs",
+    "run_experiment",
+    "collect_results",
+    "summarize",
+    "write_report",
+]
+
+# The twelve variants in the order of the paper's tables (handpose.losses.distill.VARIANTS).
+ALL_VARIANTS = (
+    "none", "global", "ssd", "dpd", "tmd", "wo_ssd", "wo_dpd", "wo_tmd", "mgdistill",
+    "simkd", "dkd", "scjd",
+)  # fmt: skip
+SPARSE_VARIANTS = ("none", "global", "mgdistill")
+SPARSE_IMUS = (3, 2)
+SENSORS = {7: "vihand7", 3: "sparse3", 2: "sparse2"}
+
+# MGDHand (CVPR 2026), VIHand, 7 IMUs: (MPJPE, MPVPE) in mm; None = not reported.
+PAPER_RESULTS: dict[str, tuple[float, float | None]] = {
+    "teacher": (5.84, None),
+    "none": (15.40, 17.15),
+    "global": (12.92, 14.43),
+    "ssd": (14.72, 16.97),
+    "dpd": (10.36, 12.52),
+    "tmd": (12.68, 14.71),
+    "wo_ssd": (9.87, 12.58),
+    "wo_dpd": (12.39, 13.90),
+    "wo_tmd": (9.65, 10.74),
+    "mgdistill": (9.13, 10.46),
+    "simkd": (13.78, 15.89),
+    "dkd": (11.92, 13.37),
+    "scjd": (11.24, 13.50),
+}
+VARIANT_LABELS = {
+    "teacher": "Teacher (MANO + 7 IMUs)",
+    "none": "No distillation",
+    "global": "Global feature (w/o decouple)",
+    "ssd": "SSD only",
+    "dpd": "DPD only",
+    "tmd": "TMD only",
+    "wo_ssd": "w/o SSD",
+    "wo_dpd": "w/o DPD",
+    "wo_tmd": "w/o TMD",
+    "mgdistill": "MGDistill (full)",
+    "simkd": "SimKD",
+    "dkd": "DKD (regression)",
+    "scjd": "SCJD-style",
+}
+METRICS = (
+    ("mpjpe_mm", "MPJPE"),
+    ("mpvpe_mm", "MPVPE"),
+    ("pa_mpjpe_mm", "PA-MPJPE"),
+    ("accel_error", "Accel"),
+)
+
+
+@dataclass(frozen=True)
+class SynthSize:
+    """Size of the synthetic data set made when the data file is missing."""
+
+    subjects: int = 6
+    frames_per_sequence: int = 500
+    seed: int = 0
+
+    def command(self, out: str | os.PathLike) -> list[str]:
+        return [
+            "handpose", "synth", "imu",
+            "--subjects", str(self.subjects),
+            "--frames-per-sequence", str(self.frames_per_sequence),
+            "--seed", str(self.seed),
+            "--out", str(out),
+        ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training + evaluation run.
+
+    Attributes:
+        kind: "teacher" or "student".
+        seed: the config seed (initialisation, sampling, masks).
+        variant: the student's distillation variant ("" for the teacher).
+        imus: the student's IMU count (7, 3, 2); the teacher always reads 7.
+    """
+
+    kind: str
+    seed: int
+    variant: str = ""
+    imus: int = 7
+
+    @property
+    def name(self) -> str:
+        return "teacher" if self.kind == "teacher" else f"{self.variant}_imu{self.imus}"
+
+    @property
+    def key(self) -> str:
+        return f"seed{self.seed}/{self.name}"
+
+    @property
+    def group(self) -> tuple[str, int]:
+        """What the seeds are averaged over: (variant or "teacher", imus)."""
+        return ("teacher" if self.kind == "teacher" else self.variant, self.imus)
+
+
+def plan_runs(
+    seeds: Sequence[int],
+    variants: Sequence[str] = ALL_VARIANTS,
+    sparse_variants: Sequence[str] = SPARSE_VARIANTS,
+    sparse_imus: Sequence[int] = SPARSE_IMUS,
+) -> list[RunSpec]:
+    """Every run of the comparison, in the order they start.
+
+    Seed by seed: each seed's teacher, then its students; the next seed's teacher comes right
+    after the current teacher, so that with two jobs the second slot is busy while the first
+    teacher trains, and the first seed's rows are complete as early as possible.
+    """
+    from handpose.losses.distill import VARIANTS
+
+    for v in (*variants, *sparse_variants):
+        if v not in VARIANTS:
+            raise HandposeError(f"unknown variant {v!r}; choose from {', '.join(VARIANTS)}")
+    for n in sparse_imus:
+        if n not in SENSORS:
+            raise HandposeError(f"unknown IMU count {n}; choose from {sorted(SENSORS)}")
+    if not seeds:
+        raise HandposeError("give at least one seed")
+    runs = [RunSpec("teacher", seeds[0])]
+    for i, s in enumerate(seeds):
+        if i + 1 < len(seeds):
+            runs.append(RunSpec("teacher", seeds[i + 1]))
+        runs += [RunSpec("student", s, v, 7) for v in variants]
+        runs += [RunSpec("student", s, v, n) for n in sparse_imus for v in sparse_variants]
+    return runs
+
+
+# ------------------------------------------------------------------------------ running
+def _cli(args: Sequence[str]) -> list[str]:
+    """``handpose …`` as a child-process command line (the interpreter running us)."""
+    return [sys.executable, "-m", "handpose", *args[1:]]
+
+
+def _shown(cmd: Sequence[str]) -> str:
+    return shlex.join(cmd)
+
+
+def _train_command(
+    spec: RunSpec, preset: str, data: Path, out: Path, sets: Sequence[str]
+) -> list[str]:
+    common = [
+        "--config", preset, "--data", str(data), "--seed", str(spec.seed),
+        "--set", "train.threads=1", "--set", "train.progress_bar=false",
+    ]  # fmt: skip
+    for s in sets:
+        common += ["--set", s]
+    run_dir = out / spec.key
+    if spec.kind == "teacher":
+        return ["handpose", "train", "teacher", *common, "--out", str(run_dir)]
+    teacher = out / f"seed{spec.seed}" / "teacher" / "checkpoints" / "last.ckpt"
+    return [
+        "handpose", "train", "student", *common, "--teacher", str(teacher),
+        "--variant", spec.variant, "--imus", str(spec.imus), "--out", str(run_dir),
+    ]  # fmt: skip
+
+
+def _run_child(cmd: list[str], log: Path) -> float:
+    """Run ``handpose …`` with one thread, output to ``log``; returns its CPU seconds (user +
+    system: on a shared machine the CPU time, not the wall time, says what a run costs)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    with log.open("a", encoding="utf-8") as fh:
+        fh.write(f"$ {_shown(cmd)}\n")
+        fh.flush()
+        proc = subprocess.Popen(_cli(cmd), stdout=fh, stderr=subprocess.STDOUT, env=env)
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:
+            proc.kill()
+            raise
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"exit code {proc.returncode}: {_shown(cmd)} (see {log})")
+    return usage.ru_utime + usage.ru_stime
+
+
+def _execute(spec: RunSpec, preset: str, data: Path, out: Path, sets: Sequence[str]) -> dict:
+    """Train (or resume) and evaluate one run; write its ``result.json`` last."""
+    run_dir = out / spec.key
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log = run_dir / "log.txt"
+    trained = run_dir / "trained.json"
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    train_cmd = _train_command(spec, preset, data, out, sets)
+    if trained.exists():
+        timing = json.loads(trained.read_text())
+    else:
+        resumed = ckpt.exists()
+        cmd = [*train_cmd, "--resume"] if resumed else train_cmd
+        t0 = time.perf_counter()
+        cpu = _run_child(cmd, log)
+        # A resumed run's first segment is not timed: report None rather than a part.
+        timing = {
+            "train_s": None if resumed else time.perf_counter() - t0,
+            "train_cpu_s": None if resumed else cpu,
+        }
+        atomic_write_text(trained, json.dumps(timing) + "\n")
+    eval_json = run_dir / "eval.json"
+    eval_cmd = [
+        "handpose", "eval", "--checkpoint", str(ckpt), "--data", str(data),
+        "--json", str(eval_json), "--quiet",
+    ]  # fmt: skip
+    # Evaluation in a fresh child process too: a long experiment must not keep modules of a
+    # checkout that is being edited meanwhile (a stale import once failed every evaluation).
+    t0 = time.perf_counter()
+    eval_cpu = _run_child(eval_cmd, log)
+    eval_s = time.perf_counter() - t0
+    result = {
+        **json.loads(eval_json.read_text()),
+        "seed": spec.seed,
+        "group": list(spec.group),
+        "imus": spec.imus,
+        **timing,
+        "eval_s": eval_s,
+        "eval_cpu_s": eval_cpu,
+        "commands": [_shown(train_cmd), _shown(eval_cmd)],
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    atomic_write_text(run_dir / "result.json", json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def _execute_with_retry(
+    spec: RunSpec, preset: str, data: Path, out: Path, sets: Sequence[str], log
+) -> dict:
+    try:
+        return _execute(spec, preset, data, out, sets)
+    except RuntimeError as err:
+        log(f"retrying {spec.key} once (it resumes where it stopped): {err}")
+        time.sleep(5)
+        return _execute(spec, preset, data, out, sets)
+
+
+def _ensure_data(data: Path, synth: SynthSize, log: Callable[[str], None]) -> dict:
+    cmd = synth.command(data)
+    if not data.exists():
+        data.parent.mkdir(parents=True, exist_ok=True)
+        log(f"synthesising the data: {_shown(cmd)}")
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        proc = subprocess.run(_cli(cmd), env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise HandposeError(f"data synthesis failed: {proc.stderr.strip()[-500:]}")
+        return {"command": _shown(cmd), "made_here": True}
+    return {"command": None, "made_here": False}
+
+
+def describe_data(path: str | os.PathLike) -> dict:
+    """Subjects, sequences, frames (per split), sensors, fps and noise of a handpose IMU file."""
+    import h5py
+
+    from handpose.datasets.storage import read_sequences
+    from handpose.datasets.windows import sequence_split
+
+    recs = read_sequences(path)
+    with h5py.File(path, "r") as f:
+        attrs = {k: f.attrs[k] for k in ("fps", "noise", "seed", "generator") if k in f.attrs}
+    frames = {"train": 0, "test": 0}
+    seqs = {"train": 0, "test": 0}
+    for r in recs:
+        split = sequence_split(r.sequence)
+        frames[split] += int(r.num_frames)
+        seqs[split] += 1
+    noise = attrs.get("noise")
+    if isinstance(noise, bytes):
+        noise = noise.decode()
+    return {
+        "path": str(path),
+        "size_mb": round(os.path.getsize(path) / 1e6, 1),
+        "subjects": len({int(r.subject) for r in recs}),
+        "sequences": seqs,
+        "frames": frames,
+        "sensors": list(recs[0].sensor_names) if recs else [],
+        "fps": float(attrs.get("fps", 30.0)),
+        "noise": str(noise) if noise is not None else None,
+        "generator": str(attrs.get("generator", "")),
+        "seed": int(attrs["seed"]) if "seed" in attrs else None,
+    }
+
+
+def hardware() -> dict:
+    import torch
+
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def run_experiment(
+    out: str | os.PathLike = "runs/mgdhand_exp",
+    preset: str = "cpu-small",
+    seeds: Sequence[int] = (0, 1, 2),
+    jobs: int = 2,
+    data: str | os.PathLike | None = None,
+    variants: Sequence[str] = ALL_VARIANTS,
+    sparse_variants: Sequence[str] = SPARSE_VARIANTS,
+    sparse_imus: Sequence[int] = SPARSE_IMUS,
+    sets: Sequence[str] = (),
+    synth: SynthSize | None = None,
+    doc: str | os.PathLike | None = "docs/results/mgdhand.md",
+    bar: str | os.PathLike | None = None,
+    notes: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> dict:
+    """Run (or continue) the whole comparison and write the report.
+
+    Args:
+        out: experiment folder (see the module docstring).
+        preset: config preset or YAML file for every run.
+        seeds: one teacher and one set of students per seed.
+        jobs: child processes at a time (one torch thread each).
+        data: the handpose IMU file; None = ``OUT/data/synth.h5``, synthesised when missing
+            (as is any missing path).
+        variants: the 7-IMU student variants; ``sparse_variants`` at each of ``sparse_imus``.
+        sets: config overrides ``key=value`` passed to every training run.
+        synth: the size of the synthesised data (default :class:`SynthSize`).
+        doc: the markdown report (None = no report); ``bar`` its bar chart (default: next to
+            the report, ``<doc stem>_bar.png``); ``notes`` a markdown file included verbatim.
+        progress: a tqdm bar over the runs.
+    Returns:
+        the :func:`summarize` dict of all finished runs.
+    """
+    from tqdm.auto import tqdm
+
+    from handpose.training.config import load_config
+
+    if jobs < 1:
+        raise HandposeError(f"--jobs must be ≥ 1, got {jobs}")
+    load_config(preset, list(sets))  # validate the config and overrides before any work
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = Path(data) if data is not None else out / "data" / "synth.h5"
+    synth = synth or SynthSize()
+    specs = plan_runs(seeds, variants, sparse_variants, sparse_imus)
+    log_lock = threading.Lock()
+
+    def log(msg: str) -> None:
+        line = f"[{datetime.now(UTC).strftime('%H:%M:%S')}] {msg}"
+        with log_lock:
+            tqdm.write(line) if progress else print(line, flush=True)
+
+    meta_path = out / "experiment.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"sessions": []}
+    made = _ensure_data(data, synth, log)
+    if made["made_here"] or "synth_command" not in meta:
+        meta["synth_command"] = made["command"]
+    started = time.time()
+    session = {
+        "start": datetime.now(UTC).isoformat(timespec="seconds"),
+        "jobs": jobs,
+        "runs_done_before": 0,
+    }
+    meta.update(
+        preset=preset,
+        seeds=list(seeds),
+        variants=list(variants),
+        sparse_variants=list(sparse_variants),
+        sparse_imus=list(sparse_imus),
+        sets=list(sets),
+        data=describe_data(data),
+        hardware=hardware(),
+        command=_shown(
+            [
+                "handpose",
+                "experiment",
+                "mgdhand",
+                "--preset",
+                preset,
+                "--seeds",
+                *map(str, seeds),
+                "--out",
+                str(out),
+                "--jobs",
+                str(jobs),
+            ]
+            + ([] if data == out / "data" / "synth.h5" else ["--data", str(data)])
+            + [x for s in sets for x in ("--set", s)]
+        ),  # fmt: skip
+    )
+    meta["sessions"].append(session)
+    atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
+
+    done = {s.key for s in specs if (out / s.key / "result.json").exists()}
+    session["runs_done_before"] = len(done)
+    pending = [s for s in specs if s.key not in done]
+    failed: dict[str, str] = {}
+    log(f"{len(specs)} runs, {len(done)} already done, {len(pending)} to go, {jobs} at a time")
+    bar_ = tqdm(total=len(specs), initial=len(done), desc="mgdhand runs", disable=not progress)
+    running: dict[Future, RunSpec] = {}
+
+    def ready(s: RunSpec) -> bool | None:
+        """True = can start, False = wait for its teacher, None = its teacher failed."""
+        if s.kind == "teacher":
+            return True
+        t = RunSpec("teacher", s.seed).key
+        if t in failed:
+            return None
+        return t in done
+
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            while pending or running:
+                for s in list(pending):
+                    if len(running) >= jobs:
+                        break
+                    r = ready(s)
+                    if r is None:
+                        pending.remove(s)
+                        failed[s.key] = "its teacher failed"
+                    elif r:
+                        pending.remove(s)
+                        log(f"start {s.key}")
+                        running[
+                            pool.submit(_execute_with_retry, s, preset, data, out, sets, log)
+                        ] = s
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    s = running.pop(fut)
+                    try:
+                        res = fut.result()
+                    except Exception as err:  # a failed run must not stop the others
+                        failed[s.key] = str(err)
+                        log(f"FAILED {s.key}: {err}")
+                        continue
+                    done.add(s.key)
+                    bar_.update(1)
+                    t = res["train_cpu_s"]
+                    log(
+                        f"done {s.key}: MPJPE {res['mpjpe_mm']:.2f} mm, MPVPE "
+                        f"{res['mpvpe_mm']:.2f} mm, train "
+                        f"{'?' if t is None else f'{t:.0f}'} CPU-s, eval "
+                        f"{res['eval_cpu_s']:.0f} CPU-s"
+                    )
+                    if doc is not None:
+                        _report(out, doc, bar, notes)
+    finally:
+        bar_.close()
+        session["end"] = datetime.now(UTC).isoformat(timespec="seconds")
+        session["wall_s"] = round(time.time() - started, 1)
+        session["runs_done_after"] = len(done)
+        atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
+        if doc is not None:
+            _report(out, doc, bar, notes)
+    summary = summarize(collect_results(out))
+    if failed:
+        details = "; ".join(f"{k}: {v}" for k, v in failed.items())
+        raise HandposeError(f"{len(failed)} run(s) failed ({details})")
+    return summary
+
+
+def _report(out: Path, doc, bar, notes) -> None:
+    doc = Path(doc)
+    bar = Path(bar) if bar is not None else doc.with_name(f"{doc.stem}_bar.png")
+    write_report(out, doc, bar, notes)
+
+
+# ------------------------------------------------------------------------------ results
+def collect_results(out: str | os.PathLike) -> list[dict]:
+    """Every ``result.json`` under ``out`` (sorted by path)."""
+    return [json.loads(p.read_text()) for p in sorted(Path(out).glob("seed*/*/result.json"))]
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    n = len(values)
+    mean = sum(values) / n
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return mean, std
+
+
+def summarize(results: list[dict]) -> dict:
+    """Mean and sample standard deviation over seeds per (variant, imus).
+
+    Returns:
+        ``{(group, imus): {"n": seeds, "seeds": [...], metric: (mean, std), "train_s": ...}}``
+    """
+    groups: dict[tuple[str, int], list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["group"][0], int(r["group"][1])), []).append(r)
+    summary = {}
+    for key, rs in groups.items():
+        entry: dict = {"n": len(rs), "seeds": sorted(r["seed"] for r in rs)}
+        for m, _ in METRICS:
+            entry[m] = _mean_std([float(r[m]) for r in rs])
+        times = [r["train_s"] + r["eval_s"] for r in rs if r.get("train_s") is not None]
+        entry["run_s"] = _mean_std(times) if times else None
+        summary[key] = entry
+    return summary
+
+
+def _fmt(ms: tuple[float, float] | None, n: int, digits: int = 2) -> str:
+    if ms is None:
+        return "—"
+    mean, std = ms
+    return f"{mean:.{digits}f} ± {std:.{digits}f}" if n > 1 else f"{mean:.{digits}f}"
+
+
+def _paper(v: float | None) -> str:
+    return "—" if v is None else f"{v:.2f}"
+
+
+def _variant_table(summary: dict, names: Sequence[str], imus: int, ref: float | None) -> list:
+    lines = [
+        "| variant | paper MPJPE | paper MPVPE | MPJPE | MPVPE | PA-MPJPE | accel (mm/s²) "
+        "| Δ MPJPE vs none | seeds |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for v in names:
+        e = summary.get((v, imus))
+        paper = PAPER_RESULTS.get(v, (None, None)) if imus == 7 else (None, None)
+        if e is None:
+            lines.append(
+                f"| {VARIANT_LABELS[v]} | {_paper(paper[0])} | {_paper(paper[1])} "
+                "| not run yet | | | | | 0 |"
+            )
+            continue
+        n = e["n"]
+        delta = "—"
+        if ref is not None and v != "none":
+            d = e["mpjpe_mm"][0] - ref
+            delta = f"{d:+.2f} ({100 * d / ref:+.1f} %)"
+        lines.append(
+            f"| {VARIANT_LABELS[v]} | {_paper(paper[0])} | {_paper(paper[1])} "
+            f"| {_fmt(e['mpjpe_mm'], n)} | {_fmt(e['mpvpe_mm'], n)} "
+            f"| {_fmt(e['pa_mpjpe_mm'], n)} | {_fmt(e['accel_error'], n, 0)} | {delta} | {n} |"
+        )
+    return lines
+
+
+def plot_bars(summary: dict, path: str | os.PathLike, variants: Sequence[str]) -> None:
+    """Bar chart: our MPJPE (mean ± std over seeds) beside the paper's, per 7-IMU variant."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [v for v in ("teacher", *variants) if (v, 7) in summary]
+    sparse = [
+        (v, n) for n in (3, 2) for v in SPARSE_VARIANTS if (v, n) in summary and v in variants
+    ]
+    fig, axes = plt.subplots(
+        1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [max(len(names), 1), 3]}
+    )
+    ax = axes[0]
+    x = list(range(len(names)))
+    ours = [summary[(v, 7)]["mpjpe_mm"][0] for v in names]
+    err = [summary[(v, 7)]["mpjpe_mm"][1] for v in names]
+    paper = [PAPER_RESULTS.get(v, (math.nan, None))[0] for v in names]
+    w = 0.4
+    ax.bar([i - w / 2 for i in x], ours, w, yerr=err, capsize=3, label="ours (synthetic)")
+    ax.bar([i + w / 2 for i in x], paper, w, label="paper (VIHand)", color="tab:gray")
+    ax.set_xticks(x, [VARIANT_LABELS[v] for v in names], rotation=40, ha="right", fontsize=8)
+    ax.set_ylabel("MPJPE (mm)")
+    ax.set_title("7 IMUs: test MPJPE, mean ± std over seeds")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    ax = axes[1]
+    if sparse:
+        labels = [f"{VARIANT_LABELS[v]}\n{n} IMUs" for v, n in sparse]
+        colors = {3: "tab:orange", 2: "tab:green"}
+        ax.bar(
+            range(len(sparse)),
+            [summary[k]["mpjpe_mm"][0] for k in sparse],
+            yerr=[summary[k]["mpjpe_mm"][1] for k in sparse],
+            capsize=3,
+            color=[colors[n] for _, n in sparse],
+        )
+        ax.set_xticks(range(len(sparse)), labels, rotation=40, ha="right", fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no sparse-IMU runs yet", ha="center", transform=ax.transAxes)
+        ax.set_xticks([])
+    ax.set_title("sparse IMUs (ours)")
+    ax.set_ylabel("MPJPE (mm)")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+
+
+def write_report(
+    out: str | os.PathLike,
+    doc: str | os.PathLike,
+    bar: str | os.PathLike,
+    notes: str | os.PathLike | None = None,
+) -> str:
+    """Write the markdown report (and the bar chart) from the finished runs under ``out``.
+
+    Works on a partial experiment (rows without results say so). Returns the markdown text.
+    """
+    out, doc, bar = Path(out), Path(doc), Path(bar)
+    meta_path = out / "experiment.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    results = collect_results(out)
+    summary = summarize(results)
+    variants = meta.get("variants", list(ALL_VARIANTS))
+    sparse_variants = meta.get("sparse_variants", list(SPARSE_VARIANTS))
+    sparse_imus = meta.get("sparse_imus", list(SPARSE_IMUS))
+    seeds = meta.get("seeds", [])
+    planned = len(plan_runs(seeds, variants, sparse_variants, sparse_imus)) if seeds else 0
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    if results:
+        plot_bars(summary, bar, variants)
+    try:
+        bar_ref = os.path.relpath(bar, doc.parent)
+    except ValueError:
+        bar_ref = str(bar)
+
+    L: list[str] = ["# MGDHand on synthetic VIHand-like data: measured results", ""]
+    L += [
+        f"Generated by `handpose.experiments.mgdhand` from {len(results)} of {planned} planned "
+        f"runs (preset `{meta.get('preset', '?')}`, seeds {seeds}). Errors are on the test "
+        "split (ROM13–ROM15, gestures unseen in training), wrist-relative, in mm; "
+        "mean ± sample standard deviation over seeds. The paper's numbers are on the real "
+        "VIHand data with the paper-size networks: **the comparison is of trends, not of "
+        "absolute values.**",
+        "",
+    ]
+    if planned and len(results) < planned:
+        L += [
+            f"**Partial:** {planned - len(results)} runs have not finished; the experiment "
+            "is resumable with the command below.",
+            "",
+        ]
+    teacher = summary.get(("teacher", 7))
+    L += ["## Teacher (stage 1, MANO sequence with 15 % masking + 7 IMUs)", ""]
+    L += [
+        "| | paper MPJPE | MPJPE | MPVPE | PA-MPJPE | accel (mm/s²) | seeds |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    if teacher:
+        n = teacher["n"]
+        L.append(
+            f"| teacher | {_paper(PAPER_RESULTS['teacher'][0])} "
+            f"| {_fmt(teacher['mpjpe_mm'], n)} | {_fmt(teacher['mpvpe_mm'], n)} "
+            f"| {_fmt(teacher['pa_mpjpe_mm'], n)} | {_fmt(teacher['accel_error'], n, 0)} | {n} |"
+        )
+    else:
+        L.append("| teacher | 5.84 | not run yet | | | | 0 |")
+    L.append("")
+    ref7 = summary.get(("none", 7), {}).get("mpjpe_mm", (None,))[0]
+    L += ["## Students at 7 IMUs (all variants)", ""]
+    L += _variant_table(summary, variants, 7, ref7)
+    L += [""]
+    if ref7 is not None and ("mgdistill", 7) in summary:
+        d = summary[("mgdistill", 7)]["mpjpe_mm"][0] - ref7
+        L += [
+            f"Full MGDistill vs no distillation: {d:+.2f} mm ({100 * d / ref7:+.1f} %) MPJPE; "
+            "the paper reports 15.40 → 9.13 mm (−40.7 %).",
+            "",
+        ]
+    for n in sparse_imus:
+        ref = summary.get(("none", n), {}).get("mpjpe_mm", (None,))[0]
+        L += [f"## Students at {n} IMUs ({SENSORS[n]})", ""]
+        L += ["The issue gives no paper numbers for the sparse settings.", ""]
+        L += _variant_table(summary, sparse_variants, n, ref)
+        L += [""]
+    if results:
+        L += [f"![MPJPE per variant]({bar_ref})", ""]
+    if notes is not None and Path(notes).exists():
+        L += [Path(notes).read_text(encoding="utf-8").rstrip(), ""]
+
+    L += ["## How these numbers were made", ""]
+    L += ["### Commands", "", "```bash"]
+    if meta.get("synth_command"):
+        L.append(meta["synth_command"] + "   # the data (made by the runner when missing)")
+    if meta.get("command"):
+        L.append(meta["command"] + "   # the whole comparison (resumable)")
+    L += ["```", ""]
+    example = {}
+    for r in results:
+        example.setdefault(r["kind"], r["commands"])
+    if example:
+        L += ["Each run is one training and one evaluation command, e.g.:", "", "```bash"]
+        for kind in ("teacher", "student"):
+            for c in example.get(kind, []):
+                L.append(c)
+        L += ["```", ""]
+    data = meta.get("data")
+    if data:
+        L += ["### Data", ""]
+        L += [
+            f"- file `{data['path']}` ({data['size_mb']} MB), {data['generator']}, "
+            f"seed {data['seed']}",
+            f"- {data['subjects']} synthetic subjects; train ROM01–ROM12: "
+            f"{data['sequences']['train']} sequences, {data['frames']['train']} frames; test "
+            f"ROM13–ROM15: {data['sequences']['test']} sequences, {data['frames']['test']} "
+            f"frames; {data['fps']:g} fps",
+            f"- sensors: {', '.join(data['sensors'])} (students: vihand7 = all, sparse3, "
+            "sparse2; see `handpose.simulators.imu.layouts`)",
+            f"- IMU noise model: `{data['noise']}`",
+            "",
+        ]
+    hw = meta.get("hardware")
+    if hw:
+        L += ["### Hardware and time", ""]
+        L += [
+            f"- {hw['cpu']}, {hw['cores']} cores; Python {hw['python']}, torch {hw['torch']}; "
+            "no GPU",
+            f"- every run: one child process with one torch thread; "
+            f"{meta['sessions'][-1]['jobs'] if meta.get('sessions') else '?'} runs at a time",
+        ]
+        for i, s in enumerate(meta.get("sessions", []), 1):
+            wall = s.get("wall_s")
+            L.append(
+                f"- session {i}: started {s['start']}, "
+                + (
+                    f"wall {wall / 60:.1f} min, runs done {s['runs_done_before']} → "
+                    f"{s.get('runs_done_after', '?')}"
+                    if wall is not None
+                    else "still running (or killed) when this report was written"
+                )
+            )
+        for key, what in (("", "wall"), ("_cpu", "CPU")):
+            per = {
+                kind: [
+                    r[f"train{key}_s"] + r[f"eval{key}_s"]
+                    for r in results
+                    if r["kind"] == kind and r.get(f"train{key}_s") is not None
+                ]
+                for kind in ("teacher", "student")
+            }
+            both = per["teacher"] + per["student"]
+            if both:
+                L.append(
+                    f"- {what} time per run (train + eval): teacher "
+                    f"{_fmt(_mean_std(per['teacher']), len(per['teacher']), 0) if per['teacher'] else '—'} s, "
+                    f"student {_fmt(_mean_std(per['student']), len(per['student']), 0) if per['student'] else '—'} s; "
+                    f"sum {sum(both) / 60:.1f} min"
+                )
+        L.append("")
+    L += [
+        "### Configuration",
+        "",
+        f"Preset `{meta.get('preset', '?')}` (`handpose/configs/mgdhand/`), overrides "
+        f"{meta.get('sets') or 'none'}; each run's resolved config is its `config.yaml`.",
+        "",
+    ]
+    text = "\n".join(L)
+    atomic_write_text(doc, text)
+    return text
