@@ -35,8 +35,8 @@ class DemoSettings:
     out: Path = Path("outputs/demo")
     subjects: int = 4
     frames_per_sequence: int = 300
-    teacher_epochs: int = 6
-    student_epochs: int = 6
+    teacher_epochs: int = 5
+    student_epochs: int = 8
     config: str = "cpu-small"
     seed: int = 0
     video_sequence: str = "ROM14_Random_Gestures"

@@ -17,7 +17,6 @@ import torch
 from torch import nn
 
 from handpose.errors import HandposeError
-from handpose.models.mgdhand.heads import pose6d_to_rotmats
 
 __all__ = [
     "StudentInference",
@@ -121,27 +120,15 @@ class StudentInference(nn.Module):
         self.student = student
 
     def forward(self, imu: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        s = self.student
-        if not _has_inference_parts(s):
-            out = s(imu, return_vertices=False)
-            return out.rotmats, out.betas, out.joints
-        # MGDHandStudent.forward minus the three prior heads (shape, pose, motion): they exist
-        # for distillation only and cost ~18 % of the paper preset's FLOPs. The equality with
-        # the full forward is tested (tests/inference/test_api.py).
-        if imu.shape[2] != s.num_imus:
-            raise ValueError(f"student expects {s.num_imus} IMU tokens, got {imu.shape[2]}")
-        tokens = s.lift(s.backbone.encode(s.backbone.embed(imu)))
-        if s.head_kind == "teacher":
-            tokens = s.simkd_projector(tokens)
-        pose6d, betas = s.mano_head(tokens)
-        rotmats = pose6d_to_rotmats(pose6d)
-        joints, _ = s.decoder(rotmats, betas, False)
-        return rotmats, betas, joints
-
-
-def _has_inference_parts(student: nn.Module) -> bool:
-    names = ("backbone", "lift", "mano_head", "decoder", "head_kind", "num_imus")
-    return all(hasattr(student, n) for n in names)
+        # The student's own forward without the three prior heads (shape, pose, motion): they
+        # exist for distillation only and cost ~18 % of the paper preset's FLOPs. One forward
+        # for training and inference, so the two cannot drift apart.
+        if imu.shape[2] != getattr(self.student, "num_imus", imu.shape[2]):
+            raise ValueError(
+                f"student expects {self.student.num_imus} IMU tokens, got {imu.shape[2]}"
+            )
+        out = self.student(imu, return_vertices=False, priors=False)
+        return out.rotmats, out.betas, out.joints
 
 
 class TorchPredictor:

@@ -47,8 +47,22 @@ def test_shapes_for_7_3_2_imus(num_imus, dtype):
 
 def test_forward_takes_only_imu():
     params = list(inspect.signature(MGDHandStudent.forward).parameters)
-    # vertex_ids (phase 2) picks which mesh vertices to skin: an output option, not an input.
-    assert params == ["self", "imu", "return_vertices", "vertex_ids"]
+    # vertex_ids (phase 2) picks which mesh vertices to skin and priors switches the
+    # distillation-only heads off: output options, not inputs.
+    assert params == ["self", "imu", "return_vertices", "vertex_ids", "priors"]
+
+
+def test_inference_without_prior_heads_equals_full_forward():
+    torch.manual_seed(0)
+    model = MGDHandStudent(
+        NET, PRIORS, num_imus=3, maxlen=8, hand_model=FakeHandModel(), root_index=2
+    ).eval()
+    imu = torch.randn(2, 5, 3, 12)
+    full = model(imu, return_vertices=False)
+    lean = model(imu, return_vertices=False, priors=False)
+    assert lean.priors == {} and set(full.priors) == {"shape", "pose", "motion"}
+    torch.testing.assert_close(lean.joints, full.joints, rtol=0, atol=0)
+    torch.testing.assert_close(lean.rotmats, full.rotmats, rtol=0, atol=0)
 
 
 def test_wrong_sensor_count_raises():

@@ -158,12 +158,18 @@ class MGDHandStudent(nn.Module):
         return base
 
     def forward(
-        self, imu: Tensor, return_vertices: bool = True, vertex_ids: Tensor | None = None
+        self,
+        imu: Tensor,
+        return_vertices: bool = True,
+        vertex_ids: Tensor | None = None,
+        priors: bool = True,
     ) -> MGDHandOutput:
         """Args:
             imu: (B, T, N, C) IMU tokens — the only input; no ground truth reaches the student.
             return_vertices: skin the mesh too.
             vertex_ids: (K,) long: with ``return_vertices``, only these vertices (training).
+            priors: run the three prior heads (needed for distillation only; inference skips
+                them, ``priors`` is then empty).
         Returns:
             :class:`MGDHandOutput` (``aux`` empty).
         """
@@ -171,11 +177,13 @@ class MGDHandStudent(nn.Module):
             raise ValueError(f"student expects {self.num_imus} IMU tokens, got {imu.shape[2]}")
         sensors = self.backbone.encode(self.backbone.embed(imu))
         joints_tok = self.lift(sensors)
-        priors = {
-            "shape": self.shape_head(joints_tok),
-            "pose": self.pose_head(joints_tok),
-            "motion": self.motion_head(joints_tok),
-        }
+        prior_features = {}
+        if priors:
+            prior_features = {
+                "shape": self.shape_head(joints_tok),
+                "pose": self.pose_head(joints_tok),
+                "motion": self.motion_head(joints_tok),
+            }
         features = joints_tok
         if self.head_kind == "teacher":
             features = self.simkd_projector(joints_tok)
@@ -189,5 +197,5 @@ class MGDHandStudent(nn.Module):
             joints=joints,
             vertices=vertices,
             features=features,
-            priors=priors,
+            priors=prior_features,
         )
