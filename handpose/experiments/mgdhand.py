@@ -612,7 +612,7 @@ def plot_bars(summary: dict, path: str | os.PathLike, variants: Sequence[str]) -
         (v, n) for n in (3, 2) for v in SPARSE_VARIANTS if (v, n) in summary and v in variants
     ]
     fig, axes = plt.subplots(
-        1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [max(len(names), 1), 3]}
+        1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [max(len(names), 1), 4]}
     )
     ax = axes[0]
     x = list(range(len(names)))
@@ -629,7 +629,7 @@ def plot_bars(summary: dict, path: str | os.PathLike, variants: Sequence[str]) -
     ax.grid(axis="y", alpha=0.3)
     ax = axes[1]
     if sparse:
-        labels = [f"{VARIANT_LABELS[v]}\n{n} IMUs" for v, n in sparse]
+        labels = [f"{v}, {n} IMUs" for v, n in sparse]
         colors = {3: "tab:orange", 2: "tab:green"}
         ax.bar(
             range(len(sparse)),
