@@ -165,6 +165,9 @@ def onnx_session(model: bytes | str, threads: int | None = None):
     if threads is not None:
         opts.intra_op_num_threads = int(threads)
         opts.inter_op_num_threads = 1
+    # No busy-waiting between calls: a live stream idles ~33 ms between frames, and spinning
+    # worker threads would only take CPU from everything else (torch, the renderer, the OS).
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.log_severity_level = 3
     try:
         return ort.InferenceSession(model, sess_options=opts, providers=["CPUExecutionProvider"])
