@@ -157,6 +157,7 @@ class ImuWindowDataset(Dataset):
         self._seqs: list[dict] = []
         self.sensor_names: tuple[str, ...] = ()
         self.index: list[tuple[int, int]] = []  # (sequence slot, start frame)
+        self.fps: float | None = None  # frame rate of the selected sequences (one rate)
         for rec in records:
             if isinstance(split, str):
                 if split != "all" and sequence_split(rec.sequence) != split:
@@ -165,6 +166,12 @@ class ImuWindowDataset(Dataset):
                 continue
             if rec.num_frames < window:
                 continue
+            if self.fps is not None and float(rec.fps) != self.fps:
+                raise HandposeError(
+                    f"sequence '{rec.sequence}' is at {float(rec.fps):g} fps, others at "
+                    f"{self.fps:g} fps; one dataset needs one frame rate (resample first)."
+                )
+            self.fps = float(rec.fps)
             idx, root = _select_sensors(rec, sensors)
             self.sensor_names = tuple(rec.sensor_names[i] for i in idx)
             slot = len(self._seqs)

@@ -68,6 +68,15 @@ _NJ = 16  # MANO joints
 _NP = 16 + 21  # rest joints + OpenPose points at the head of every point set
 
 
+def _tracing() -> bool:
+    """True while a TorchScript trace or an ONNX export records the graph.
+
+    The chunked skinning loop's bounds depend on the batch size, which a trace would bake in;
+    the single pass computes the same numbers for any batch, so traces take that path.
+    """
+    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+
+
 @dataclass
 class HandModelOutput:
     """Output of :class:`HandModel` (metres; ``...`` = the broadcast batch shape of the inputs).
@@ -593,7 +602,7 @@ class HandModel(nn.Module):
 
         # Batch stored last (lbs.skin_batch_last): one large GEMM for the blended transforms and
         # vectorised per-vertex products; batches above chunk_size go in cache-sized chunks.
-        if n <= self.chunk_size:  # one pass, no loop (also what a traced export wants)
+        if n <= self.chunk_size or _tracing():  # one pass; a trace must not bake in a loop
             rest_t = rest_batch_last(coeffs, n)
             A = rigid_transforms(rot, rest_t[:_NJ].permute(2, 0, 1), self._parents)
             pts = skin_batch_last(rest_t, weights, A).permute(2, 0, 1).contiguous()

@@ -20,7 +20,6 @@ against a looser tolerance (1 mm by default) that catches broken exports, not pr
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import os
@@ -91,31 +90,6 @@ class ExportReport:
         )
 
 
-@contextlib.contextmanager
-def _unchunked_hand_model(student: nn.Module):
-    """Trace the hand model's single-pass skinning path.
-
-    ``HandModel`` skins more than ``chunk_size`` frames in a Python loop of chunks; a trace
-    bakes that loop's bounds in, and the graph then fails (or is wrong) for other batch sizes.
-    The single-pass path computes the same numbers for any batch, so it is the one exported.
-    """
-    decoder = getattr(student, "decoder", None)
-    hand = getattr(decoder, "hand_model", None)
-    if hand is None or not hasattr(hand, "chunk_size"):
-        yield
-        return
-    had = "chunk_size" in vars(hand)
-    old = hand.chunk_size
-    hand.chunk_size = 1 << 62
-    try:
-        yield
-    finally:
-        if had:
-            hand.chunk_size = old
-        else:
-            del hand.chunk_size
-
-
 def student_to_onnx(student: nn.Module, spec: StudentSpec, *, opset: int = DEFAULT_OPSET) -> bytes:
     """Serialise a student to ONNX bytes (metadata included), with a dynamic batch axis.
 
@@ -130,7 +104,7 @@ def student_to_onnx(student: nn.Module, spec: StudentSpec, *, opset: int = DEFAU
     dummy = torch.zeros(1, spec.window, len(spec.sensor_names), 12)
     dummy[..., 0] = dummy[..., 4] = dummy[..., 8] = 1.0  # identity rotations
     buf = io.BytesIO()
-    with _unchunked_hand_model(student), warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad():
         # TracerWarnings about shape-dependent Python branches: the window T is fixed by design.
         warnings.simplefilter("ignore")
         torch.onnx.export(

@@ -59,6 +59,8 @@ def _datamodule(cfg: ExperimentConfig, data: str | os.PathLike):
             if not hasattr(self, "train_set"):
                 self.train_set = build_dataset(cfg, data, cfg.data.train_split, train=True)
                 self.val_set = build_dataset(cfg, data, cfg.data.eval_split, train=False)
+            if self.trainer is not None:  # the checkpoint metadata records the frame rate
+                self.trainer.lightning_module.data_fps = self.train_set.fps
 
         def _loader(self, ds, shuffle: bool):
             world = self.trainer.world_size if self.trainer else 1

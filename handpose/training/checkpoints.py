@@ -11,7 +11,7 @@ The weights are under ``state_dict`` with the prefixes ``model.`` (teacher) and 
 from __future__ import annotations
 
 import os
-import pickle
+import warnings
 from pathlib import Path
 
 import torch
@@ -34,16 +34,29 @@ PREFIX = {"teacher": "model.", "student": "student."}
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
-    """``torch.load(path, weights_only=True)`` on CPU, with user-facing errors."""
+    """``torch.load(path, weights_only=True)`` on CPU; every failure is one HandposeError line."""
     path = Path(path)
     if not path.is_file():
-        raise HandposeError(f"checkpoint '{path}' does not exist")
+        raise HandposeError(f"checkpoint '{path}' does not exist.")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
+        with warnings.catch_warnings():  # torch warns about pickle protocols on stderr
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # refused global, truncated zip (OSError/RuntimeError), EOF, …
         raise HandposeError(
-            f"checkpoint '{path}' cannot be read safely (weights_only=True): {err}"
+            f"checkpoint '{path}' cannot be read safely: it is damaged or not a plain-tensor "
+            f"PyTorch checkpoint (torch.load with weights_only=True: {load_failure_reason(err)})."
         ) from None
+
+
+def load_failure_reason(err: Exception) -> str:
+    """The informative part of torch.load's multi-line, advice-laden refusal, on one line."""
+    text = " ".join(str(err).split())
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1]
+        text = text.split(" Check the documentation", 1)[0]
+    text = text.strip().rstrip(".") or type(err).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def checkpoint_metadata(ckpt: dict, path: str | os.PathLike = "checkpoint") -> dict:

@@ -67,6 +67,7 @@ class _Stage(L.LightningModule):
     """Shared optimiser, schedule and checkpoint metadata."""
 
     kind = ""
+    data_fps: float | None = None  # frame rate of the training data, stored in the metadata
 
     def __init__(self, cfg: ExperimentConfig) -> None:
         super().__init__()
@@ -93,6 +94,7 @@ class _Stage(L.LightningModule):
             "config": config_to_dict(self.cfg),
             "teacher_sensors": list(sensor_names(self.cfg.data.teacher_sensors)),
             "student_sensors": list(sensor_names(self.cfg.data.student_sensors)),
+            **({} if self.data_fps is None else {"fps": float(self.data_fps)}),
         }
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:

@@ -1,5 +1,6 @@
 """Windowed dataset: item contract, splits by gesture, sensor subsets, masks, and no-leak."""
 
+import dataclasses
 import shutil
 
 import h5py
@@ -8,6 +9,7 @@ import pytest
 import torch
 
 from handpose.datasets.normalize import imu_tokens_from_quaternion
+from handpose.datasets.storage import read_sequences
 from handpose.datasets.windows import (
     ImuWindowDataset,
     rom_number,
@@ -178,3 +180,11 @@ def test_refuses_files_with_hands_mean_relative_poses(tmp_path):
         f.attrs["mano_flat_hand_mean"] = False
     with pytest.raises(HandposeError, match="hands_mean"):
         ImuWindowDataset(path, split="all")
+
+
+def test_frame_rate_is_recorded_and_must_be_one(synth_file):
+    records = read_sequences(synth_file)
+    assert ImuWindowDataset(records, split="all").fps == records[0].fps == 30.0
+    mixed = [records[0], dataclasses.replace(records[1], fps=60.0)]
+    with pytest.raises(HandposeError, match="60 fps, others at 30 fps"):
+        ImuWindowDataset(mixed, split="all")

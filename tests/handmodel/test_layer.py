@@ -92,6 +92,34 @@ def test_chunked_large_batch_equals_single_calls(small):
         torch.testing.assert_close(out.joints21[b], one.joints21[0], atol=1e-12, rtol=0)
 
 
+def test_trace_above_chunk_size_takes_single_pass_and_generalises(small, monkeypatch):
+    """A trace recorded with more than chunk_size hands skins them in one pass (the chunk loop
+    would bake batch-dependent bounds into the graph), and the graph gives the eager numbers for
+    another batch size."""
+    import handpose.handmodel.layer as layer
+
+    model = HandModel(small, dtype=f64)
+    model.chunk_size = 4
+    calls = []
+    skin = layer.skin_batch_last
+    monkeypatch.setattr(layer, "skin_batch_last", lambda *a: calls.append(1) or skin(*a))
+
+    def joints_and_vertices(pose, orient, betas):
+        out = model(global_orient=orient, hand_pose=pose, betas=betas)
+        return out.joints21, out.vertices
+
+    args = tuple(_params(5, (9,))[k] for k in ("hand_pose", "global_orient", "betas"))
+    with torch.no_grad():
+        joints_and_vertices(*args)
+        assert len(calls) == 3  # eager: chunks of 4, 4, 1
+        calls.clear()
+        traced = torch.jit.trace(joints_and_vertices, args, check_trace=False)
+        assert len(calls) == 1
+        args15 = tuple(_params(6, (15,))[k] for k in ("hand_pose", "global_orient", "betas"))
+        for got, want in zip(traced(*args15), joints_and_vertices(*args15), strict=True):
+            torch.testing.assert_close(got, want, atol=1e-12, rtol=0)
+
+
 @pytest.mark.parametrize("chunk", [4, 64])  # chunked loop / one batch-last pass
 @pytest.mark.parametrize("correctives", [True, False])
 @pytest.mark.parametrize("with_betas", [True, False])

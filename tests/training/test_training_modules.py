@@ -4,6 +4,7 @@ import lightning as L
 import pytest
 import torch
 
+from handpose.errors import HandposeError
 from handpose.training import load_mgdhand, read_checkpoint, train_student, train_teacher
 from handpose.training.checkpoints import checkpoint_metadata, model_state
 from handpose.training.factory import build_hand_model
@@ -139,6 +140,7 @@ def test_checkpoints_are_weights_only_and_rebuild_the_model(
     assert meta["kind"] == "student" and meta["variant"] == "dpd"
     assert meta["teacher_checkpoint"] == str(teacher_ckpt)
     assert meta["student_sensors"] == ["thumb", "index", "middle", "ring", "pinky", "back", "wrist"]
+    assert meta["fps"] == 30.0  # the training data's frame rate, read by inference
     assert not any(k.startswith("teacher.") for k in raw["state_dict"])
     assert not any(k.startswith("distiller.") for k in raw["state_dict"])  # MGD: no params
     student, meta2 = load_mgdhand(last)
@@ -150,6 +152,7 @@ def test_checkpoints_are_weights_only_and_rebuild_the_model(
     assert torch.equal(student(imu).joints, load_mgdhand(last)[0](imu).joints)
     teacher, tmeta = load_mgdhand(teacher_ckpt)
     assert tmeta["kind"] == "teacher" and type(teacher).__name__ == "MGDHandTeacher"
+    assert tmeta["fps"] == 30.0
 
 
 def test_plain_loop_overfits_one_batch():
@@ -190,7 +193,6 @@ def test_plain_loop_overfits_one_batch():
 
 def test_student_sensors_must_include_the_root(monkeypatch, tiny_cfg):
     import handpose.training.factory as factory
-    from handpose.errors import HandposeError
 
     names = {"vihand7": ("thumb", "index", "back"), "sparse2": ("thumb", "index")}
     monkeypatch.setattr(factory, "sensor_names", lambda layout: names[layout])
@@ -239,3 +241,19 @@ def test_vertex_subset_and_input_skip_reach_the_modules(tiny_cfg, tiny_files):
     torch.testing.assert_close(out.vertices, full[..., ids, :])
     plain = TeacherModule(tiny_cfg(), hand_model=hand)
     assert plain.loss_vertex_ids(plain.model.decoder) is None and not plain.model.input_skip
+
+
+@pytest.mark.parametrize("kind", ["truncated", "garbage", "empty", "folder"])
+def test_read_checkpoint_turns_every_load_failure_into_one_line(tmp_path, kind):
+    good = tmp_path / "good.ckpt"
+    torch.save({"state_dict": {"w": torch.zeros(64, 64)}}, good)
+    bad = tmp_path / "bad.ckpt"
+    if kind == "folder":
+        bad.mkdir()
+    else:
+        data = good.read_bytes()
+        bad.write_bytes({"truncated": data[: len(data) // 2], "garbage": bytes(range(256)) * 8,
+                         "empty": b""}[kind])  # fmt: skip
+    with pytest.raises(HandposeError) as info:
+        read_checkpoint(bad)
+    assert "\n" not in str(info.value) and str(bad) in str(info.value)
