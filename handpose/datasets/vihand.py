@@ -69,6 +69,8 @@ __all__ = [
     "VIHandOptions",
     "repair_samples",
     "read_imu_json",
+    "ImuSignals",
+    "imu_signals",
     "find_sequences",
     "load_vihand_sequence",
     "convert_vihand",
@@ -267,6 +269,55 @@ def _camera_params(sdir: Path) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class ImuSignals:
+    """VIHand IMU readings in handpose's units and frames (all (T, 7, 3) m/s² unless noted)."""
+
+    free: np.ndarray  # global free acceleration (gravity removed)
+    specific: np.ndarray  # specific force in the sensor frame
+    gravity: np.ndarray  # (3,) the gravity vector in the IMU world frame
+    includes_gravity: bool  # whether the file's accelerations included gravity
+    rotations: np.ndarray  # (T, 7, 3, 3) sensor-to-world rotations
+
+
+def imu_signals(acc_raw: np.ndarray, quat: np.ndarray, options: VIHandOptions) -> ImuSignals:
+    """VIHand IMU data (from :func:`read_imu_json`) → free acceleration and specific force.
+
+    Uses IMU data only (no annotations), so a lone ``IMU.json`` converts the same way as a
+    sequence in a VIHand tree: scale the file's unit to m/s², rotate sensor-frame readings to
+    the world with the IMU's own orientation, and, when gravity is included (``options``, or
+    auto: median |a| within 30 % of 1 g), remove the gravity vector estimated as −mean(R·a)
+    scaled to 9.81 m/s². Without gravity in the file, a z-up IMU world is assumed.
+
+    Args:
+        acc_raw: (T, 7, 3) accelerations in ``options.acc_unit`` and ``options.acc_frame``.
+        quat: (T, 7, 4) sensor-to-world quaternions, w first.
+    """
+    scale = STANDARD_GRAVITY if options.acc_unit == "g" else 1.0
+    acc = np.asarray(acc_raw, dtype=np.float64) * scale
+    R = quaternion_to_matrix(torch.from_numpy(np.asarray(quat, dtype=np.float64))).numpy()
+    if options.acc_frame == "sensor":
+        a_sensor = acc
+        a_world_meas = np.einsum("tnij,tnj->tni", R, acc)
+    else:
+        a_world_meas = acc
+        a_sensor = np.einsum("tnji,tnj->tni", R, acc)
+    includes_g = options.acc_includes_gravity
+    if includes_g is None:
+        med = float(np.median(np.linalg.norm(acc, axis=-1)))
+        includes_g = abs(med - STANDARD_GRAVITY) < 0.3 * STANDARD_GRAVITY
+    if includes_g:
+        mean = a_world_meas.reshape(-1, 3).mean(0)
+        g_world = -mean / max(np.linalg.norm(mean), 1e-9) * STANDARD_GRAVITY
+        free = a_world_meas + g_world
+        specific = a_sensor
+    else:
+        g_world = np.array([0.0, 0.0, -STANDARD_GRAVITY])  # assumed z-up IMU world
+        free = a_world_meas
+        specific = a_sensor - np.einsum("tnji,j->tni", R, g_world)
+    return ImuSignals(free, specific, g_world, bool(includes_g), R)
+
+
 def load_vihand_sequence(
     root: str | os.PathLike, subject: int, rom: str, options: VIHandOptions = VIHandOptions()
 ) -> SequenceRecord:
@@ -302,32 +353,13 @@ def load_vihand_sequence(
         raise HandposeError(f"{joint_path}: expected 21 joints per frame, got {j.shape[1]}.")
 
     # IMU signals: only IMU data enters here.
-    scale = STANDARD_GRAVITY if options.acc_unit == "g" else 1.0
-    acc = acc_raw * scale
-    R = quaternion_to_matrix(torch.from_numpy(quat)).numpy()  # (T, 7, 3, 3) sensor-to-world
-    if options.acc_frame == "sensor":
-        a_sensor = acc
-        a_world_meas = np.einsum("tnij,tnj->tni", R, acc)
-    else:
-        a_world_meas = acc
-        a_sensor = np.einsum("tnji,tnj->tni", R, acc)
-    includes_g = options.acc_includes_gravity
-    if includes_g is None:
-        med = float(np.median(np.linalg.norm(acc, axis=-1)))
-        includes_g = abs(med - STANDARD_GRAVITY) < 0.3 * STANDARD_GRAVITY
-    if includes_g:
-        mean = a_world_meas.reshape(-1, 3).mean(0)
-        g_world = -mean / max(np.linalg.norm(mean), 1e-9) * STANDARD_GRAVITY
-        free = a_world_meas + g_world
-        specific = a_sensor
-    else:
-        g_world = np.array([0.0, 0.0, -STANDARD_GRAVITY])  # assumed z-up IMU world
-        free = a_world_meas
-        specific = a_sensor - np.einsum("tnji,j->tni", R, g_world)
+    sig = imu_signals(acc_raw, quat, options)
+    free, specific, g_world, includes_g = sig.free, sig.specific, sig.gravity, sig.includes_gravity
+    R = sig.rotations
     omega = (
         angular_velocity(torch.from_numpy(R), options.fps).numpy()
         if len(frames) >= 3
-        else (np.zeros_like(acc))
+        else np.zeros_like(free)
     )
 
     # Labels.

@@ -181,7 +181,7 @@ def read_vihand_imu(path: str | os.PathLike) -> ImuRecording:
         )
     options = vihand.VIHandOptions()
     _, acc_raw, quat, acc_valid, quat_valid = vihand.read_imu_json(path, options)
-    free = _vihand_free_acceleration(acc_raw, quat, options)
+    free = vihand.imu_signals(acc_raw, quat, options).free
     return ImuRecording(
         quaternions=quat,
         accelerations=free,
@@ -191,34 +191,3 @@ def read_vihand_imu(path: str | os.PathLike) -> ImuRecording:
         held=~(acc_valid & quat_valid),
         meta={"layout": "vihand7", "source": "VIHand"},
     )
-
-
-def _vihand_free_acceleration(acc_raw: np.ndarray, quat: np.ndarray, options) -> np.ndarray:
-    """IMU-only step of ``load_vihand_sequence``: file units → global free acceleration, m/s².
-
-    Mirrors :func:`handpose.datasets.vihand.load_vihand_sequence` (which needs annotations):
-    scale g → m/s², rotate sensor-frame readings to the world with the IMU's own orientation,
-    and when gravity is included (median |a| within 30 % of 1 g) remove the gravity vector
-    estimated as −mean(R·a) scaled to 9.81 m/s².
-    """
-    import torch
-
-    from handpose.datasets.vihand import STANDARD_GRAVITY
-    from handpose.geometry.rotations import quaternion_to_matrix
-
-    scale = STANDARD_GRAVITY if options.acc_unit == "g" else 1.0
-    acc = acc_raw * scale
-    if options.acc_frame == "sensor":
-        R = quaternion_to_matrix(torch.from_numpy(np.asarray(quat, dtype=np.float64))).numpy()
-        a_world = np.einsum("tnij,tnj->tni", R, acc)
-    else:
-        a_world = acc
-    includes_g = options.acc_includes_gravity
-    if includes_g is None:
-        med = float(np.median(np.linalg.norm(acc, axis=-1)))
-        includes_g = abs(med - STANDARD_GRAVITY) < 0.3 * STANDARD_GRAVITY
-    if not includes_g:
-        return a_world
-    mean = a_world.reshape(-1, 3).mean(0)
-    g_world = -mean / max(float(np.linalg.norm(mean)), 1e-9) * STANDARD_GRAVITY
-    return a_world + g_world
