@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from handpose.errors import HandposeError
-from handpose.geometry.procrustes import ProcrustesMode, procrustes_residuals
+from handpose.geometry.procrustes import ProcrustesMode
 from handpose.metrics._common import (
     Reduction,
     check_mask,
@@ -41,6 +41,7 @@ from handpose.metrics._common import (
     mask_shape,
     reduce_errors,
 )
+from handpose.metrics.joints import pa_mpjpe
 
 __all__ = [
     "FREIHAND_FSCORE_THRESHOLDS",
@@ -116,10 +117,7 @@ def pa_mpvpe(
     Returns:
         Errors in metres.
     """
-    check_reduction(reduction)
-    p, g = check_pair(pred, gt)
-    mask = check_mask(valid, mask_shape(p, g), "valid")
-    return reduce_errors(procrustes_residuals(p, g, mode=mode, valid=mask), mask, reduction)
+    return pa_mpjpe(pred, gt, valid, mode=mode, reduction=reduction)  # points are points
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ hyper-parameters), ``cpu-small`` (trains here in minutes), ``tiny`` (tests).
     data:     {window, stride, eval_stride, p_mask, teacher_sensors, student_sensors,
                train_split, eval_split, num_workers, acc_scale}
     teacher:  {dim, depth, num_heads, mlp_ratio, head_hidden, drop_path, share_backbone,
-               input_skip}
+               input_skip, prior_skip}
     student:  {dim, depth, num_heads, mlp_ratio, head_hidden, drop_path, root_skip}
     priors:   {shape_dim, pose_dim, motion_dim, motion_kernel_size}
     loss:     {reconstruction: {...}, auxiliary: {...}}
@@ -107,10 +107,13 @@ class DataConfig:
 class TeacherNetConfig(NetworkConfig):
     """:class:`NetworkConfig` plus whether the two streams share one DSTformer trunk and whether
     the MANO head adds its residual to the visible input pose (``input_skip``, see
-    :mod:`handpose.models.mgdhand.teacher`; the presets turn it on)."""
+    :mod:`handpose.models.mgdhand.teacher`; the presets turn it on), and whether the three
+    priors get the same skip (``prior_skip``, see :mod:`handpose.models.mgdhand.decoupling`;
+    off in the presets, an investigation option)."""
 
     share_backbone: bool = True
     input_skip: bool = False
+    prior_skip: bool = False
 
 
 @dataclass(frozen=True)

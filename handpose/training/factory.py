@@ -74,6 +74,7 @@ def build_teacher(cfg: ExperimentConfig, hand_model: nn.Module | None = None) ->
         maxlen=cfg.data.window,
         share_backbone=cfg.teacher.share_backbone,
         input_skip=cfg.teacher.input_skip,
+        prior_skip=cfg.teacher.prior_skip,
         hand_model=hand_model if hand_model is not None else build_hand_model(cfg),
     )
 

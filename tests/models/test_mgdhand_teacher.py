@@ -200,3 +200,56 @@ def test_vertex_subset_matches_the_full_mesh():
     assert sub.vertices.shape[-2] == 5
     assert torch.allclose(sub.vertices, full.vertices[..., ids, :], atol=1e-6)
     assert torch.allclose(sub.joints, full.joints)
+
+
+# -- the prior skip (investigation option) ---------------------------------------------------
+def _with_random_skip(teacher):
+    with torch.no_grad():
+        for lin in (teacher.decoupling.skip_shape, teacher.decoupling.skip_pose,
+                    teacher.decoupling.skip_motion):  # fmt: skip
+            lin.weight.normal_()
+    return teacher.eval()
+
+
+def test_prior_skip_starts_as_without_it_and_then_carries_the_input():
+    b = random_batch()
+    skip, plain = make_teacher(prior_skip=True).eval(), make_teacher().eval()
+    skip.load_state_dict(plain.state_dict(), strict=False)
+    with torch.no_grad():
+        a = skip(b["pose6d"], b["betas"], b["imu"], b["mask"])
+        c = plain(b["pose6d"], b["betas"], b["imu"], b["mask"])
+        for k in ("shape", "pose", "motion"):
+            torch.testing.assert_close(a.priors[k], c.priors[k])  # zero-initialised skip
+        _with_random_skip(skip)
+        d = skip(b["pose6d"], b["betas"], b["imu"], b["mask"])
+        e = skip(b["pose6d"] + 0.1, b["betas"] + 0.1, b["imu"], None)
+    assert all((d.priors[k] - e.priors[k]).abs().max() > 1e-3 for k in ("shape", "pose", "motion"))
+    torch.testing.assert_close(d.joints, a.joints)  # the MANO read-out is untouched
+
+
+def test_prior_skip_ignores_masked_entries_and_learns():
+    teacher = _with_random_skip(make_teacher(prior_skip=True))
+    b = random_batch()
+    mask = b["mask"].clone()
+    mask[0, :, 3] = True
+    poked = b["pose6d"].clone()
+    poked[mask] = torch.randn_like(poked[mask])
+    with torch.no_grad():
+        a = teacher(b["pose6d"], b["betas"], b["imu"], mask)
+        c = teacher(poked, b["betas"], b["imu"], mask)
+    for k in ("shape", "pose", "motion"):
+        torch.testing.assert_close(a.priors[k], c.priors[k], atol=1e-6, rtol=0)
+    teacher = make_teacher(prior_skip=True).train()  # zero skip: gradients still reach it
+    out = teacher(b["pose6d"], b["betas"], b["imu"], b["mask"])
+    sum(v.square().sum() for v in out.aux.values()).backward()
+    for lin in ("skip_shape", "skip_pose", "skip_motion"):
+        assert getattr(teacher.decoupling, lin).weight.grad.abs().sum() > 0
+
+
+def test_temporal_differences_hand_computed():
+    from handpose.models.mgdhand.decoupling import temporal_differences
+
+    x = torch.tensor([1.0, 4.0, 9.0, 16.0])[None, :, None]  # (1, 4, 1): t²
+    out = temporal_differences(x)
+    assert out[0, :, 0].tolist() == [0.0, 3.0, 5.0, 7.0]
+    assert out[0, :, 1].tolist() == [0.0, 0.0, 2.0, 2.0]

@@ -94,6 +94,16 @@ class MotionEnhancement(nn.Module):
         return self.fc2(self.act(h))
 
 
+def temporal_differences(x: Tensor) -> Tensor:
+    """First and second differences over frames, zero where undefined: (B, T, ...) →
+    (B, T, ..., 2C) with ``[x_t − x_{t−1}, x_t − 2x_{t−1} + x_{t−2}]``."""
+    d1 = torch.zeros_like(x)
+    d1[:, 1:] = x[:, 1:] - x[:, :-1]
+    d2 = torch.zeros_like(x)
+    d2[:, 2:] = d1[:, 2:] - d1[:, 1:-1]
+    return torch.cat([d1, d2], dim=-1)
+
+
 class PriorDecoupling(nn.Module):
     """Z-guided decoupling of F^m and F^k into shape, pose and motion priors + auxiliary heads.
 
@@ -102,6 +112,11 @@ class PriorDecoupling(nn.Module):
         num_heads, mlp_ratio: of the two Z-guided cross-attention blocks.
         shape_dim, pose_dim, motion_dim: prior widths (the student is projected to these).
         motion_kernel_size: temporal kernel of ISEM.
+        input_skip: add learned linear embeddings of the teacher's visible input to the priors
+            (an investigation option, not in the paper): shape += W_s·β, pose += W_p·(θ6D −
+            identity) per token, motion += W_m·[Δθ6D, Δ²θ6D] per token (first and second
+            differences over frames, zero at the clip's first frames). The embeddings start at
+            zero, so the module starts as without the skip.
     """
 
     def __init__(
@@ -113,6 +128,7 @@ class PriorDecoupling(nn.Module):
         pose_dim: int,
         motion_dim: int,
         motion_kernel_size: int = 3,
+        input_skip: bool = False,
     ) -> None:
         super().__init__()
         self.guide_m = CrossAttentionBlock(dim, num_heads, mlp_ratio, residual=False)
@@ -125,11 +141,27 @@ class PriorDecoupling(nn.Module):
         self.aux_motion = nn.Linear(NUM_MANO_JOINTS * motion_dim, 2 * NUM_JOINTS21 * 3)
         for lin in (self.aux_betas, self.aux_pose, self.aux_motion):
             trunc_normal_init(lin)
+        self.input_skip = input_skip
+        if input_skip:
+            self.skip_shape = nn.Linear(NUM_BETAS, shape_dim, bias=False)
+            self.skip_pose = nn.Linear(6, pose_dim, bias=False)
+            self.skip_motion = nn.Linear(12, motion_dim, bias=False)
+            for lin in (self.skip_shape, self.skip_pose, self.skip_motion):
+                nn.init.zeros_(lin.weight)
         self.register_buffer("mean_pose6d", torch.tensor(IDENTITY_6D), persistent=False)
 
-    def forward(self, z: Tensor, f_m: Tensor, f_k: Tensor) -> tuple[dict, dict]:
+    def forward(
+        self,
+        z: Tensor,
+        f_m: Tensor,
+        f_k: Tensor,
+        pose6d: Tensor | None = None,
+        betas: Tensor | None = None,
+    ) -> tuple[dict, dict]:
         """Args:
             z: (B, T, 16, d) unified features; f_m: (B, T, 16, d); f_k: (B, T, N, d).
+            pose6d: (B, T, 16, 6) visible input pose and betas (B, 10) visible input shape
+                (with ``input_skip``; required then, ignored otherwise).
         Returns:
             priors ``{"shape": (B, Ds), "pose": (B, T, 16, Dp), "motion": (B, T, 16, Dm)}`` and
             aux ``{"betas": (B, 10), "pose6d": (B, T, 16, 6), "velocity", "acceleration":
@@ -140,6 +172,12 @@ class PriorDecoupling(nn.Module):
         shape = self.msem(msem_input(fh_m, fh_k)).mean(dim=(1, 2))
         pose = self.cem(cem_input(fh_m, fh_k))
         motion = self.isem(msem_input(fh_k, fh_m))
+        if self.input_skip:
+            if pose6d is None or betas is None:
+                raise ValueError("the prior input skip needs the visible pose6d and betas")
+            shape = shape + self.skip_shape(betas)
+            pose = pose + self.skip_pose(pose6d - self.mean_pose6d.to(pose6d.dtype))
+            motion = motion + self.skip_motion(temporal_differences(pose6d))
         b, t = motion.shape[:2]
         vel_acc = self.aux_motion(motion.reshape(b, t, -1)).reshape(b, t, 2, NUM_JOINTS21, 3)
         aux = {

@@ -36,6 +36,11 @@ priors (:mod:`.decoupling`) are read from Z, F^m and F^k.
   and the output has the input's smoothness. The skip touches only the MANO head. The priors
   and the auxiliary heads read Z, F^m and F^k as before and have no skip, so they must still
   encode shape, pose and motion: these features are what is distilled.
+- **Prior skip** (``prior_skip=True``, an investigation option, off in the presets): the same
+  visible input also reaches the three priors through learned linear embeddings
+  (:class:`~handpose.models.mgdhand.decoupling.PriorDecoupling`), so that the priors carry the
+  pose the teacher sees from the first step instead of re-learning it through the attention
+  layers.
 - ``vertex_ids`` in :meth:`MGDHandTeacher.forward` skins only a fixed vertex subset (training
   losses; see :class:`~handpose.models.mgdhand.heads.HandDecoder`).
 """
@@ -108,6 +113,8 @@ class MGDHandTeacher(nn.Module):
         share_backbone: one DSTformer trunk for both streams (see module docstring).
         input_skip: the MANO head adds its output to the visible input pose and β (see the
             module docstring); False = residual on the mean pose, as in the first version.
+        prior_skip: the priors also add learned embeddings of the visible input (see
+            :class:`~handpose.models.mgdhand.decoupling.PriorDecoupling`).
         hand_model: a hand model with the :class:`handpose.handmodel.HandModel` forward
             signature; default the open hand, right side, ``flat_hand_mean=True``.
     """
@@ -122,6 +129,7 @@ class MGDHandTeacher(nn.Module):
         share_backbone: bool = True,
         hand_model: nn.Module | None = None,
         input_skip: bool = False,
+        prior_skip: bool = False,
     ) -> None:
         super().__init__()
         net = net or NetworkConfig()
@@ -129,7 +137,7 @@ class MGDHandTeacher(nn.Module):
         self.net, self.prior_config = net, priors
         self.num_imus, self.imu_dim, self.maxlen = num_imus, imu_dim, maxlen
         self.share_backbone = share_backbone
-        self.input_skip = input_skip
+        self.input_skip, self.prior_skip = input_skip, prior_skip
         d = net.dim
         trunk = dict(
             dim_out=None,
@@ -158,6 +166,7 @@ class MGDHandTeacher(nn.Module):
             priors.pose_dim,
             priors.motion_dim,
             priors.motion_kernel_size,
+            input_skip=prior_skip,
         )
         self.mano_head = ManoHead(d, net.head_hidden)
         self.decoder = HandDecoder(hand_model if hand_model is not None else default_hand_model())
@@ -229,10 +238,15 @@ class MGDHandTeacher(nn.Module):
         f_m = self.backbone.encode(self.embed_mano(pose6d, betas, mask))
         f_k = self.encode_imu(self.embed_imu(imu))
         z = per_frame(self.fusion, f_m, f_k)
-        priors, aux = self.decoupling(z, f_m, f_k)
         base_pose6d = base_betas = None
-        if self.input_skip:
+        if self.input_skip or self.prior_skip:
             base_pose6d, base_betas = self.visible_input(pose6d, betas, mask)
+        if self.prior_skip:
+            priors, aux = self.decoupling(z, f_m, f_k, base_pose6d, base_betas)
+        else:
+            priors, aux = self.decoupling(z, f_m, f_k)
+        if not self.input_skip:
+            base_pose6d = base_betas = None
         pose6d_hat, betas_hat = self.mano_head(z, base_pose6d, base_betas)
         rotmats = pose6d_to_rotmats(pose6d_hat)
         joints, vertices = self.decoder(rotmats, betas_hat, return_vertices, vertex_ids)
