@@ -11,6 +11,7 @@ from handpose.errors import HandposeError
 from handpose.experiments.mgdhand import (
     ALL_VARIANTS,
     RunSpec,
+    paired_delta,
     plan_runs,
     run_experiment,
     summarize,
@@ -70,6 +71,16 @@ def test_summarize_mean_and_sample_std():
     assert s[("none", 7)]["mpvpe_mm"][0] == pytest.approx(13.0)
 
 
+def test_paired_delta_hand_computed():
+    rs = [_result("none", 7, s, m) for s, m in ((0, 10.0), (1, 14.0), (2, 12.0))]
+    rs += [_result("mgdistill", 7, s, m) for s, m in ((0, 9.0), (1, 14.5), (2, 10.0))]
+    s = summarize(rs)
+    mean, std, pct, better, n = paired_delta(s[("mgdistill", 7)], s[("none", 7)])
+    # differences −1, +0.5, −2: mean −5/6, sample std sqrt(((−1/6)² + (4/3)² + (7/6)²) / 2)
+    assert mean == pytest.approx(-5 / 6) and std == pytest.approx(1.2583057392)
+    assert pct == pytest.approx(100 * (-5 / 6) / 12.0) and (better, n) == (2, 3)
+
+
 def test_report_from_partial_results(tmp_path):
     out = tmp_path / "exp"
     for r in (
@@ -88,7 +99,8 @@ def test_report_from_partial_results(tmp_path):
     row = next(line for line in text.splitlines() if line.startswith("| No distillation"))
     assert "| 15.40 | 17.15 | 12.00 ± 2.83 | 13.00 ± 2.83 |" in row
     row = next(line for line in text.splitlines() if line.startswith("| MGDistill (full)"))
-    assert "| 9.13 | 10.46 | 9.00 |" in row and "-3.00 (-25.0 %)" in row
+    # Paired by seed: only seed 0 has both (9 − 10), not the difference of means (9 − 12).
+    assert "| 9.13 | 10.46 | 9.00 |" in row and "| -1.00 (-10.0 %), 1/1 lower |" in row
     assert "| SSD only | 14.72 | 16.97 | not run yet |" in text
 
 
