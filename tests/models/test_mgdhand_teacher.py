@@ -211,20 +211,23 @@ def _with_random_skip(teacher):
     return teacher.eval()
 
 
-def test_prior_skip_starts_as_without_it_and_then_carries_the_input():
+def test_prior_skip_aux_heads_read_the_visible_input_from_the_start():
     b = random_batch()
-    skip, plain = make_teacher(prior_skip=True).eval(), make_teacher().eval()
-    skip.load_state_dict(plain.state_dict(), strict=False)
+    wide = PriorConfig(shape_dim=12, pose_dim=7, motion_dim=5)  # shape_dim ≥ 10 betas
+    skip = make_teacher(prior_skip=True, priors=wide).eval()
+    plain = make_teacher(priors=wide).eval()
     with torch.no_grad():
-        a = skip(b["pose6d"], b["betas"], b["imu"], b["mask"])
-        c = plain(b["pose6d"], b["betas"], b["imu"], b["mask"])
-        for k in ("shape", "pose", "motion"):
-            torch.testing.assert_close(a.priors[k], c.priors[k])  # zero-initialised skip
-        _with_random_skip(skip)
-        d = skip(b["pose6d"], b["betas"], b["imu"], b["mask"])
-        e = skip(b["pose6d"] + 0.1, b["betas"] + 0.1, b["imu"], None)
-    assert all((d.priors[k] - e.priors[k]).abs().max() > 1e-3 for k in ("shape", "pose", "motion"))
-    torch.testing.assert_close(d.joints, a.joints)  # the MANO read-out is untouched
+        a = skip(b["pose6d"], b["betas"], b["imu"])  # nothing masked
+        c = plain(b["pose6d"], b["betas"], b["imu"])
+    gt = rotation_6d_to_matrix(b["pose6d"])
+    # Without the skip the pose prior's θ head starts near the identity, with it near the input.
+    assert (a.aux["rotmats"] - gt).abs().mean() < 0.5 * (c.aux["rotmats"] - gt).abs().mean()
+    err = (a.aux["betas"] - b["betas"]).abs().mean()
+    assert err < 0.5 * (c.aux["betas"] - b["betas"]).abs().mean()
+    skip.load_state_dict(plain.state_dict(), strict=False)  # same weights but the skip's
+    with torch.no_grad():
+        a = skip(b["pose6d"], b["betas"], b["imu"])
+    torch.testing.assert_close(a.joints, c.joints)  # the MANO read-out is untouched
 
 
 def test_prior_skip_ignores_masked_entries_and_learns():
@@ -239,7 +242,7 @@ def test_prior_skip_ignores_masked_entries_and_learns():
         c = teacher(poked, b["betas"], b["imu"], mask)
     for k in ("shape", "pose", "motion"):
         torch.testing.assert_close(a.priors[k], c.priors[k], atol=1e-6, rtol=0)
-    teacher = make_teacher(prior_skip=True).train()  # zero skip: gradients still reach it
+    teacher = make_teacher(prior_skip=True).train()  # zero motion skip: gradients reach it
     out = teacher(b["pose6d"], b["betas"], b["imu"], b["mask"])
     sum(v.square().sum() for v in out.aux.values()).backward()
     for lin in ("skip_shape", "skip_pose", "skip_motion"):

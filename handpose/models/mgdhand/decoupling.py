@@ -115,8 +115,10 @@ class PriorDecoupling(nn.Module):
         input_skip: add learned linear embeddings of the teacher's visible input to the priors
             (an investigation option, not in the paper): shape += W_s·β, pose += W_p·(θ6D −
             identity) per token, motion += W_m·[Δθ6D, Δ²θ6D] per token (first and second
-            differences over frames, zero at the clip's first frames). The embeddings start at
-            zero, so the module starts as without the skip.
+            differences over frames, zero at the clip's first frames). W_s and W_p start as the
+            pseudo-inverses of the β and θ auxiliary heads, so that those heads read the visible
+            input back from the first step (a zero start learned too slowly: two small factors
+            give tiny gradients); W_m starts at zero.
     """
 
     def __init__(
@@ -146,8 +148,10 @@ class PriorDecoupling(nn.Module):
             self.skip_shape = nn.Linear(NUM_BETAS, shape_dim, bias=False)
             self.skip_pose = nn.Linear(6, pose_dim, bias=False)
             self.skip_motion = nn.Linear(12, motion_dim, bias=False)
-            for lin in (self.skip_shape, self.skip_pose, self.skip_motion):
-                nn.init.zeros_(lin.weight)
+            with torch.no_grad():
+                self.skip_shape.weight.copy_(torch.linalg.pinv(self.aux_betas.weight))
+                self.skip_pose.weight.copy_(torch.linalg.pinv(self.aux_pose.weight))
+                self.skip_motion.weight.zero_()
         self.register_buffer("mean_pose6d", torch.tensor(IDENTITY_6D), persistent=False)
 
     def forward(
