@@ -99,6 +99,7 @@ def _eval(args) -> int:
         batch_size=args.batch_size,
         device=args.device,
         progress=not args.quiet,
+        decompose=args.decompose,
     )
     text = json.dumps(result, indent=2)
     if args.json:
@@ -137,4 +138,10 @@ def register(subparsers) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", help="also write the result to this JSON file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--decompose",
+        action="store_true",
+        help="also MPJPE with the ground-truth global orientation, β or finger rotations "
+        "swapped in (where the error comes from)",
+    )
     p.set_defaults(func=_eval)

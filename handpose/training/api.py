@@ -325,6 +325,7 @@ def evaluate(
     batch_size: int = 32,
     device: str = "cpu",
     progress: bool = True,
+    decompose: bool = False,
 ) -> dict:
     """Errors (mm) of a teacher or student checkpoint on a data split, via
     :class:`handpose.metrics.Evaluator`.
@@ -337,7 +338,11 @@ def evaluate(
     Returns:
         ``{"kind", "variant", "split", "num_windows", "num_frames", "student_sensors",
         "mpjpe_mm", "pa_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm", "accel_error"}``
-        (acceleration error in mm/s², at the data's 30 fps).
+        (acceleration error in mm/s², at the data's 30 fps). With ``decompose``, also the
+        MPJPE when one part of the prediction is replaced by the ground truth, which says where
+        the error comes from: ``"mpjpe_gt_root_mm"`` (ground-truth global orientation),
+        ``"mpjpe_gt_betas_mm"`` (ground-truth β), ``"mpjpe_gt_fingers_mm"`` (ground-truth 15
+        finger-joint rotations; predicted global orientation and β).
     """
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
@@ -355,15 +360,18 @@ def evaluate(
     index = student_sensor_indices(cfg)
     ev = Evaluator(EVAL_METRICS, units="mm", root=0, fps=cfg.loss.auxiliary.fps)
     frames = 0
+    swapped = {"gt_root": [], "gt_betas": [], "gt_fingers": []}
     for batch in tqdm(loader, desc=f"eval {meta['kind']}", disable=not progress):
         batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
         if meta["kind"] == "teacher":
             out = model(batch["pose6d"], batch["betas"], batch["imu"], batch["mask"])
         else:
             out = model(batch["imu"][:, :, index])
-        _, gt_vertices = model.decoder(
-            rotation_6d_to_matrix(batch["pose6d"]), batch["betas"], return_vertices=True
-        )
+        gt_rot = rotation_6d_to_matrix(batch["pose6d"])
+        _, gt_vertices = model.decoder(gt_rot, batch["betas"], return_vertices=True)
+        if decompose:
+            for name, err in _swapped_errors(model.decoder, out, gt_rot, batch).items():
+                swapped[name].append(err.cpu())
         ev.update(
             pred_joints=out.joints.cpu(),
             gt_joints=batch["joints"].cpu(),
@@ -382,4 +390,23 @@ def evaluate(
     }
     for name in EVAL_METRICS:
         result[name if name == "accel_error" else f"{name}_mm"] = metrics[name]
+    if decompose:
+        for name, errs in swapped.items():
+            result[f"mpjpe_{name}_mm"] = float(torch.cat(errs).mean()) * 1000.0
     return result
+
+
+def _swapped_errors(decoder, out, gt_rot: torch.Tensor, batch: dict) -> dict:
+    """Per-frame MPJPE (m) with one predicted part replaced by the ground truth."""
+
+    def mpjpe(rot, betas):
+        joints, _ = decoder(rot, betas, return_vertices=False)
+        return (joints - batch["joints"]).norm(dim=-1).mean(dim=-1).flatten()
+
+    root = torch.cat([gt_rot[:, :, :1], out.rotmats[:, :, 1:]], dim=2)
+    fingers = torch.cat([out.rotmats[:, :, :1], gt_rot[:, :, 1:]], dim=2)
+    return {
+        "gt_root": mpjpe(root, out.betas),
+        "gt_betas": mpjpe(out.rotmats, batch["betas"]),
+        "gt_fingers": mpjpe(fingers, out.betas),
+    }

@@ -70,6 +70,36 @@ def test_evaluate_matches_a_manual_computation(trained, tiny_files):
     assert teacher["kind"] == "teacher" and teacher["mpjpe_mm"] > 0
 
 
+def test_evaluate_decomposition_swaps_in_ground_truth_parts(trained, tiny_files):
+    from handpose.geometry.rotations import rotation_6d_to_matrix
+
+    res = evaluate(trained["teacher"], tiny_files["data"], progress=False, decompose=True)
+    model, _ = load_mgdhand(trained["teacher"])
+    ds = build_dataset(trained["cfg"], tiny_files["data"], "test", train=False)
+    b = torch.utils.data.default_collate([ds[i] for i in range(len(ds))])
+    with torch.no_grad():
+        out = model(b["pose6d"], b["betas"], b["imu"], b["mask"])
+        gt = rotation_6d_to_matrix(b["pose6d"])
+
+        def mm(rot, betas):
+            joints, _ = model.decoder(rot, betas, return_vertices=False)
+            return (joints - b["joints"]).norm(dim=-1).mean().item() * 1000
+
+        root = out.rotmats.clone()
+        root[:, :, 0] = gt[:, :, 0]
+        fingers = gt.clone()
+        fingers[:, :, 0] = out.rotmats[:, :, 0]
+        expected = {"gt_root": mm(root, out.betas), "gt_betas": mm(out.rotmats, b["betas"]),
+                    "gt_fingers": mm(fingers, out.betas)}  # fmt: skip
+        everything = mm(gt, b["betas"])
+    for name, value in expected.items():
+        assert res[f"mpjpe_{name}_mm"] == pytest.approx(value, rel=1e-5)
+    assert res["mpjpe_mm"] == pytest.approx(mm(out.rotmats, out.betas), rel=1e-5)
+    assert everything < 1e-3  # all parts swapped in: the decoder reproduces the labels
+    assert "mpjpe_gt_root_mm" not in evaluate(trained["teacher"], tiny_files["data"],
+                                              progress=False)  # fmt: skip
+
+
 def test_run_folder_rules(trained, tiny_files, tiny_cfg, tmp_path):
     with pytest.raises(HandposeError, match="already holds a run"):
         train_teacher(trained["cfg"], tiny_files["data"], trained["root"] / "teacher")
