@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import torch
-from metrics_naive import freihand_auc
 
 from handpose.errors import HandposeError
 from handpose.metrics import auc, freihand_thresholds, pck_counts, pck_curve
+from metrics.metrics_naive import freihand_auc
 
 
 def test_thresholds_are_freihands():

@@ -5,7 +5,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from metrics_naive import align_freihand, freihand_auc, fscore
 
 from handpose.errors import HandposeError
 from handpose.geometry import scale_align_ho3d, scale_align_intaghand
@@ -21,6 +20,7 @@ from handpose.metrics import (
     pa_mpvpe,
     per_group_mpjpe,
 )
+from metrics.metrics_naive import align_freihand, freihand_auc, fscore
 
 
 def _data(seed=0, n=24, v=120):

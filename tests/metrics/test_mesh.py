@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 import torch
-from metrics_naive import ALIGN
-from metrics_naive import fscore as naive_fscore
 from scipy.spatial.distance import cdist
 
 from handpose.errors import HandposeError
 from handpose.metrics import f_score, mpvpe, nearest_neighbor_distances, pa_mpvpe
 from handpose.metrics.mesh import FREIHAND_FSCORE_THRESHOLDS
+from metrics.metrics_naive import ALIGN
+from metrics.metrics_naive import fscore as naive_fscore
 
 TOL = 1e-12
 
