@@ -36,6 +36,8 @@ PREFIX = {"teacher": "model.", "student": "student."}
 def read_checkpoint(path: str | os.PathLike) -> dict:
     """``torch.load(path, weights_only=True)`` on CPU; every failure is one HandposeError line."""
     path = Path(path)
+    if path.is_dir():
+        raise HandposeError(f"checkpoint '{path}' is a folder, not a checkpoint file.")
     if not path.is_file():
         raise HandposeError(f"checkpoint '{path}' does not exist.")
     try:
