@@ -48,6 +48,7 @@ from handpose.handmodel import HandModel, HandModelData  # noqa: E402
 from handpose.handmodel.conventions import MANO_PARENTS, MANO_TO_OPENPOSE  # noqa: E402
 from handpose.handmodel.data import open_model_path  # noqa: E402
 from handpose.utils.io import atomic_write_text  # noqa: E402
+from handpose.utils.machine import cpu_name  # noqa: E402
 
 # ----------------------------------------------------------------------------- the reference
 
@@ -291,7 +292,7 @@ def main(argv=None) -> int:
             ["python benchmarks/bench_handmodel.py"] + (sys.argv[1:] if argv is None else argv)
         ),
         "machine": {
-            "cpu": _cpu_name(),
+            "cpu": cpu_name(),
             "logical_cpus": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),
@@ -368,16 +369,6 @@ def main(argv=None) -> int:
     atomic_write_text(out.with_suffix(".md"), "\n".join(lines) + "\n")
     print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
     return 0
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _loadavg() -> float | None:

@@ -47,6 +47,7 @@ import _naive_metrics as naive  # noqa: E402
 
 from handpose.metrics import f_score, pa_mpjpe  # noqa: E402
 from handpose.utils.io import atomic_write_text  # noqa: E402
+from handpose.utils.machine import cpu_name  # noqa: E402
 
 THRESHOLDS = (0.005, 0.015)
 
@@ -129,16 +130,8 @@ def pa_mpjpe_torch_svd(pred: torch.Tensor, gt: torch.Tensor, mode: str) -> torch
 
 
 def machine_info() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "logical_cores": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),

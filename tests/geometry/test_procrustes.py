@@ -7,7 +7,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.linalg import orthogonal_procrustes
+from metrics.metrics_naive import align_freihand, align_umeyama
 from scipy.spatial.transform import Rotation
 
 from handpose.errors import HandposeError
@@ -22,35 +22,8 @@ from handpose.geometry import (
 SETTINGS = settings(max_examples=30, deadline=None)
 
 
-# --- naive per-sample references -------------------------------------------------------------
-
-
-def naive_freihand(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """FreiHAND align_w_scale, one sample, with scipy's orthogonal Procrustes (metrics.md §2)."""
-    t1, t2 = gt.mean(0), pred.mean(0)
-    a, b = gt - t1, pred - t2
-    s1 = np.linalg.norm(a) + 1e-8
-    s2 = np.linalg.norm(b) + 1e-8
-    R, s = orthogonal_procrustes(a / s1, b / s2)
-    return (b / s2) @ R.T * s * s1 + t1
-
-
-def naive_umeyama(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """HMR compute_similarity_transform, one sample (metrics.md §3)."""
-    X1, X2 = pred.T, gt.T
-    mu1, mu2 = X1.mean(1, keepdims=True), X2.mean(1, keepdims=True)
-    X1, X2 = X1 - mu1, X2 - mu2
-    var1 = (X1**2).sum()
-    U, _, Vt = np.linalg.svd(X1 @ X2.T)
-    Z = np.eye(3)
-    Z[2, 2] = np.sign(np.linalg.det(U @ Vt))
-    R = Vt.T @ Z @ U.T
-    scale = np.trace(R @ X1 @ X2.T) / var1
-    t = mu2 - scale * R @ mu1
-    return (scale * R @ pred.T + t).T
-
-
-NAIVE = {"freihand": naive_freihand, "similarity": naive_umeyama}
+# Naive per-sample references: tests/metrics/metrics_naive.py.
+NAIVE = {"freihand": align_freihand, "similarity": align_umeyama}
 
 
 def _loop(fn, gt: torch.Tensor, pred: torch.Tensor) -> np.ndarray:
@@ -91,7 +64,7 @@ def test_freihand_eps_is_reproduced_exactly():
     assert T.s.item() < 0.99
     np.testing.assert_allclose(
         procrustes_align(gt, gt, mode="freihand").numpy(),
-        naive_freihand(gt.numpy(), gt.numpy()),
+        align_freihand(gt.numpy(), gt.numpy()),
         atol=1e-20,
         rtol=1e-12,
     )
@@ -154,8 +127,8 @@ def test_reflection_case_freihand_and_similarity_differ():
     # The det = +1 solution cannot, and leaves a clear error.
     assert float(torch.linalg.det(T_sim.R)) == pytest.approx(1.0, abs=1e-12)
     assert float((sim - g).norm(dim=-1).mean()) > 0.01
-    np.testing.assert_allclose(fh.numpy(), naive_freihand(gt, pred), atol=1e-12)
-    np.testing.assert_allclose(sim.numpy(), naive_umeyama(gt, pred), atol=1e-12)
+    np.testing.assert_allclose(fh.numpy(), align_freihand(gt, pred), atol=1e-12)
+    np.testing.assert_allclose(sim.numpy(), align_umeyama(gt, pred), atol=1e-12)
 
 
 def test_degenerate_inputs_follow_the_references():
