@@ -101,6 +101,15 @@ def _check_finite(a: np.ndarray, name: str) -> None:
         )
 
 
+def _sequence(x) -> tuple[np.ndarray, object]:
+    """A finite (T, ...) float64 array and its restore function."""
+    a, restore = _as_float64(x, "x")
+    if a.ndim < 1:
+        raise HandposeError(f"x must be a sequence (T, ...), got shape {a.shape}.")
+    _check_finite(a, "x")
+    return a, restore
+
+
 def _positive(value, name: str, allow_zero: bool = False) -> float:
     ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or value < 0 or (value == 0 and not allow_zero):
@@ -230,9 +239,7 @@ def one_euro_filter(
     Returns:
         (T, ...) filtered sequence, same type and dtype as ``x``.
     """
-    a, restore = _as_float64(x, "x")
-    if a.ndim < 1:
-        raise HandposeError(f"x must be a sequence (T, ...), got shape {a.shape}.")
+    a, restore = _sequence(x)
     ts = _timestamps(t, fps, a.shape[0])
     f = OneEuroFilter(min_cutoff, beta, d_cutoff)
     out = np.empty_like(a)
@@ -306,10 +313,7 @@ def savgol_smooth(x, window: int = 9, order: int = 2):
         shorter than ``window`` are fitted whole (degree capped at T − 1).
     """
     window, order = _check_sg(window, order, need_odd=True)
-    a, restore = _as_float64(x, "x")
-    if a.ndim < 1:
-        raise HandposeError(f"x must be a sequence (T, ...), got shape {a.shape}.")
-    _check_finite(a, "x")
+    a, restore = _sequence(x)
     T = a.shape[0]
     if T == 0:
         return restore(a.copy())
@@ -334,10 +338,7 @@ def savgol_causal(x, window: int = 15, order: int = 2):
         :class:`SavitzkyGolayFilter` frame by frame).
     """
     window, order = _check_sg(window, order, need_odd=False)
-    a, restore = _as_float64(x, "x")
-    if a.ndim < 1:
-        raise HandposeError(f"x must be a sequence (T, ...), got shape {a.shape}.")
-    _check_finite(a, "x")
+    a, restore = _sequence(x)
     T = a.shape[0]
     w = window
     index = np.clip(np.arange(T)[:, None] - (w - 1) + np.arange(w)[None, :], 0, None)

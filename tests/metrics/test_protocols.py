@@ -18,6 +18,7 @@ from handpose.metrics.protocols import (
     get_protocol,
 )
 from metrics.metrics_naive import align_freihand, freihand_auc, fscore, naive_interhand
+from metrics.test_penetration import cube as box
 
 CAM = np.array([0.0, 0.0, 0.6])
 
@@ -257,7 +258,7 @@ def test_interhand_matches_naive_and_the_evaluator(root):
 
 
 def test_interhand_reprojection_and_penetration():
-    cube = _cube()
+    cube = box()
     faces = cube[1]
     n = 3
     rng = np.random.default_rng(7)
@@ -298,15 +299,6 @@ def test_interhand_reprojection_and_penetration():
                              reprojection=True)  # fmt: skip
     off = evaluate_predictions("interhand", preds, targets, reprojection=False)
     assert "mesh_reprojection_px" not in off.metrics and "penetration_max_depth" not in off.metrics
-
-
-def _cube():
-    v = np.array([[x, y, z] for x in (0.0, 1.0) for y in (0.0, 1.0) for z in (0.0, 1.0)])
-    f = np.array([
-        [0, 2, 3], [0, 3, 1], [4, 5, 7], [4, 7, 6], [0, 1, 5], [0, 5, 4],
-        [2, 6, 7], [2, 7, 3], [0, 4, 6], [0, 6, 2], [1, 3, 7], [1, 7, 5],
-    ])  # fmt: skip
-    return v, f[:, ::-1].copy()  # outward: counter-clockwise seen from outside
 
 
 def test_batches_and_whole_set_agree_and_batch_lists_work():
