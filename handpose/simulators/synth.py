@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -59,8 +60,10 @@ class SynthConfig:
             raise HandposeError(
                 f"--frames-per-sequence must be >= 8, got {self.frames_per_sequence}."
             )
-        if self.fps <= 0:
-            raise HandposeError(f"--fps must be > 0, got {self.fps}.")
+        if not (math.isfinite(self.fps) and self.fps > 0):
+            raise HandposeError(f"--fps must be a finite number > 0, got {self.fps}.")
+        if not 0 <= self.seed < 2**32:
+            raise HandposeError(f"--seed must lie in [0, 2³² − 1], got {self.seed}.")
         if self.acc_smoothing < 1:
             raise HandposeError(f"--acc-smoothing must be >= 1, got {self.acc_smoothing}.")
         for s in self.sequences:
