@@ -26,7 +26,9 @@ Unknown keys, wrong types and out-of-range values raise :class:`HandposeError` n
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -108,6 +110,10 @@ class DataConfig:
             raise ValueError(f"p_mask must lie in [0, 1], got {self.p_mask}")
         if self.num_workers < 0:
             raise ValueError("num_workers must be ≥ 0")
+        if self.acc_scale is not None and not self.acc_scale > 0:
+            raise ValueError(
+                f"acc_scale (a divisor, m/s²) must be > 0 or null, got {self.acc_scale}"
+            )
 
 
 @dataclass(frozen=True)
@@ -223,6 +229,8 @@ class TrainConfig:
             raise ValueError("grad_clip must be > 0 or null")
         if not 0.0 < self.limit_train_batches <= 1.0:
             raise ValueError("limit_train_batches is a fraction in (0, 1]")
+        if self.log_every_n_steps < 1 or self.val_every_n_epochs < 1:
+            raise ValueError("log_every_n_steps and val_every_n_epochs must be ≥ 1")
 
 
 @dataclass(frozen=True)
@@ -282,12 +290,12 @@ def _coerce(value: Any, tp, key: str) -> Any:
     if tp is float:
         if isinstance(value, str):
             # PyYAML (YAML 1.1) reads "3e-3" as a string; accept any float literal.
-            try:
-                return float(value)
-            except ValueError:
-                pass
+            with contextlib.suppress(ValueError):
+                value = float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise HandposeError(f"config key '{key}' must be a number, got {value!r}")
+        if not math.isfinite(value):  # .nan / .inf: no setting means that
+            raise HandposeError(f"config key '{key}' must be a finite number, got {value!r}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
