@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from handpose.cli import add_group
-from handpose.utils.validate import int_range, positive_float, positive_int, seed
+from handpose.utils.validate import float_range, int_range, positive_int, seed
 
 
 def register(subparsers) -> None:
@@ -22,7 +22,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--subjects", type=positive_int, default=15, help="number of synthetic subjects")
     p.add_argument("--out", required=True, help="output .h5 file (written atomically)")
-    p.add_argument("--fps", type=positive_float, default=30.0, help="frame rate, Hz")
+    p.add_argument("--fps", type=float_range(1.0, 10_000.0), default=30.0, help="frame rate, Hz")
     p.add_argument(
         "--seed", type=seed, default=0, help="the same seed gives the same file, byte for byte"
     )

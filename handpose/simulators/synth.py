@@ -36,6 +36,7 @@ SIMULATOR_VERSION = "1"  # bump when generated data would change for the same se
 # VIHand: ≈ 280 K unique IMU frames (if its 1.4 M frame count includes the 5 camera views) over
 # 225 sequences ≈ 1250 frames ≈ 42 s each (datasets.md §5.2). We default to 40 s.
 DEFAULT_FRAMES_PER_SEQUENCE = 1200
+MAX_FPS = 10_000.0  # beyond any glove; far larger rates overflow the kinematics (f² of 1e300)
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,8 @@ class SynthConfig:
             raise HandposeError(
                 f"--frames-per-sequence must be >= 8, got {self.frames_per_sequence}."
             )
-        if not (math.isfinite(self.fps) and self.fps > 0):
-            raise HandposeError(f"--fps must be a finite number > 0, got {self.fps}.")
+        if not (math.isfinite(self.fps) and 1.0 <= self.fps <= MAX_FPS):
+            raise HandposeError(f"--fps must lie in [1, {MAX_FPS:g}] Hz, got {self.fps}.")
         if not 0 <= self.seed < 2**32:
             raise HandposeError(f"--seed must lie in [0, 2³² − 1], got {self.seed}.")
         if self.acc_smoothing < 1:
