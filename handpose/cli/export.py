@@ -20,7 +20,12 @@ def register(subparsers) -> None:
     )
     p.add_argument("--checkpoint", required=True, help="student checkpoint (.ckpt)")
     p.add_argument("--out", required=True, help="output .onnx")
-    p.add_argument("--opset", type=int_range(7, 20), default=17, help="ONNX opset (default 17)")
+    p.add_argument(
+        "--opset",
+        type=int_range(13, 20),
+        default=17,
+        help="ONNX opset, 13 to 20 (the student needs 13; torch's exporter writes up to 20)",
+    )
     p.add_argument(
         "--windows", type=int_range(1, 4096), default=32, help="windows for the parity check"
     )

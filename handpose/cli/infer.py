@@ -16,6 +16,7 @@ import sys
 from handpose.cli import add_group
 from handpose.utils.validate import (
     any_port,
+    float_range,
     nonnegative_float,
     port,
     positive_float,
@@ -69,7 +70,7 @@ def register(subparsers) -> None:
     )
     s.add_argument(
         "--idle-timeout",
-        type=positive_float,
+        type=float_range(0.0, 1e6, lo_open=True),
         default=None,
         help="with --udp: stop after this many seconds without data (default: never)",
     )
