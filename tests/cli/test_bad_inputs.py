@@ -40,12 +40,16 @@ def files(tmp_path_factory) -> Files:
     from handpose.inference.recording import ImuRecording
     from tests.inference.conftest import _write_student
     from tests.inference.standins import SENSORS, random_motion
+    from tests.simulators.standin import save_stick_hand
     from tests.training.tinydata import stick_hand_data, write_imu_file, write_stick_hand
 
     root = tmp_path_factory.mktemp("badinput_files")
     stick = write_stick_hand(root / "stick.npz")
+    synth_model = root / "synth_stick.npz"  # a stick hand with the IMU sites synth needs
+    save_stick_hand(synth_model)
     paths = {
         "stick": stick,
+        "synth_model": synth_model,
         "data": write_imu_file(root / "data.h5", stick, frames=24, train_sequences=4),
         "student": _write_student(root / "student.ckpt"),
         "teacher": _write_student(root / "teacher.ckpt", kind="teacher"),
@@ -296,7 +300,7 @@ EVAL = "eval --quiet --checkpoint {student}"
 INFER = "infer imu --checkpoint {student} --out {ws}/o.npz"
 EXPORT = "export onnx --checkpoint {student}"
 EXP = "experiment mgdhand --no-progress --out {ws}/exp --doc {ws}/doc.md"
-SYNTH = "synth imu --subjects 1 --frames-per-sequence 8 --sequences ROM01 --model {stick}"
+SYNTH = "synth imu --subjects 1 --frames-per-sequence 8 --sequences ROM01 --model {synth_model}"
 
 CASES = [
     # --- the command line itself
@@ -404,6 +408,14 @@ CASES = [
     case("synth-fps-nan", f"{SYNTH} --out {{ws}}/o.h5 --fps nan", "--fps"),
     case("synth-fps-inf", f"{SYNTH} --out {{ws}}/o.h5 --fps inf", "--fps"),
     case("synth-fps-0", f"{SYNTH} --out {{ws}}/o.h5 --fps 0", "--fps"),
+    case("synth-fps-huge", f"{SYNTH} --out {{ws}}/o.h5 --fps 1e300", "--fps"),
+    case("synth-fps-tiny", f"{SYNTH} --out {{ws}}/o.h5 --fps 1e-300", "--fps"),
+    case(
+        "synth-model-too-coarse",
+        "synth imu --subjects 1 --frames-per-sequence 8 --sequences ROM01 --out {ws}/o.h5 "
+        "--model {stick}",
+        ("stick", "IMU site"),
+    ),
     case("synth-frames-0", f"{SYNTH} --out {{ws}}/o.h5 --frames-per-sequence 0", "--frames"),
     case("synth-workers-0", f"{SYNTH} --out {{ws}}/o.h5 --workers 0", "--workers"),
     case(
@@ -622,6 +634,13 @@ CASES = [
         text("c.yaml", "- 1\n- 2\n"),
     ),
     case("train-set-window-0", f"{TRAIN} --data {{data}} --set data.window=0", "window"),
+    case("train-set-lr-nan", f"{TRAIN} --data {{data}} --set train.lr=nan", "train.lr"),
+    case("train-set-acc-scale-0", f"{TRAIN} --data {{data}} --set data.acc_scale=0", "acc_scale"),
+    case(
+        "train-set-val-every-0",
+        f"{TRAIN} --data {{data}} --set train.val_every_n_epochs=0",
+        "val_every_n_epochs",
+    ),
     case("train-set-bad-yaml-value", f"{TRAIN} --data {{data}} --set train.lr=[1,", "train.lr"),
     case(
         "train-hand-model-missing",
@@ -813,6 +832,7 @@ CASES = [
     case("export-out-suffix", f"{EXPORT} --out {{ws}}/s.txt", "s.txt"),
     case("export-windows-0", f"{EXPORT} --out {{ws}}/s.onnx --windows 0", "--windows"),
     case("export-opset-0", f"{EXPORT} --out {{ws}}/s.onnx --opset 0", "--opset"),
+    case("export-opset-too-old", f"{EXPORT} --out {{ws}}/s.onnx --opset 11", "--opset"),
     case(
         "export-tolerance-negative",
         f"{EXPORT} --out {{ws}}/s.onnx --tolerance-mm -1",
@@ -1022,6 +1042,11 @@ CASES = [
     case(
         "stream-idle-timeout-nan",
         "infer stream --checkpoint {student} --udp 0 --idle-timeout nan",
+        "--idle-timeout",
+    ),
+    case(
+        "stream-idle-timeout-huge",
+        "infer stream --checkpoint {student} --udp 0 --idle-timeout 1e300",
         "--idle-timeout",
     ),
     case("stream-threads-0", "infer stream --checkpoint {student} --threads 0", "--threads"),
