@@ -29,6 +29,7 @@ from handpose.simulators.imu.simulate import GRAVITY, simulate_imu
 from handpose.simulators.motion.generator import MotionSequence, generate_sequence
 from handpose.simulators.motion.gestures import GESTURES, SEQUENCE_NAMES
 from handpose.simulators.motion.subjects import sample_subject
+from handpose.utils.validate import MAX_SEED
 
 __all__ = ["SIMULATOR_VERSION", "SynthConfig", "ImuSynthesizer", "iter_records", "synthesize_file"]
 
@@ -63,8 +64,8 @@ class SynthConfig:
             )
         if not (math.isfinite(self.fps) and 1.0 <= self.fps <= MAX_FPS):
             raise HandposeError(f"--fps must lie in [1, {MAX_FPS:g}] Hz, got {self.fps}.")
-        if not 0 <= self.seed < 2**32:
-            raise HandposeError(f"--seed must lie in [0, 2³² − 1], got {self.seed}.")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise HandposeError(f"--seed must lie in [0, {MAX_SEED}], got {self.seed}.")
         if self.acc_smoothing < 1:
             raise HandposeError(f"--acc-smoothing must be >= 1, got {self.acc_smoothing}.")
         for s in self.sequences:

@@ -43,6 +43,7 @@ from handpose.errors import HandposeError
 from handpose.losses.reconstruction import ReconstructionConfig
 from handpose.losses.teacher import AuxiliaryConfig
 from handpose.models.mgdhand.config import NetworkConfig, PriorConfig
+from handpose.utils.validate import MAX_SEED
 
 __all__ = [
     "DataConfig",
@@ -68,7 +69,6 @@ PRECISIONS = (
     "32-true", "32", "16-mixed", "16-true", "16", "bf16-mixed", "bf16-true", "bf16", "64-true",
     "64", "transformer-engine", "transformer-engine-float16",
 )  # fmt: skip
-MAX_SEED = 2**32 - 1  # numpy's and Lightning's seed range
 SENSOR_SETS = {"7": "vihand7", "3": "sparse3", "2": "sparse2"}
 
 
