@@ -119,14 +119,22 @@ def run_demo(settings: DemoSettings | None = None) -> Path:
     import torch
 
     from handpose.inference import infer_file
-    from handpose.training import evaluate
+    from handpose.training import evaluate, load_config
+    from handpose.utils.validate import MAX_SEED, check_int, output_folder
 
+    # Checked before anything is made: the output folder, the sizes, the config.
+    out = output_folder(s.out, "demo output folder")
+    check_int(s.subjects, "--subjects", 1)
+    check_int(s.frames_per_sequence, "--frames-per-sequence", 8)
+    check_int(s.teacher_epochs, "--teacher-epochs", 1)
+    check_int(s.student_epochs, "--student-epochs", 1)
+    check_int(s.seed, "--seed", 0, MAX_SEED)
+    load_config(s.config, {"seed": s.seed})
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     # Lightning's info lines (accelerator summary, tips, checkpoint notes) drown the demo's own
     # progress; warnings still show.
     for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    out = Path(s.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
 

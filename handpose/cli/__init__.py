@@ -5,7 +5,9 @@ Every module in this package that defines ``register(subparsers)`` adds one top-
 handlers, so ``handpose --help`` stays fast.
 
 Errors a user can cause raise :class:`handpose.errors.HandposeError`; ``main`` prints its message
-on one line and exits with status 2.
+on one line and exits with status 2. Command-line mistakes (an unknown option, a value out of
+range: the option types of :mod:`handpose.utils.validate`) get the same one line, naming the
+option, instead of argparse's usage block.
 """
 
 from __future__ import annotations
@@ -14,13 +16,22 @@ import argparse
 import importlib
 import pkgutil
 import sys
+from typing import NoReturn
 
 from handpose import __version__
 from handpose.errors import HandposeError
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``handpose: error: <what> (see `<command> --help`)``."""
+
+    def error(self, message: str) -> NoReturn:
+        message = " ".join(message.split())
+        self.exit(2, f"handpose: error: {message} (see `{self.prog} --help`).\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="handpose",
         description="3D hand pose and mesh estimation: hand model, metrics, simulators, estimators.",
     )
@@ -38,21 +49,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a command-line error (one line printed): status 2, like others
+        if exc.code == 2:
+            return 2
+        raise  # --help, --version
     func = getattr(args, "func", None)
     if func is None:
         # A group without its subcommand (e.g. `handpose hand`): show that group's help.
-        getattr(args, "_group_parser", parser).print_help()
-        return 0 if args.command is None else 2
+        group = getattr(args, "_group_parser", parser)
+        group.print_help()
+        if args.command is None:
+            return 0
+        print(f"handpose: error: `{group.prog}` needs a subcommand (see above).", file=sys.stderr)
+        return 2
     try:
         result = func(args)
     except HandposeError as err:
-        print(f"handpose: error: {err}", file=sys.stderr)
+        _clear_progress_bars()
+        print(f"handpose: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("handpose: interrupted", file=sys.stderr)
         return 130
     return int(result or 0)
+
+
+def _clear_progress_bars() -> None:
+    """Erase unfinished tqdm bars on a terminal, so the error is the one line left."""
+    tqdm = sys.modules.get("tqdm")
+    if tqdm is None:
+        return
+    for bar in list(getattr(tqdm.tqdm, "_instances", ())):
+        bar.leave = False
+        bar.close()
 
 
 def add_group(subparsers, name: str, help: str) -> argparse._SubParsersAction:

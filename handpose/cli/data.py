@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from handpose.cli import add_group
+from handpose.utils.validate import int_range, nonnegative_float, positive_float
 
 
 def register(subparsers) -> None:
@@ -33,7 +34,9 @@ def register(subparsers) -> None:
         default="auto",
         help="whether IMU.json acc includes gravity (auto: median |a| ≈ 1 g)",
     )
-    c.add_argument("--joints-scale", type=float, default=1.0, help="joint.json units → metres")
+    c.add_argument(
+        "--joints-scale", type=positive_float, default=1.0, help="joint.json units → metres"
+    )
     c.add_argument(
         "--quat-world-to-sensor",
         action="store_true",
@@ -60,9 +63,11 @@ def register(subparsers) -> None:
     p.add_argument("--subject", type=int, required=True)
     p.add_argument("--sequence", required=True, help="sequence name or ROMxx")
     p.add_argument("--out", required=True, help="output .png")
-    p.add_argument("--start", type=float, default=0.0, help="first second to show")
-    p.add_argument("--seconds", type=float, default=8.0, help="length of the plotted span")
-    p.add_argument("--frames", type=int, default=6, help="rendered hand frames in the strip")
+    p.add_argument("--start", type=nonnegative_float, default=0.0, help="first second to show")
+    p.add_argument("--seconds", type=positive_float, default=8.0, help="length of the plotted span")
+    p.add_argument(
+        "--frames", type=int_range(0, 32), default=6, help="rendered hand frames in the strip"
+    )
     p.add_argument("--model", default=None, help="hand model for the strip (default: the file's)")
     p.set_defaults(func=_plot)
 
@@ -70,10 +75,20 @@ def register(subparsers) -> None:
 def _convert(args) -> int:
     from tqdm import tqdm
 
-    from handpose.datasets.vihand import VIHandOptions, convert_vihand
+    from handpose.datasets.vihand import CANONICAL_ORDER, VIHandOptions, convert_vihand
+    from handpose.errors import HandposeError
+    from handpose.utils.validate import input_folder, output_file
 
+    input_folder(args.root, "VIHand root")
+    output_file(args.out, "output", suffixes=(".h5", ".hdf5"))
+    order = tuple(s.strip() for s in args.imu_order.split(","))
+    if sorted(order) != sorted(CANONICAL_ORDER):
+        raise HandposeError(
+            f"--imu-order must name each of {', '.join(CANONICAL_ORDER)} once, got "
+            f"'{args.imu_order}'."
+        )
     opts = VIHandOptions(
-        imu_order=tuple(s.strip() for s in args.imu_order.split(",")),
+        imu_order=order,
         acc_unit=args.acc_unit,
         acc_frame=args.acc_frame,
         acc_includes_gravity={"auto": None, "yes": True, "no": False}[args.acc_gravity],
@@ -82,7 +97,11 @@ def _convert(args) -> int:
         flat_hand_mean=args.hands_mean == "flat",
     )
     n = convert_vihand(
-        args.root, args.out, opts, progress=lambda s: tqdm(s, desc="convert vihand", unit="seq")
+        args.root,
+        args.out,
+        opts,
+        # On a terminal only: a malformed file mid-way then ends in one error line.
+        progress=lambda s: tqdm(s, desc="convert vihand", unit="seq", disable=None),
     )
     print(f"wrote {args.out}: {n} sequences")
     return 0
@@ -105,7 +124,11 @@ def _plot(args) -> int:
     from handpose.datasets.plot import plot_sequence
     from handpose.datasets.storage import ImuFile
     from handpose.errors import HandposeError
+    from handpose.utils.validate import input_file, output_file
 
+    output_file(args.out, "output", suffixes=(".png",))
+    if args.model not in (None, "open", "mano"):
+        input_file(args.model, "hand model file")
     with ImuFile(args.file) as f:
         names = {q for _, q in f.keys()}
         seq = args.sequence

@@ -19,15 +19,16 @@ def register(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     from handpose.demo import DemoSettings
+    from handpose.utils.validate import int_range, positive_int, seed
 
     d = DemoSettings()
     p.add_argument("--out", type=Path, default=d.out, help="output folder")
-    p.add_argument("--subjects", type=int, default=d.subjects, help="synthetic subjects")
-    p.add_argument("--frames-per-sequence", type=int, default=d.frames_per_sequence)
-    p.add_argument("--teacher-epochs", type=int, default=d.teacher_epochs)
-    p.add_argument("--student-epochs", type=int, default=d.student_epochs)
+    p.add_argument("--subjects", type=positive_int, default=d.subjects, help="synthetic subjects")
+    p.add_argument("--frames-per-sequence", type=int_range(8), default=d.frames_per_sequence)
+    p.add_argument("--teacher-epochs", type=positive_int, default=d.teacher_epochs)
+    p.add_argument("--student-epochs", type=positive_int, default=d.student_epochs)
     p.add_argument("--config", default=d.config, help="MGDHand preset or YAML file")
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--seed", type=seed, default=d.seed)
     p.set_defaults(func=_run)
 
 

@@ -11,6 +11,7 @@ Runs whose ``result.json`` exists are skipped, so the same command continues a k
 from __future__ import annotations
 
 from handpose.cli import add_group
+from handpose.utils.validate import int_range, positive_int, seed
 
 # Repeated from handpose.experiments.mgdhand so that `handpose --help` does not import torch.
 _VARIANTS = (
@@ -31,9 +32,9 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("--preset", default="cpu-small", help="config preset or YAML file")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds")
+    p.add_argument("--seeds", type=seed, nargs="+", default=[0, 1, 2], help="seeds")
     p.add_argument("--out", default="runs/mgdhand_exp", help="experiment folder")
-    p.add_argument("--jobs", type=int, default=2, help="runs at a time (one thread each)")
+    p.add_argument("--jobs", type=positive_int, default=2, help="runs at a time (one thread each)")
     p.add_argument(
         "--data", help="handpose IMU file (default OUT/data/synth.h5, synthesised if missing)"
     )
@@ -48,7 +49,12 @@ def register(subparsers) -> None:
         help="variants also run at the sparse IMU counts",
     )
     p.add_argument(
-        "--sparse-imus", type=int, nargs="*", default=[3, 2], help="sparse IMU counts (3, 2)"
+        "--sparse-imus",
+        type=int,
+        nargs="*",
+        choices=(3, 2),
+        default=[3, 2],
+        help="sparse IMU counts (3, 2)",
     )
     p.add_argument(
         "--set",
@@ -57,8 +63,12 @@ def register(subparsers) -> None:
         metavar="KEY=VALUE",
         help="config override for every run, e.g. --set train.epochs=3 (repeatable)",
     )
-    p.add_argument("--subjects", type=int, default=None, help="subjects of synthesised data")
-    p.add_argument("--frames", type=int, default=None, help="frames per synthesised sequence")
+    p.add_argument(
+        "--subjects", type=positive_int, default=None, help="subjects of synthesised data"
+    )
+    p.add_argument(
+        "--frames", type=int_range(8), default=None, help="frames per synthesised sequence"
+    )
     p.add_argument("--doc", default="docs/results/mgdhand.md", help="the markdown report")
     p.add_argument("--bar", help="the bar chart PNG (default: <doc stem>_bar.png beside it)")
     p.add_argument("--notes", help="a markdown file included verbatim in the report")
@@ -80,8 +90,8 @@ def _mgdhand(args) -> int:
         return 0
     default = SynthSize()
     synth = SynthSize(
-        subjects=args.subjects or default.subjects,
-        frames_per_sequence=args.frames or default.frames_per_sequence,
+        subjects=default.subjects if args.subjects is None else args.subjects,
+        frames_per_sequence=default.frames_per_sequence if args.frames is None else args.frames,
     )
     run_experiment(
         out=args.out,

@@ -6,6 +6,7 @@ handpose export onnx --checkpoint runs/student/last.ckpt --out student.onnx
 from __future__ import annotations
 
 from handpose.cli import add_group
+from handpose.utils.validate import int_range, positive_float
 
 
 def register(subparsers) -> None:
@@ -19,11 +20,18 @@ def register(subparsers) -> None:
     )
     p.add_argument("--checkpoint", required=True, help="student checkpoint (.ckpt)")
     p.add_argument("--out", required=True, help="output .onnx")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
-    p.add_argument("--windows", type=int, default=32, help="windows for the parity check")
+    p.add_argument(
+        "--opset",
+        type=int_range(13, 20),
+        default=17,
+        help="ONNX opset, 13 to 20 (the student needs 13; torch's exporter writes up to 20)",
+    )
+    p.add_argument(
+        "--windows", type=int_range(1, 4096), default=32, help="windows for the parity check"
+    )
     p.add_argument(
         "--tolerance-mm",
-        type=float,
+        type=positive_float,
         default=None,
         help="largest accepted joint difference (default 0.01 mm; 1 mm with --int8)",
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 
 from handpose.cli import add_group
+from handpose.utils.validate import int_range, output_file
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -44,8 +45,7 @@ def _cmd_convert(args) -> int:
     src, dst = Path(args.src), Path(args.dst)
     if src.suffix.lower() not in (".pkl", ".npz"):
         raise HandposeError(f"the input must be a MANO .pkl (or a .npz), got '{src}'")
-    if dst.suffix.lower() != ".npz":
-        raise HandposeError(f"the output file must end in .npz, got '{dst}'")
+    output_file(dst, "output", suffixes=(".npz",))
     data = load_hand_model_data(src, args.side)
     data.save_npz(dst)
     print(
@@ -58,6 +58,7 @@ def _cmd_convert(args) -> int:
 def _cmd_export(args) -> int:
     from handpose.handmodel.mano_pickle import export_mano_pickle
 
+    output_file(args.out, "output")
     data = _load(args)
     export_mano_pickle(data.to_mano_dict(), args.out)
     print(f"wrote {args.out}: {data.name} {data.side} hand in MANO's pickle layout")
@@ -87,6 +88,7 @@ def _cmd_info(args) -> int:
 def _cmd_render(args) -> int:
     from handpose.render.gallery import render_hand_gallery
 
+    output_file(args.out, "output", suffixes=(".png",))
     render_hand_gallery(args.out, model=args.model, side=args.side, size=args.size)
     print(f"wrote {args.out}")
     return 0
@@ -132,6 +134,8 @@ def register(subparsers) -> None:
     )
     p.add_argument("--model", default="open", help="'open', 'mano' or a model path")
     p.add_argument("--side", choices=["right", "left"], default="right")
-    p.add_argument("--size", type=int, default=256, help="side of one panel in pixels")
+    p.add_argument(
+        "--size", type=int_range(32, 2048), default=256, help="side of one panel in pixels"
+    )
     p.add_argument("--out", default="docs/images/open_hand_gallery.png", help="output PNG")
     p.set_defaults(func=_cmd_render)

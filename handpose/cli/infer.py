@@ -14,6 +14,14 @@ from __future__ import annotations
 import sys
 
 from handpose.cli import add_group
+from handpose.utils.validate import (
+    any_port,
+    float_range,
+    nonnegative_float,
+    port,
+    positive_float,
+    positive_int,
+)
 
 
 def register(subparsers) -> None:
@@ -39,7 +47,7 @@ def register(subparsers) -> None:
         "evaluation); causal: each frame from the window ending at it (identical to streaming)",
     )
     p.add_argument("--sequence", default=None, help="sequence name in a multi-sequence HDF5")
-    p.add_argument("--fps", type=float, default=None, help="frame rate of a CSV file (Hz)")
+    p.add_argument("--fps", type=positive_float, default=None, help="frame rate of a CSV file (Hz)")
     p.add_argument(
         "--hold-missing",
         action="store_true",
@@ -57,10 +65,12 @@ def register(subparsers) -> None:
         "and write one JSON pose line per frame to stdout. Missing sensors are held and flagged.",
     )
     _add_model_args(s)
-    s.add_argument("--udp", type=int, default=None, metavar="PORT", help="listen on UDP PORT")
+    s.add_argument(
+        "--udp", type=any_port, default=None, metavar="PORT", help="listen on UDP PORT (0: any)"
+    )
     s.add_argument(
         "--idle-timeout",
-        type=float,
+        type=float_range(0.0, 1e6, lo_open=True),
         default=None,
         help="with --udp: stop after this many seconds without data (default: never)",
     )
@@ -72,10 +82,12 @@ def register(subparsers) -> None:
         help="send a recording as NDJSON frames over UDP in real time (a test client)",
     )
     r.add_argument("input", help="recording: .h5/.hdf5, IMU.json or .csv")
-    r.add_argument("--udp", type=int, required=True, metavar="PORT", help="destination port")
+    r.add_argument("--udp", type=port, required=True, metavar="PORT", help="destination port")
     r.add_argument("--sequence", default=None, help="sequence name in a multi-sequence HDF5")
-    r.add_argument("--fps", type=float, default=None, help="frame rate of a CSV file (Hz)")
-    r.add_argument("--speed", type=float, default=1.0, help="playback speed (0 = unpaced)")
+    r.add_argument("--fps", type=positive_float, default=None, help="frame rate of a CSV file (Hz)")
+    r.add_argument(
+        "--speed", type=nonnegative_float, default=1.0, help="playback speed (0 = unpaced)"
+    )
     r.add_argument("--no-end", action="store_true", help='do not send {"end": true} at the end')
     r.set_defaults(func=_replay)
 
@@ -89,7 +101,9 @@ def _add_model_args(p) -> None:
         help="torch (eager) or onnxruntime (a .ckpt is exported in memory first); default: "
         "torch for .ckpt, onnx for .onnx",
     )
-    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
+    p.add_argument(
+        "--threads", type=positive_int, default=None, help="CPU threads (default: torch's)"
+    )
 
 
 def _infer_imu(args) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from handpose.cli import add_group
+from handpose.utils.validate import float_range, int_range, positive_int, seed
 
 
 def register(subparsers) -> None:
@@ -19,18 +20,18 @@ def register(subparsers) -> None:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--subjects", type=int, default=15, help="number of synthetic subjects")
+    p.add_argument("--subjects", type=positive_int, default=15, help="number of synthetic subjects")
     p.add_argument("--out", required=True, help="output .h5 file (written atomically)")
-    p.add_argument("--fps", type=float, default=30.0, help="frame rate, Hz")
+    p.add_argument("--fps", type=float_range(1.0, 10_000.0), default=30.0, help="frame rate, Hz")
     p.add_argument(
-        "--seed", type=int, default=0, help="the same seed gives the same file, byte for byte"
+        "--seed", type=seed, default=0, help="the same seed gives the same file, byte for byte"
     )
     p.add_argument(
         "--layout", default="vihand7", help="IMU layout (vihand7, sparse3, sparse2, vifnet4)"
     )
     p.add_argument(
         "--frames-per-sequence",
-        type=int,
+        type=int_range(8),
         default=1200,  # = simulators.synth.DEFAULT_FRAMES_PER_SEQUENCE (40 s, VIHand-like)
         help="frames per sequence",
     )
@@ -40,14 +41,14 @@ def register(subparsers) -> None:
     p.add_argument("--no-noise", action="store_true", help="ideal sensors (no IMU error model)")
     p.add_argument(
         "--acc-smoothing",
-        type=int,
+        type=positive_int,
         default=2,
         help="n of the ±n-frame second difference (2 at 30 fps = TransPose's 4 at 60 fps)",
     )
     p.add_argument("--model", default="open", help="hand model: open, mano, or a model file")
     p.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         default=1,
         help="generator processes (one torch thread each); the output does not depend on it",
     )
@@ -66,6 +67,8 @@ def _expand_sequences(spec: str | None):
         if not match:
             raise HandposeError(f"unknown sequence {item!r}; use ROM01..ROM15 or full names.")
         out.append(match[0])
+    if not out:
+        raise HandposeError(f"--sequences '{spec}' names no sequence; use ROM01..ROM15 or all.")
     return tuple(out)
 
 
@@ -76,9 +79,9 @@ def _synth_imu(args) -> int:
     import torch
     from tqdm import tqdm
 
-    from handpose.errors import HandposeError
     from handpose.simulators.imu.noise import NoiseConfig
     from handpose.simulators.synth import SynthConfig, synthesize_file
+    from handpose.utils.validate import input_file, output_file
 
     cfg = SynthConfig(
         subjects=args.subjects,
@@ -92,9 +95,10 @@ def _synth_imu(args) -> int:
         model=args.model,
     )
     cfg.validate()
+    output_file(args.out, "output", suffixes=(".h5", ".hdf5"))
+    if args.model not in ("open", "mano"):
+        input_file(args.model, "hand model file")
     t0 = time.perf_counter()
-    if args.workers < 1:
-        raise HandposeError(f"--workers must be >= 1, got {args.workers}.")
     n = cfg.subjects * len(cfg.sequences)
     # Per-frame tensors are small: torch's intra-op threads only add overhead here, and on a
     # busy machine they oversubscribe the cores. Parallelism comes from --workers processes.

@@ -16,6 +16,7 @@ import argparse
 import json
 
 from handpose.cli import add_group
+from handpose.utils.validate import positive_int, seed
 
 # The names of handpose.losses.distill.VARIANTS, repeated here so that `handpose --help` does not
 # import torch (tests/training/test_training_cli.py keeps the two lists equal).
@@ -40,9 +41,9 @@ def _common(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override a config key, e.g. --set train.epochs=3 (repeatable)",
     )
-    p.add_argument("--seed", type=int, help="override the config's seed")
-    p.add_argument("--epochs", type=int, help="override train.epochs")
-    p.add_argument("--devices", type=int, help="override train.devices (DDP when > 1)")
+    p.add_argument("--seed", type=seed, help="override the config's seed")
+    p.add_argument("--epochs", type=positive_int, help="override train.epochs")
+    p.add_argument("--devices", type=positive_int, help="override train.devices (DDP when > 1)")
     p.add_argument("--accelerator", help="override train.accelerator (cpu, gpu, auto)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.ckpt")
 
@@ -91,7 +92,10 @@ def _student(args) -> int:
 def _eval(args) -> int:
     from handpose.training.api import evaluate
     from handpose.utils.io import atomic_write_text
+    from handpose.utils.validate import output_file
 
+    if args.json:  # checked before the evaluation, not after it
+        output_file(args.json, "JSON output")
     result = evaluate(
         args.checkpoint,
         args.data,
@@ -134,7 +138,7 @@ def register(subparsers) -> None:
     p.add_argument("--checkpoint", required=True, help="a teacher's or student's .ckpt")
     p.add_argument("--data", required=True, help="handpose IMU file (HDF5)")
     p.add_argument("--split", help="train, test or all (default: the config's eval split)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", help="also write the result to this JSON file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -35,13 +35,13 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from handpose.errors import HandposeError
 from handpose.utils.io import atomic_path
+from handpose.utils.validate import check_finite, check_float, h5_attr, h5_dataset, input_file
 
 __all__ = [
     "FORMAT",
@@ -53,6 +53,7 @@ __all__ = [
     "open_writer",
     "write_sequences",
     "read_sequences",
+    "MODEL_FIELDS",
 ]
 
 FORMAT = "handpose-imu"
@@ -236,8 +237,22 @@ def _decode(value: Any) -> Any:
     return value
 
 
+# What the windowed datasets (training, evaluation) read: these must be finite there.
+MODEL_FIELDS = (
+    "global_orient",
+    "hand_pose",
+    "betas",
+    "joints21",
+    "quaternion",
+    "free_acceleration",
+)
+
+
 class ImuFile:
     """Read-only access to a handpose IMU file.
+
+    The layout is checked as it is read: a missing or misshapen dataset or attribute, or a
+    damaged file, raises :class:`HandposeError` naming the file, the sequence and the field.
 
     Example:
         >>> with ImuFile("data/synth_vihand.h5") as f:  # doctest: +SKIP
@@ -248,17 +263,28 @@ class ImuFile:
     def __init__(self, path: str | os.PathLike) -> None:
         import h5py
 
-        path = Path(path)
-        if not path.is_file():
-            raise HandposeError(f"the file '{path}' does not exist.")
+        path = input_file(path, "IMU file")
         try:
             self._f = h5py.File(path, "r")
         except OSError as err:
-            raise HandposeError(f"'{path}' is not an HDF5 file ({err}).") from err
-        if self._f.attrs.get("format") != FORMAT:
+            raise HandposeError(f"'{path}' is not an HDF5 file ({_h5_reason(err)}).") from None
+        self.path = path
+        with self._guard():
+            fmt = _decode(self._f.attrs.get("format"))
+        if fmt != FORMAT:
             self._f.close()
             raise HandposeError(f"'{path}' is not a handpose IMU file (no format='{FORMAT}').")
-        self.path = path
+
+    @contextlib.contextmanager
+    def _guard(self, what: str = "") -> Iterator[None]:
+        """h5py's errors on a damaged or truncated file → one HandposeError line."""
+        try:
+            yield
+        except (OSError, RuntimeError, KeyError, ValueError, TypeError) as err:
+            at = f" ({what})" if what else ""
+            raise HandposeError(
+                f"'{self.path}' is damaged or truncated{at}: {_h5_reason(err)}."
+            ) from None
 
     def __enter__(self) -> ImuFile:
         return self
@@ -267,54 +293,146 @@ class ImuFile:
         self.close()
 
     def close(self) -> None:
-        self._f.close()
+        with contextlib.suppress(Exception):
+            self._f.close()
 
     @property
     def attrs(self) -> dict[str, Any]:
         """File metadata, JSON values decoded."""
-        return {k: _decode(v) for k, v in self._f.attrs.items()}
+        with self._guard("file attributes"):
+            return {k: _decode(v) for k, v in self._f.attrs.items()}
+
+    def _groups(self) -> list[tuple[str, Any]]:
+        import h5py
+
+        with self._guard("sequences"):
+            root = self._f.get("sequences")
+            if root is None:
+                return []
+            if not isinstance(root, h5py.Group):
+                raise HandposeError(f"'{self.path}': 'sequences' must be a group.")
+            out = []
+            for sk in sorted(root):
+                sub = root[sk]
+                if not isinstance(sub, h5py.Group):
+                    raise HandposeError(f"'{self.path}': 'sequences/{sk}' must be a group.")
+                out += [(f"{sk}/{q}", sub[q]) for q in sorted(sub)]
+            return out
 
     def keys(self) -> list[tuple[int, str]]:
         """(subject, sequence) pairs in file order (subject, then sequence name)."""
         out = []
-        root = self._f.get("sequences", {})
-        for sk in sorted(root):
-            for q in sorted(root[sk]):
-                out.append((int(root[sk][q].attrs["subject"]), str(root[sk][q].attrs["sequence"])))
+        for key, g in self._groups():
+            where = f"'{self.path}' sequence {key}"
+            with self._guard(key):
+                out.append(
+                    (
+                        h5_attr(g, "subject", int, where=where),
+                        h5_attr(g, "sequence", str, where=where),
+                    )
+                )
         return out
 
     def __len__(self) -> int:
         return len(self.keys())
 
-    def read(self, subject: int, sequence: str) -> SequenceRecord:
-        """Load one sequence fully into memory."""
+    def read(self, subject: int, sequence: str, require_finite: bool = False) -> SequenceRecord:
+        """Load one sequence fully into memory, checking its layout.
+
+        Args:
+            subject, sequence: which one (see :meth:`keys`).
+            require_finite: also refuse NaN/inf in :data:`MODEL_FIELDS` (what models read).
+        """
+        import h5py
+
         key = f"sequences/subject{int(subject):02d}/{sequence}"
-        if key not in self._f:
-            raise HandposeError(f"no sequence {sequence!r} for subject {subject} in '{self.path}'.")
-        g = self._f[key]
-        ga = {k: _decode(v) for k, v in g.attrs.items()}
-        imu = g["imu"]
-        known = {"subject", "sequence", "fps", "layout", "sensor_names", "num_frames", "root"}
-        return SequenceRecord(
-            subject=int(ga["subject"]),
-            sequence=str(ga["sequence"]),
-            fps=float(ga["fps"]),
-            layout=str(ga["layout"]),
-            sensor_names=tuple(ga["sensor_names"]),
-            **{name: g[name][()] for name in _FRAME_FIELDS},
-            **{name: imu[name][()] for name in _IMU_FIELDS},
-            flags={k: imu[k][()] for k in imu if k not in _IMU_FIELDS},
-            extra={k: g["extra"][k][()] for k in g["extra"]} if "extra" in g else {},
-            attrs={k: v for k, v in ga.items() if k not in known},
-            root=str(ga.get("root", "back")),
-        )
+        with self._guard(key):
+            if key not in self._f:
+                raise HandposeError(
+                    f"no sequence {sequence!r} for subject {subject} in '{self.path}'."
+                )
+            g = self._f[key]
+            where = f"'{self.path}' sequence subject{int(subject):02d}/{sequence}"
+            fps = h5_attr(g, "fps", float, where=where)
+            check_float(fps, f"{where}: attribute 'fps'", 0.0, lo_open=True)
+            names = _decode(h5_attr(g, "sensor_names", str, where=where))
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise HandposeError(
+                    f"{where}: attribute 'sensor_names' must be a JSON list of names."
+                )
+            dims = {"N": len(names)}
+            arrays = {
+                name: h5_dataset(g, name, shape, dims, where=where)
+                for name, shape in _FRAME_SHAPES.items()
+            }
+            imu = g.get("imu")
+            if not isinstance(imu, h5py.Group):
+                raise HandposeError(f"{where} has no group 'imu'.")
+            iwhere = f"{where} imu"
+            arrays.update(
+                {
+                    name: h5_dataset(imu, name, shape, dims, where=iwhere)
+                    for name, shape in _IMU_SHAPES.items()
+                }
+            )
+            flags = {
+                k: h5_dataset(imu, k, ("T", "N"), dims, where=iwhere, kind="b")
+                for k in imu
+                if k not in _IMU_FIELDS
+            }
+            extra = g.get("extra")
+            extra = (
+                {k: h5_dataset(extra, k, where=f"{where} extra", kind="fiub") for k in extra}
+                if isinstance(extra, h5py.Group)
+                else {}
+            )
+            ga = {k: _decode(v) for k, v in g.attrs.items()}
+            rec = SequenceRecord(
+                subject=h5_attr(g, "subject", int, where=where),
+                sequence=h5_attr(g, "sequence", str, where=where),
+                fps=fps,
+                layout=str(ga.get("layout", "")),
+                sensor_names=tuple(names),
+                **arrays,
+                flags=flags,
+                extra=extra,
+                attrs={k: v for k, v in ga.items() if k not in _KNOWN_ATTRS},
+                root=str(ga.get("root", "back")),
+            )
+        rec.validate()
+        if require_finite:
+            for name in MODEL_FIELDS:
+                check_finite(getattr(rec, name), f"{where}: {name}", first_axis="frame")
+        return rec
 
     def __iter__(self) -> Iterator[SequenceRecord]:
         for s, q in self.keys():
             yield self.read(s, q)
 
 
-def read_sequences(path: str | os.PathLike) -> list[SequenceRecord]:
-    """All sequences of a file, in file order."""
+_FRAME_SHAPES = {
+    "global_orient": ("T", 3),
+    "hand_pose": ("T", 45),
+    "betas": ("T", 10),
+    "transl": ("T", 3),
+    "joints21": ("T", 21, 3),
+}
+_IMU_SHAPES = {
+    "quaternion": ("T", "N", 4),
+    "specific_force": ("T", "N", 3),
+    "free_acceleration": ("T", "N", 3),
+    "angular_velocity": ("T", "N", 3),
+}
+_KNOWN_ATTRS = {"subject", "sequence", "fps", "layout", "sensor_names", "num_frames", "root"}
+
+
+def _h5_reason(err: Exception) -> str:
+    """h5py's message without its call-stack prefix ("Unable to synchronously open ...")."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def read_sequences(path: str | os.PathLike, require_finite: bool = False) -> list[SequenceRecord]:
+    """All sequences of a file, in file order (``require_finite``: see :meth:`ImuFile.read`)."""
     with ImuFile(path) as f:
-        return list(f)
+        return [f.read(s, q, require_finite=require_finite) for s, q in f.keys()]

@@ -63,6 +63,7 @@ from handpose.geometry.rotations import (
 from handpose.simulators.imu.kinematics import angular_velocity
 from handpose.simulators.imu.layouts import LAYOUTS
 from handpose.simulators.motion.gestures import GESTURES
+from handpose.utils.validate import read_json
 
 __all__ = [
     "VIHAND_FILE_ORDER",
@@ -145,13 +146,9 @@ def repair_samples(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 
 def _load_json(path: Path):
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except FileNotFoundError:
-        raise HandposeError(f"missing VIHand file '{path}'.") from None
-    except json.JSONDecodeError as err:
-        raise HandposeError(f"'{path}' is not valid JSON ({err}).") from None
+    if not path.exists():
+        raise HandposeError(f"missing VIHand file '{path}'.")
+    return read_json(path, "VIHand file")
 
 
 def _frame_key(k) -> int:
@@ -200,6 +197,11 @@ def read_imu_json(path: str | os.PathLike, options: VIHandOptions = VIHandOption
                 f"'{path}' frame {k}: 'Frames_Data' must be a list of {N} sensor dicts."
             )
         for i, d in enumerate(data):
+            if not isinstance(d, dict):
+                raise HandposeError(
+                    f"'{path}' frame {k}: sensor {i} of 'Frames_Data' must be an object with "
+                    f"{', '.join(_ACC_KEYS + _QUAT_KEYS)}."
+                )
             for c, key in enumerate(_ACC_KEYS):
                 acc[t, i, c] = _number(d.get(key))
             for c, key in enumerate(_QUAT_KEYS):
@@ -216,6 +218,17 @@ def read_imu_json(path: str | os.PathLike, options: VIHandOptions = VIHandOption
     if options.quat_world_to_sensor:
         quat = quat * np.array([1.0, -1.0, -1.0, -1.0])
     return np.array([_frame_key(k) for k in frames]), acc, quat, acc_valid, quat_valid
+
+
+def _numbers(values: list, path: Path) -> np.ndarray:
+    """Per-frame nested lists of numbers → a float64 array (one frame, one row)."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (ValueError, TypeError) as err:
+        reason = " ".join(str(err).split())[:120]
+        raise HandposeError(
+            f"{path}: every frame must be a list of numbers of the same length ({reason})."
+        ) from None
 
 
 def _number(v) -> float:
@@ -342,11 +355,11 @@ def load_vihand_sequence(
         raise HandposeError(f"{sdir.name}/{rom}: no frame has IMU, mano.json and joint.json data.")
     frames, acc_raw, quat = frames[keep], acc_raw[keep], quat[keep]
     acc_valid, quat_valid = acc_valid[keep], quat_valid[keep]
-    try:
-        m = np.asarray([mano[f] for f in frames], dtype=np.float64).reshape(len(frames), -1)
-        j = np.asarray([joints[f] for f in frames], dtype=np.float64).reshape(len(frames), -1, 3)
-    except ValueError as err:
-        raise HandposeError(f"{sdir.name}/{rom}: malformed mano.json/joint.json ({err}).") from None
+    m = _numbers([mano[f] for f in frames], mano_path).reshape(len(frames), -1)
+    j = _numbers([joints[f] for f in frames], joint_path)
+    if j.size % (3 * len(frames)):
+        raise HandposeError(f"{joint_path}: expected 21 joints × 3 numbers per frame.")
+    j = j.reshape(len(frames), -1, 3)
     if m.shape[1] != 65:
         raise HandposeError(f"{mano_path}: expected 65 numbers per frame, got {m.shape[1]}.")
     if j.shape[1] != 21:

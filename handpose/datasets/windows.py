@@ -188,7 +188,7 @@ class ImuWindowDataset(Dataset):
                 out.append(s)
             else:
                 _check_full_articulation(s)
-                out.extend(read_sequences(s))
+                out.extend(read_sequences(s, require_finite=True))
         return out
 
     def _prepare(self, rec: SequenceRecord, idx: list[int], root: int) -> dict:

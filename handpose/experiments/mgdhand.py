@@ -45,6 +45,16 @@ from pathlib import Path
 
 from handpose.errors import HandposeError
 from handpose.utils.io import atomic_path, atomic_write_text
+from handpose.utils.validate import (
+    MAX_SEED,
+    check_int,
+    input_file,
+    input_folder,
+    json_field,
+    output_file,
+    output_folder,
+    read_json,
+)
 
 __all__ = [
     "ALL_VARIANTS",
@@ -390,14 +400,24 @@ def run_experiment(
 
     from handpose.training.config import load_config
 
-    if jobs < 1:
-        raise HandposeError(f"--jobs must be ≥ 1, got {jobs}")
+    # Everything a user can get wrong is checked before the experiment folder is touched.
+    check_int(jobs, "--jobs", 1)
+    for s in seeds:
+        check_int(s, "--seeds", 0, MAX_SEED)
+    specs = plan_runs(seeds, variants, sparse_variants, sparse_imus)
     load_config(preset, list(sets))  # validate the config and overrides before any work
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out, "experiment folder")
     data = Path(data) if data is not None else out / "data" / "synth.h5"
     synth = synth or SynthSize()
-    specs = plan_runs(seeds, variants, sparse_variants, sparse_imus)
+    if data.exists():
+        describe_data(input_file(data, "data file"))  # readable, the layout checked
+    else:
+        output_file(data, "data file")
+        check_int(synth.subjects, "--subjects", 1)
+        check_int(synth.frames_per_sequence, "--frames", 8)
+    if doc is not None:
+        _report_paths(doc, bar, notes)
+    out.mkdir(parents=True, exist_ok=True)
     log_lock = threading.Lock()
 
     def log(msg: str) -> None:
@@ -406,7 +426,9 @@ def run_experiment(
             tqdm.write(line) if progress else print(line, flush=True)
 
     meta_path = out / "experiment.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"sessions": []}
+    meta = read_json(meta_path, "experiment description") if meta_path.exists() else {}
+    if not isinstance(meta, dict) or not isinstance(meta.setdefault("sessions", []), list):
+        raise HandposeError(f"the experiment description '{meta_path}' is malformed.")
     made = _ensure_data(data, synth, log)
     if made["made_here"] or "synth_command" not in meta:
         meta["synth_command"] = made["command"]
@@ -516,16 +538,47 @@ def run_experiment(
     return summary
 
 
+def _report_paths(doc, bar, notes) -> tuple[Path, Path, Path | None]:
+    """The report, its bar chart (default ``<doc stem>_bar.png`` beside it) and the notes file,
+    checked before any work."""
+    doc = output_file(doc, "report")
+    bar = output_file(bar if bar is not None else doc.with_name(f"{doc.stem}_bar.png"), "chart")
+    return doc, bar, (input_file(notes, "notes file") if notes is not None else None)
+
+
 def _report(out: Path, doc, bar, notes) -> None:
-    doc = Path(doc)
-    bar = Path(bar) if bar is not None else doc.with_name(f"{doc.stem}_bar.png")
-    write_report(out, doc, bar, notes)
+    if not any(Path(out).glob("seed*/*/result.json")):
+        return  # nothing finished yet: keep the existing report
+    write_report(out, *_report_paths(doc, bar, notes))
 
 
 # ------------------------------------------------------------------------------ results
+_RESULT_NUMBERS = ("mpjpe_mm", "mpvpe_mm", "pa_mpjpe_mm", "accel_error")
+
+
+def _check_result(r, path: Path) -> dict:
+    """A run's ``result.json`` with the fields the report reads, or one HandposeError line."""
+    where = f"the run result '{path}'"
+    json_field(r, "kind", "string", where)
+    json_field(r, "seed", "integer", where)
+    group = json_field(r, "group", "list", where)
+    if len(group) != 2 or not isinstance(group[0], str) or not isinstance(group[1], int):
+        raise HandposeError(f"{where}: field 'group' must be [variant, IMU count].")
+    for key in _RESULT_NUMBERS:
+        json_field(r, key, "number", where)
+    json_field(r, "commands", "list", where)
+    for t in ("", "_cpu"):
+        if json_field(r, f"train{t}_s", "number", where, optional=True) is not None:
+            json_field(r, f"eval{t}_s", "number", where)
+    return r
+
+
 def collect_results(out: str | os.PathLike) -> list[dict]:
-    """Every ``result.json`` under ``out`` (sorted by path)."""
-    return [json.loads(p.read_text()) for p in sorted(Path(out).glob("seed*/*/result.json"))]
+    """Every ``result.json`` under ``out`` (sorted by path), checked (one line if malformed)."""
+    return [
+        _check_result(read_json(p, "run result"), p)
+        for p in sorted(Path(out).glob("seed*/*/result.json"))
+    ]
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -678,11 +731,23 @@ def write_report(
     """Write the markdown report (and the bar chart) from the finished runs under ``out``.
 
     Works on a partial experiment (rows without results say so). Returns the markdown text.
+
+    Raises:
+        HandposeError: no finished run under ``out`` (an existing report is kept), a malformed
+            ``result.json`` or ``experiment.json``, a missing notes file, or outputs that
+            cannot be written.
     """
-    out, doc, bar = Path(out), Path(doc), Path(bar)
+    out = input_folder(out, "experiment folder")
+    doc, bar, notes = _report_paths(doc, bar, notes)
     meta_path = out / "experiment.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    meta = read_json(meta_path, "experiment description") if meta_path.exists() else {}
+    if not isinstance(meta, dict):
+        raise HandposeError(f"the experiment description '{meta_path}' must be a JSON object.")
     results = collect_results(out)
+    if not results:
+        raise HandposeError(
+            f"no finished run under '{out}' (no seed*/*/result.json); the report was not written."
+        )
     summary = summarize(results)
     variants = meta.get("variants", list(ALL_VARIANTS))
     sparse_variants = meta.get("sparse_variants", list(SPARSE_VARIANTS))
@@ -753,8 +818,11 @@ def write_report(
         L += [""]
     if results:
         L += [f"![MPJPE per variant]({bar_ref})", ""]
-    if notes is not None and Path(notes).exists():
-        L += [Path(notes).read_text(encoding="utf-8").rstrip(), ""]
+    if notes is not None:
+        try:
+            L += [notes.read_text(encoding="utf-8").rstrip(), ""]
+        except (OSError, UnicodeDecodeError) as err:
+            raise HandposeError(f"the notes file '{notes}' cannot be read ({err}).") from None
 
     L += ["## How these numbers were made", ""]
     L += ["### Commands", "", "```bash"]

@@ -269,6 +269,13 @@ def _orthogonal_polar(H: Tensor, special: bool) -> Tensor:
     """
     if H.shape[-1] == 0:
         return H.clone()
+    eye = torch.eye(3, dtype=H.dtype, device=H.device)[..., None]
+    # A sample with NaN/inf points (valid ones: masked points never reach H) has no fit: its R
+    # is NaN, and the SVD never sees it (LAPACK refuses non-finite input).
+    nonfinite = ~torch.isfinite(H.detach()).all(0).all(0)
+    if bool(nonfinite.any()):
+        R = _orthogonal_polar(torch.where(nonfinite, eye, H), special)
+        return torch.where(nonfinite, torch.full_like(R, float("nan")), R)
     # R is invariant to a positive scale of H: normalise to max |entry| = 1 for the tests below
     # and to keep the quartic's coefficients O(1).
     mag = H.detach().abs().amax((0, 1))
@@ -277,7 +284,6 @@ def _orthogonal_polar(H: Tensor, special: bool) -> Tensor:
     ok = det.abs() > _SINGULAR_DET
     # Degenerate samples get the identity so the closed form stays finite (and so do its
     # gradients); they are replaced by the SVD result below.
-    eye = torch.eye(3, dtype=H.dtype, device=H.device)[..., None]
     R, _ = _closed_form_polar(torch.where(ok, Hn, eye), special)
     # A-posteriori check: R must be orthogonal to near machine precision; ill-conditioned cases
     # (e.g. σ₂ ≈ σ₃ with a det flip) show up here and go to the SVD.
@@ -294,8 +300,12 @@ def _orthogonal_polar(H: Tensor, special: bool) -> Tensor:
 def _fit(p: Tensor, g: Tensor, w: Tensor | None, mode: str) -> tuple[Tensor, Tensor, Tensor]:
     """float64 fit on component-major inputs: p, g (3, B, N), w (B, N) in {0, 1} or None.
 
-    Returns component-major R (3, 3, B), s (B,), t (3, B).
+    Returns component-major R (3, 3, B), s (B,), t (3, B); NaN for a sample with a non-finite
+    point among those fitted.
     """
+    if w is not None:
+        # Masked points never enter the fit, whatever they hold (NaN included: 0·NaN = NaN).
+        p, g = torch.where(w > 0, p, 0.0), torch.where(w > 0, g, 0.0)
     if w is None:
         mu_p, mu_g = p.mean(-1), g.mean(-1)
         Pc, Gc = p - mu_p[..., None], g - mu_g[..., None]
@@ -348,9 +358,21 @@ def _residuals_cm(R: Tensor, s: Tensor, t: Tensor, p: Tensor, g: Tensor) -> Tens
         d = torch.addcmul(d, sR[i, 1, :, None], p[1])
         d = torch.addcmul(d, sR[i, 2, :, None], p[2])
         sq = d * d if sq is None else torch.addcmul(sq, d, d)
-    # sqrt with a finite (zero) gradient where a residual is exactly zero.
+    # sqrt with a finite (zero) gradient where a residual is exactly zero; NaN stays NaN.
     pos = sq > 0
-    return torch.where(pos, torch.where(pos, sq, 1.0).sqrt(), 0.0)
+    return torch.where(pos, torch.where(pos, sq, 1.0).sqrt(), sq)
+
+
+def _finite_points(x: Tensor) -> tuple[Tensor, Tensor]:
+    """Component-major (3, B, N) points with non-finite ones zeroed, and where they were (B, N).
+
+    Their outputs are set to NaN afterwards; computing them from zeros keeps a NaN out of the
+    gradients of the shared transform (0 · NaN = NaN would reach every point of the sample).
+    """
+    bad = ~torch.isfinite(x).all(0)
+    if not bool(bad.any()):
+        return x, bad
+    return torch.where(bad, 0.0, x), bad
 
 
 def _to_cm(x: Tensor, shape: torch.Size) -> Tensor:
@@ -451,7 +473,9 @@ def procrustes_align(
     with torch.autocast(device_type=pred.device.type, enabled=False):
         p, g, w, batch, dtype = _prepare(pred, gt, mode, valid)
         R, s, t = _fit(p, g, w, mode)
-        aligned = _apply_cm(R, s, t, p).permute(1, 2, 0).reshape(batch + p.shape[-1:] + (3,))
+        p_safe, bad = _finite_points(p)
+        aligned = torch.where(bad, torch.nan, _apply_cm(R, s, t, p_safe))
+        aligned = aligned.permute(1, 2, 0).reshape(batch + p.shape[-1:] + (3,))
     aligned = aligned.to(dtype).contiguous()
     if not return_transform:
         return aligned
@@ -486,7 +510,8 @@ def procrustes_residuals(
     with torch.autocast(device_type=pred.device.type, enabled=False):
         p, g, w, batch, dtype = _prepare(pred, gt, mode, valid)
         R, s, t = _fit(p, g, w, mode)
-        res = _residuals_cm(R, s, t, p, g)
+        (p_safe, bad_p), (g_safe, bad_g) = _finite_points(p), _finite_points(g)
+        res = torch.where(bad_p | bad_g, torch.nan, _residuals_cm(R, s, t, p_safe, g_safe))
     return res.reshape(batch + p.shape[-1:]).to(dtype)
 
 

@@ -28,13 +28,14 @@ from __future__ import annotations
 import io
 import os
 import pickle
-from pathlib import Path
+import zipfile
 from typing import Any
 
 import numpy as np
 
 from handpose.errors import HandposeError
 from handpose.utils.io import atomic_path
+from handpose.utils.validate import input_file
 
 __all__ = [
     "MANO_KEYS",
@@ -326,9 +327,7 @@ def load_mano_pickle(path: str | os.PathLike) -> dict[str, Any]:
         HandposeError: the file is missing, is not a MANO pickle, or names a forbidden global
             (nothing from such a file is executed).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise HandposeError(f"MANO model file '{path}' does not exist")
+    path = input_file(path, "MANO model file")
     raw = path.read_bytes()
     try:
         obj = RestrictedUnpickler(io.BytesIO(raw), encoding="latin1").load()
@@ -359,9 +358,9 @@ def load_model_npz(path: str | os.PathLike) -> dict[str, Any]:
 
     Returns every array; 0-d string arrays come back as ``str``. MANO entries are validated.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise HandposeError(f"hand model file '{path}' does not exist")
+    path = input_file(path, "hand model file")
+    if not zipfile.is_zipfile(path):
+        raise HandposeError(f"'{path}' is not a .npz file (not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}

@@ -205,9 +205,12 @@ def load_estimator(
     Returns:
         :class:`ImuPoseEstimator` (use ``.infer(recording)`` or ``.stream()``).
     """
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise HandposeError(f"checkpoint '{path}' does not exist.")
+    from handpose.utils.validate import check_int, input_file
+
+    path = input_file(checkpoint, "checkpoint")
+    if threads is not None:
+        check_int(threads, "threads", 1)
+    check_int(batch_size, "batch_size", 1)
     if path.suffix.lower() == ".onnx":
         if backend not in (None, "onnx"):
             raise HandposeError(
@@ -437,13 +440,21 @@ def infer_file(
     """
     from handpose.inference.readers import read_imu
     from handpose.utils.io import atomic_path
+    from handpose.utils.validate import check_int, output_file, output_folder
 
-    out = Path(out)
-    if out.suffix.lower() != ".npz":
-        raise HandposeError(f"the output must be an .npz file, got '{out.name}'.")
-    if video is not None and Path(video).suffix.lower() not in (".mp4", ".gif"):
-        raise HandposeError(f"the video must end in .mp4 or .gif, got '{Path(video).name}'.")
+    # Every output is checked before any work, so nothing is computed and then lost.
+    out = output_file(out, "output", suffixes=(".npz",))
+    if video is not None:
+        output_file(video, "video", suffixes=(".mp4", ".gif"))
+    if plots is not None:
+        output_folder(plots, "plots folder")
+        for name in PLOT_NAMES:
+            output_file(Path(plots) / name, "plot")
+    if threads is not None:
+        check_int(threads, "threads", 1)
     recording = read_imu(input, sequence=sequence, fps=fps)
+    if plots is not None and recording.ground_truth is None:
+        raise HandposeError(f"'{input}' has no ground truth, so there is nothing to plot.")
     estimator = load_estimator(checkpoint, backend=backend, threads=threads)
     need_vertices = return_vertices or video is not None
     result = infer_recording(
@@ -454,8 +465,6 @@ def infer_file(
         return_vertices=need_vertices,
         progress=progress,
     )
-    if plots is not None and result.gt_joints is None:
-        raise HandposeError(f"'{input}' has no ground truth, so there is nothing to plot.")
     poses = result.poses
     arrays = poses.to_arrays()
     if not return_vertices:

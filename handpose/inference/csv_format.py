@@ -41,13 +41,17 @@ import numpy as np
 
 from handpose.errors import HandposeError
 from handpose.inference.recording import ImuRecording
+from handpose.utils.validate import check_float, check_row
 
 __all__ = ["read_imu_csv", "write_imu_csv", "CSV_FIELDS", "DEFAULT_SENSOR_NAMES"]
 
 CSV_FIELDS = ("qw", "qx", "qy", "qz", "ax", "ay", "az")
 # The canonical order of the 7-sensor glove (team contract, datasets.md §5.6).
 DEFAULT_SENSOR_NAMES = ("thumb", "index", "middle", "ring", "pinky", "back", "wrist")
-_FPS_COMMENT = re.compile(r"#\s*fps\s*[=:]\s*([0-9.eE+-]+)")
+_FPS_COMMENT = re.compile(r"#\s*fps\s*[=:]\s*(\S*)")
+# Frames without any row are missing samples; a frame number far beyond the rows (a logger
+# counting from boot, a typo) would allocate a huge mostly-empty recording instead.
+MAX_EXTRA_FRAMES = 1000
 
 
 def _number(cell: str, where: str) -> float:
@@ -89,15 +93,23 @@ def read_imu_csv(
         if stripped.startswith("#"):
             match = _FPS_COMMENT.match(stripped)
             if match:
-                file_fps = _number(match.group(1), f"{path}: fps comment")
+                file_fps = check_float(
+                    _number(match.group(1), f"{path}: the '# fps=' comment"),
+                    f"{path}: the '# fps=' comment",
+                    0.0,
+                    lo_open=True,
+                )
             continue
         if stripped:
             data_lines.append(line)
     if not data_lines:
         raise HandposeError(f"{path}: the CSV file has no header or rows.")
     reader = csv.reader(io.StringIO("\n".join(data_lines)))
-    header = [h.strip().lower() for h in next(reader)]
-    rows = list(reader)
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+        rows = list(reader)
+    except csv.Error as err:
+        raise HandposeError(f"{path}: not a readable CSV file ({err}).") from None
     if "frame" not in header:
         raise HandposeError(f"{path}: the CSV header needs a 'frame' column, got {header}.")
     if "sensor" in header:
@@ -136,8 +148,7 @@ def _read_long(path, header, rows, sensor_names):
     raw_sensors: list[str] = []
     for i, cells in enumerate(rows, start=2):
         where = f"{path}: row {i}"
-        if len(cells) < len(header):
-            raise HandposeError(f"{where}: expected {len(header)} cells, got {len(cells)}.")
+        check_row(cells, len(header), where)
         frame = _frame_index(cells, col["frame"], where)
         sensor = cells[col["sensor"]].strip()
         values = [_number(cells[col[c]], where) for c in CSV_FIELDS]
@@ -149,7 +160,7 @@ def _read_long(path, header, rows, sensor_names):
         raise HandposeError(f"{path}: the CSV file has a header but no rows.")
     names = _resolve_sensors(path, raw_sensors, sensor_names)
     index = {raw: names.index(_canonical(raw, names)) for raw in raw_sensors}
-    num_frames = max(p[0] for p in parsed) + 1
+    num_frames = _num_frames(path, [p[0] for p in parsed])
     q = np.full((num_frames, len(names), 4), np.nan)
     a = np.full((num_frames, len(names), 3), np.nan)
     t = np.full(num_frames, np.nan)
@@ -164,6 +175,18 @@ def _read_long(path, header, rows, sensor_names):
         t[frame] = tt
     frames = np.arange(num_frames, dtype=np.float64)
     return frames, (t if t_col is not None else None), names, q, a
+
+
+def _num_frames(path, frames: list[int]) -> int:
+    """Frames of the recording (0 to the largest frame number), refusing absurd gaps."""
+    num_frames = max(frames) + 1
+    with_rows = len(set(frames))
+    if num_frames > 2 * with_rows + MAX_EXTRA_FRAMES:
+        raise HandposeError(
+            f"{path}: frame number {max(frames)} is far beyond the {with_rows} frames that have "
+            "rows; frame numbers must count the recording's frames from 0."
+        )
+    return num_frames
 
 
 def _canonical(raw: str, names: tuple[str, ...]) -> str:
@@ -231,10 +254,9 @@ def _read_wide(path, header, rows, sensor_names):
     t_col = header.index("t") if "t" in header else None
     frames_list = []
     for i, cells in enumerate(rows, start=2):
-        if len(cells) < len(header):
-            raise HandposeError(f"{path}: row {i}: expected {len(header)} cells, got {len(cells)}.")
+        check_row(cells, len(header), f"{path}: row {i}")
         frames_list.append(_frame_index(cells, frame_col, f"{path}: row {i}"))
-    num_frames = max(frames_list) + 1
+    num_frames = _num_frames(path, frames_list)
     if len(set(frames_list)) != len(frames_list):
         raise HandposeError(f"{path}: a frame number appears in two rows.")
     q = np.full((num_frames, len(names), 4), np.nan)

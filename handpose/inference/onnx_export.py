@@ -20,6 +20,7 @@ against a looser tolerance (1 mm by default) that catches broken exports, not pr
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -43,6 +44,7 @@ from handpose.inference.backends import (
 
 __all__ = [
     "DEFAULT_OPSET",
+    "opset_range",
     "PARITY_TOLERANCE_MM",
     "ExportReport",
     "student_to_onnx",
@@ -104,7 +106,7 @@ def student_to_onnx(student: nn.Module, spec: StudentSpec, *, opset: int = DEFAU
     dummy = torch.zeros(1, spec.window, len(spec.sensor_names), 12)
     dummy[..., 0] = dummy[..., 4] = dummy[..., 8] = 1.0  # identity rotations
     buf = io.BytesIO()
-    with warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad(), _exporter_errors(opset):
         # TracerWarnings about shape-dependent Python branches: the window T is fixed by design.
         warnings.simplefilter("ignore")
         torch.onnx.export(
@@ -124,6 +126,29 @@ def student_to_onnx(student: nn.Module, spec: StudentSpec, *, opset: int = DEFAU
     entry.value = spec.to_json()
     model.producer_name = "handpose"
     return model.SerializeToString()
+
+
+def opset_range() -> tuple[int, int]:
+    """The ONNX opsets torch's TorchScript-based exporter writes (7..20 for torch 2.x)."""
+    from torch.onnx import _constants
+
+    lo = getattr(_constants, "ONNX_MIN_OPSET", 7)
+    hi = getattr(_constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", None)
+    return lo, hi or getattr(_constants, "ONNX_MAX_OPSET", DEFAULT_OPSET)
+
+
+@contextlib.contextmanager
+def _exporter_errors(opset: int):
+    """The exporter's refusal (an operator without a symbolic at this opset) as one line."""
+    from torch.onnx.errors import OnnxExporterError, UnsupportedOperatorError
+
+    try:
+        yield
+    except (OnnxExporterError, UnsupportedOperatorError) as err:
+        reason = " ".join(str(err).split())[:200]
+        raise HandposeError(
+            f"the student cannot be exported at ONNX opset {opset}: {reason}"
+        ) from None
 
 
 def quantize_int8(model: bytes) -> bytes:
@@ -250,10 +275,13 @@ def export_onnx(
         tolerance_mm = INT8_TOLERANCE_MM if int8 else PARITY_TOLERANCE_MM
     from handpose.inference.api import load_student
     from handpose.utils.io import atomic_path
+    from handpose.utils.validate import check_float, check_int, output_file
 
-    out = Path(out)
-    if out.suffix.lower() != ".onnx":
-        raise HandposeError(f"the ONNX output must end in .onnx, got '{out.name}'.")
+    out = output_file(out, "ONNX output", suffixes=(".onnx",))
+    lo, hi = opset_range()
+    check_int(opset, "the ONNX opset", lo, hi)
+    check_int(num_windows, "the number of parity windows", 1)
+    check_float(tolerance_mm, "the parity tolerance (mm)", 0.0, lo_open=True)
     student, spec = load_student(checkpoint)
     data = student_to_onnx(student, spec, opset=opset)
     if int8:

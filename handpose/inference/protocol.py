@@ -133,6 +133,16 @@ def _clean(obj):
     return obj
 
 
+def _decode(line: str):
+    """One NDJSON line → a JSON value; HandposeError for anything that is not valid JSON."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as err:
+        raise HandposeError(f"invalid JSON: {err.msg}") from None
+    except RecursionError:  # e.g. 100 000 nested brackets
+        raise HandposeError("invalid JSON: nested too deeply") from None
+
+
 def serve_lines(
     stream,
     lines: Iterable[str],
@@ -157,7 +167,7 @@ def serve_lines(
         if not line:
             continue
         try:
-            message = json.loads(line)
+            message = _decode(line)
             if isinstance(message, dict) and message.get("end"):
                 break
             if isinstance(message, dict) and message.get("reset"):
@@ -166,9 +176,8 @@ def serve_lines(
                 continue
             q, a, t = parse_frame(message, names)
             pose = stream.push(q, a, t)
-        except (json.JSONDecodeError, HandposeError) as err:
-            msg = f"invalid JSON: {err.msg}" if isinstance(err, json.JSONDecodeError) else str(err)
-            write(json.dumps({"error": msg, "line": lineno}) + "\n")
+        except HandposeError as err:
+            write(json.dumps({"error": str(err), "line": lineno}) + "\n")
             continue
         write(json.dumps(_clean(pose.to_json(names)), separators=(",", ":")) + "\n")
         frames += 1
@@ -245,9 +254,13 @@ def replay_udp(
 
 
 def stdin_lines() -> Iterator[str]:
-    """Lines from stdin as they arrive (no read-ahead buffering beyond one line)."""
+    """Lines from stdin as they arrive (no read-ahead buffering beyond one line).
+
+    Bytes that are not UTF-8 become U+FFFD (and so an error line), not a crash.
+    """
+    stream = getattr(sys.stdin, "buffer", sys.stdin)
     while True:
-        line = sys.stdin.readline()
+        line = stream.readline()
         if not line:
             return
-        yield line
+        yield line.decode("utf-8", errors="replace") if isinstance(line, bytes) else line

@@ -27,6 +27,7 @@ import numpy as np
 from handpose.errors import HandposeError
 from handpose.inference.csv_format import read_imu_csv
 from handpose.inference.recording import GroundTruth, ImuRecording
+from handpose.utils.validate import check_finite, input_file
 
 __all__ = ["read_imu", "read_imu_h5", "read_vihand_imu", "SUPPORTED_SUFFIXES"]
 
@@ -51,9 +52,7 @@ def read_imu(
     Raises:
         HandposeError: missing file, unknown format, unreadable content.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise HandposeError(f"the input file '{path}' does not exist.")
+    path = input_file(path, "input file")
     suffix = path.suffix.lower()
     if suffix in (".h5", ".hdf5"):
         return read_imu_h5(path, sequence=sequence)
@@ -110,10 +109,14 @@ def read_imu_h5(path: str | os.PathLike, *, sequence: str | None = None) -> ImuR
         attrs = f.attrs
     flags = [np.asarray(v, dtype=bool) for k, v in rec.flags.items() if k.endswith("_valid")]
     held = ~np.logical_and.reduce(flags) if flags else None
+    where = f"'{path}' sequence {rec.key}: ground truth"
     gt = GroundTruth(
-        global_orient=np.asarray(rec.global_orient, dtype=np.float64),
-        hand_pose=np.asarray(rec.hand_pose, dtype=np.float64),
-        betas=np.asarray(rec.betas, dtype=np.float64),
+        **{
+            name: check_finite(
+                np.asarray(getattr(rec, name), dtype=np.float64), f"{where} {name}", "frame"
+            )
+            for name in ("global_orient", "hand_pose", "betas")
+        },
         hand_model=str(attrs.get("hand_model", "")),
     )
     return ImuRecording(

@@ -64,6 +64,22 @@ def check_pair(pred, gt, names: tuple[str, str] = ("pred", "gt")) -> tuple[Tenso
     return p.to(dtype), g.to(dtype)
 
 
+def check_finite_points(x: Tensor, mask: Tensor | None, name: str) -> None:
+    """Raise :class:`HandposeError` if a valid point of (..., N, 3) ``x`` is NaN or infinite.
+
+    Invalid points (``mask`` False) may hold anything: they never reach a metric.
+    """
+    bad = ~torch.isfinite(x).all(-1)
+    if mask is not None:
+        bad = bad & mask.to(bad.device)
+    if bool(bad.any()):
+        first = tuple(int(i) for i in bad.nonzero()[0])
+        raise HandposeError(
+            f"{name} holds NaN or infinite coordinates at {int(bad.sum())} valid points (first "
+            f"at index {first}); mark them invalid or fix the input."
+        )
+
+
 def mask_shape(pred: Tensor, gt: Tensor) -> torch.Size:
     """The (..., N) shape a per-point mask must have for a broadcast pair of point sets."""
     return torch.broadcast_shapes(pred.shape, gt.shape)[:-1]

@@ -51,6 +51,7 @@ from handpose.geometry.procrustes import (
 from handpose.handmodel.conventions import OPENPOSE_JOINT_GROUPS
 from handpose.metrics._common import (
     UNIT_SCALE,
+    check_finite_points,
     check_index,
     check_mask,
     check_pair,
@@ -214,6 +215,9 @@ class Evaluator:
     ) -> None:
         """Add a batch.
 
+        A NaN or infinite coordinate at a valid point raises :class:`HandposeError` (invalid
+        points may hold anything).
+
         Args:
             pred_joints, gt_joints: (..., J, 3) metres; (..., T, J, 3) for sequence metrics.
             pred_verts, gt_verts: (..., V, 3) metres.
@@ -234,6 +238,8 @@ class Evaluator:
             pj, gj = pj.expand(shape), gj.expand(shape)
             jmask = check_mask(valid, shape[:-1], "valid")
             jmask = None if jmask is None else jmask.to(pj.device)
+            check_finite_points(pj, jmask, "pred_joints")
+            check_finite_points(gj, jmask, "gt_joints")
         if wants_v:
             if pred_verts is None or gt_verts is None:
                 raise HandposeError(f"metrics {list(self.metrics)} need pred_verts and gt_verts.")
@@ -242,6 +248,8 @@ class Evaluator:
             pv, gv = pv.expand(shape), gv.expand(shape)
             vmask = check_mask(verts_valid, shape[:-1], "verts_valid")
             vmask = None if vmask is None else vmask.to(pv.device)
+            check_finite_points(pv, vmask, "pred_verts")
+            check_finite_points(gv, vmask, "gt_verts")
             if pj is not None and pj.shape[:-2] != pv.shape[:-2]:
                 raise HandposeError(
                     f"joints {tuple(pj.shape)} and vertices {tuple(pv.shape)} must share their "

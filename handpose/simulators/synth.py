@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -28,6 +29,7 @@ from handpose.simulators.imu.simulate import GRAVITY, simulate_imu
 from handpose.simulators.motion.generator import MotionSequence, generate_sequence
 from handpose.simulators.motion.gestures import GESTURES, SEQUENCE_NAMES
 from handpose.simulators.motion.subjects import sample_subject
+from handpose.utils.validate import MAX_SEED
 
 __all__ = ["SIMULATOR_VERSION", "SynthConfig", "ImuSynthesizer", "iter_records", "synthesize_file"]
 
@@ -35,6 +37,7 @@ SIMULATOR_VERSION = "1"  # bump when generated data would change for the same se
 # VIHand: ≈ 280 K unique IMU frames (if its 1.4 M frame count includes the 5 camera views) over
 # 225 sequences ≈ 1250 frames ≈ 42 s each (datasets.md §5.2). We default to 40 s.
 DEFAULT_FRAMES_PER_SEQUENCE = 1200
+MAX_FPS = 10_000.0  # beyond any glove; far larger rates overflow the kinematics (f² of 1e300)
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,10 @@ class SynthConfig:
             raise HandposeError(
                 f"--frames-per-sequence must be >= 8, got {self.frames_per_sequence}."
             )
-        if self.fps <= 0:
-            raise HandposeError(f"--fps must be > 0, got {self.fps}.")
+        if not (math.isfinite(self.fps) and 1.0 <= self.fps <= MAX_FPS):
+            raise HandposeError(f"--fps must lie in [1, {MAX_FPS:g}] Hz, got {self.fps}.")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise HandposeError(f"--seed must lie in [0, {MAX_SEED}], got {self.seed}.")
         if self.acc_smoothing < 1:
             raise HandposeError(f"--acc-smoothing must be >= 1, got {self.acc_smoothing}.")
         for s in self.sequences:

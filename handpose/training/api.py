@@ -24,6 +24,7 @@ import torch
 
 from handpose.errors import HandposeError
 from handpose.training.checkpoints import (
+    PREFIX,
     checkpoint_metadata,
     load_mgdhand,
     model_state,
@@ -31,6 +32,8 @@ from handpose.training.checkpoints import (
 )
 from handpose.training.config import ExperimentConfig, config_from_dict, save_config
 from handpose.training.factory import student_sensor_indices
+from handpose.utils.io import make_folders
+from handpose.utils.validate import check_int, input_file, output_folder
 
 __all__ = ["train_teacher", "train_student", "evaluate", "last_checkpoint", "read_metrics"]
 
@@ -49,16 +52,34 @@ def last_checkpoint(out_dir: str | os.PathLike) -> Path:
     return Path(out_dir) / "checkpoints" / "last.ckpt"
 
 
-def _datamodule(cfg: ExperimentConfig, data: str | os.PathLike):
+def _datasets(cfg: ExperimentConfig, data: str | os.PathLike):
+    """The training and validation sets, checked before anything is written.
+
+    Raises:
+        HandposeError: unreadable or malformed file, NaN/inf data (named by file, sequence and
+            field), no windows, or fewer training windows than one batch.
+    """
+    from handpose.training.data import build_dataset
+
+    data = input_file(data, "data file")
+    train_set = build_dataset(cfg, data, cfg.data.train_split, train=True)
+    val_set = build_dataset(cfg, data, cfg.data.eval_split, train=False)
+    if len(train_set) < cfg.train.batch_size:
+        raise HandposeError(
+            f"the training split of '{data}' has {len(train_set)} windows, fewer than one "
+            f"batch of {cfg.train.batch_size} (train.batch_size)"
+        )
+    return train_set, val_set
+
+
+def _datamodule(cfg: ExperimentConfig, train_set, val_set):
     import lightning as L
 
-    from handpose.training.data import build_dataset, make_loader
+    from handpose.training.data import make_loader
 
     class MGDHandData(L.LightningDataModule):
         def setup(self, stage: str) -> None:
-            if not hasattr(self, "train_set"):
-                self.train_set = build_dataset(cfg, data, cfg.data.train_split, train=True)
-                self.val_set = build_dataset(cfg, data, cfg.data.eval_split, train=False)
+            self.train_set, self.val_set = train_set, val_set
             if self.trainer is not None:  # the checkpoint metadata records the frame rate
                 self.trainer.lightning_module.data_fps = self.train_set.fps
 
@@ -76,11 +97,6 @@ def _datamodule(cfg: ExperimentConfig, data: str | os.PathLike):
             )
 
         def train_dataloader(self):
-            if len(self.train_set) < cfg.train.batch_size:
-                raise HandposeError(
-                    f"the training split has {len(self.train_set)} windows, fewer than one "
-                    f"batch of {cfg.train.batch_size}"
-                )
             return self._loader(self.train_set, True)
 
         def val_dataloader(self):
@@ -91,6 +107,7 @@ def _datamodule(cfg: ExperimentConfig, data: str | os.PathLike):
 
 def _trainer(cfg: ExperimentConfig, out_dir: Path, callbacks: Sequence = ()):
     import lightning as L
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
     from lightning.pytorch.callbacks import Checkpoint, LearningRateMonitor, TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
     from lightning.pytorch.plugins.io import TorchCheckpointIO
@@ -116,6 +133,7 @@ def _trainer(cfg: ExperimentConfig, out_dir: Path, callbacks: Sequence = ()):
             trainer.save_checkpoint(last_checkpoint(out_dir))
 
     t = cfg.train
+    _check_accelerator(t.accelerator)
     ckpt = LastCheckpoint()
     cbs = [ckpt, LearningRateMonitor(logging_interval="step"), *callbacks]
     if t.progress_bar:
@@ -125,49 +143,100 @@ def _trainer(cfg: ExperimentConfig, out_dir: Path, callbacks: Sequence = ()):
         backend = "gloo" if t.accelerator == "cpu" else None
         # Some prior heads get no gradient in some variants (e.g. "none"): find_unused.
         strategy = DDPStrategy(find_unused_parameters=True, process_group_backend=backend)
-    return L.Trainer(
-        default_root_dir=out_dir,
-        max_epochs=t.epochs,
-        accelerator=t.accelerator,
-        devices=t.devices,
-        strategy=strategy,
-        precision=t.precision,
-        logger=[
-            TensorBoardLogger(out_dir, name="tensorboard", version=""),
-            CSVLogger(out_dir, name="csv", version=""),
-        ],
-        callbacks=cbs,
-        gradient_clip_val=t.grad_clip,
-        log_every_n_steps=t.log_every_n_steps,
-        check_val_every_n_epoch=t.val_every_n_epochs,
-        limit_train_batches=t.limit_train_batches,
-        enable_progress_bar=t.progress_bar,
-        enable_model_summary=False,
-        enable_checkpointing=True,
-        num_sanity_val_steps=0,
-        use_distributed_sampler=False,
-        plugins=[AtomicCheckpointIO()],
-    )
+    try:
+        return L.Trainer(
+            default_root_dir=out_dir,
+            max_epochs=t.epochs,
+            accelerator=t.accelerator,
+            devices=t.devices,
+            strategy=strategy,
+            precision=t.precision,
+            logger=[
+                TensorBoardLogger(out_dir, name="tensorboard", version=""),
+                CSVLogger(out_dir, name="csv", version=""),
+            ],
+            callbacks=cbs,
+            gradient_clip_val=t.grad_clip,
+            log_every_n_steps=t.log_every_n_steps,
+            check_val_every_n_epoch=t.val_every_n_epochs,
+            limit_train_batches=t.limit_train_batches,
+            enable_progress_bar=t.progress_bar,
+            enable_model_summary=False,
+            enable_checkpointing=True,
+            num_sanity_val_steps=0,
+            use_distributed_sampler=False,
+            plugins=[AtomicCheckpointIO()],
+        )
+    except (MisconfigurationException, ModuleNotFoundError) as err:  # e.g. no GPU, no torch_xla
+        raise HandposeError(
+            f"cannot train with accelerator={t.accelerator!r}, devices={t.devices}: "
+            f"{' '.join(str(err).split())}"
+        ) from None
 
 
-def _prepare_out(cfg: ExperimentConfig, out_dir: str | os.PathLike, resume: bool) -> Path | None:
-    out = Path(out_dir)
+def _check_accelerator(accelerator: str) -> None:
+    """Refuse an accelerator this machine does not have, before Lightning does it noisily."""
+    import importlib.util
+
+    have = {
+        "gpu": torch.cuda.is_available(),
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+        "tpu": importlib.util.find_spec("torch_xla") is not None,
+    }
+    if not have.get(accelerator, True):
+        raise HandposeError(
+            f"train.accelerator={accelerator!r} is not available on this machine; use cpu or auto"
+        )
+
+
+def _check_out(module, out: Path, resume: bool, kind: str) -> Path | None:
+    """Check the run folder (and the checkpoint to resume) without writing anything."""
+    out = output_folder(out, "run folder")
     last = last_checkpoint(out)
     if last.exists() and not resume:
         raise HandposeError(
             f"'{out}' already holds a run ({last}); pass resume=True (--resume) to continue it "
             "or choose another output folder"
         )
-    if resume and not last.exists():
+    if not resume:
+        return None
+    if not last.exists():
         raise HandposeError(f"nothing to resume: '{last}' does not exist")
-    out.mkdir(parents=True, exist_ok=True)
+    ckpt = read_checkpoint(last)
+    meta = checkpoint_metadata(ckpt, last)
+    if meta.get("kind") != kind:
+        raise HandposeError(
+            f"'{last}' holds a {meta.get('kind', 'unknown')} checkpoint; a {kind} run cannot "
+            "resume from it"
+        )
+    prefix = PREFIX[kind]
+    own = {k[len(prefix) :]: v for k, v in module.state_dict().items() if k.startswith(prefix)}
+    theirs = model_state(ckpt, kind, last)
+    differ = sorted(set(own) ^ set(theirs)) or [
+        k for k in own if tuple(own[k].shape) != tuple(theirs[k].shape)
+    ]
+    if differ:
+        raise HandposeError(
+            f"'{last}' does not match this run's config (first difference: {differ[0]}); "
+            "resume with the config the run was started with"
+        )
+    if not isinstance(ckpt.get("optimizer_states"), list) or "epoch" not in ckpt:
+        raise HandposeError(
+            f"'{last}' holds weights only (no optimizer state or epoch), so it cannot be resumed"
+        )
+    return last
+
+
+def _prepare_out(cfg: ExperimentConfig, out: Path, resume: bool) -> None:
+    """Write the run folder's config (and keep a resumed run's earlier metrics)."""
+    make_folders(out)
     save_config(cfg, out / "config.yaml")
     if resume and os.environ.get("LOCAL_RANK", "0") == "0":
         # Lightning's CSVLogger deletes an existing metrics.csv; keep it as a numbered part.
         csv_file = out / "csv" / "metrics.csv"
         if csv_file.exists():
             csv_file.rename(csv_file.with_name(f"metrics.part{len(_metric_parts(out)) + 1}.csv"))
-    return last if resume else None
 
 
 def _metric_parts(out: Path) -> list[Path]:
@@ -203,10 +272,14 @@ def _set_threads(cfg: ExperimentConfig) -> None:
         torch.set_num_threads(cfg.train.threads)
 
 
-def _fit(module, cfg, data, out_dir, resume, callbacks):
+def _fit(module, cfg, data, out_dir, resume, callbacks, kind: str):
     # Every DDP process runs this (children re-run the command); writes are atomic and
-    # identical, and children start before the first checkpoint exists.
-    ckpt_path = _prepare_out(cfg, out_dir, resume)
+    # identical, and children start before the first checkpoint exists. Everything a user can
+    # get wrong (the run folder, the checkpoint to resume, the data, the Trainer settings) is
+    # checked before the run folder is written.
+    out = Path(out_dir)
+    ckpt_path = _check_out(module, out, resume, kind)
+    train_set, val_set = _datasets(cfg, data)
     with warnings.catch_warnings():
         # Known and harmless: Lightning's use of a deprecated torch pytree check, the frozen
         # teacher being in eval mode on purpose, and the CSV folder of a resumed run (its old
@@ -214,9 +287,13 @@ def _fit(module, cfg, data, out_dir, resume, callbacks):
         warnings.filterwarnings("ignore", r".*isinstance\(treespec, LeafSpec\)", FutureWarning)
         warnings.filterwarnings("ignore", r".*module\(s\) in eval mode")
         warnings.filterwarnings("ignore", r"Experiment logs directory .* exists and is not empty")
-        trainer = _trainer(cfg, Path(out_dir), callbacks)
+        trainer = _trainer(cfg, out, callbacks)
+        _prepare_out(cfg, out, resume)
         trainer.fit(
-            module, datamodule=_datamodule(cfg, data), ckpt_path=ckpt_path, weights_only=True
+            module,
+            datamodule=_datamodule(cfg, train_set, val_set),
+            ckpt_path=ckpt_path,
+            weights_only=True,
         )
     return last_checkpoint(out_dir)
 
@@ -246,7 +323,7 @@ def train_teacher(
 
     _set_threads(cfg)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    return _fit(TeacherModule(cfg), cfg, data, out_dir, resume, callbacks)
+    return _fit(TeacherModule(cfg), cfg, data, out_dir, resume, callbacks, "teacher")
 
 
 def _check_teacher_compatible(cfg: ExperimentConfig, tcfg: ExperimentConfig, path) -> None:
@@ -303,15 +380,19 @@ def train_student(
     student_sensor_indices(cfg)  # validate the sensor subset early
     ckpt = read_checkpoint(teacher_checkpoint)
     meta = checkpoint_metadata(ckpt, teacher_checkpoint)
-    if meta["kind"] != "teacher":
-        raise HandposeError(f"'{teacher_checkpoint}' holds a {meta['kind']}, not a teacher")
+    if meta.get("kind") != "teacher":
+        raise HandposeError(
+            f"'{teacher_checkpoint}' holds a {meta.get('kind', 'unknown')} model, not a teacher"
+        )
     _check_teacher_compatible(cfg, config_from_dict(meta["config"]), teacher_checkpoint)
     _set_threads(cfg)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = StudentModule(
-        cfg, model_state(ckpt, "teacher"), teacher_checkpoint=str(teacher_checkpoint)
+        cfg,
+        model_state(ckpt, "teacher", teacher_checkpoint),
+        teacher_checkpoint=str(teacher_checkpoint),
     )
-    return _fit(module, cfg, data, out_dir, resume, callbacks)
+    return _fit(module, cfg, data, out_dir, resume, callbacks, "student")
 
 
 EVAL_METRICS = ("mpjpe", "pa_mpjpe", "mpvpe", "pa_mpvpe", "accel_error")
@@ -351,6 +432,9 @@ def evaluate(
     from handpose.metrics import Evaluator
     from handpose.training.data import build_dataset
 
+    check_int(batch_size, "batch_size", 1)
+    device = _device(device)
+    data = input_file(data, "data file")
     model, meta = load_mgdhand(checkpoint)
     model = model.to(device)
     cfg = config_from_dict(meta["config"])
@@ -394,6 +478,25 @@ def evaluate(
         for name, errs in swapped.items():
             result[f"mpjpe_{name}_mm"] = float(torch.cat(errs).mean()) * 1000.0
     return result
+
+
+def _device(device: str | torch.device) -> torch.device:
+    """A torch device that exists on this machine."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise HandposeError(
+            f"unknown device {str(device)!r}; use cpu, cuda, cuda:N or mps"
+        ) from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (dev.index or 0) >= count:
+            raise HandposeError(f"device {str(device)!r} is not available ({count} CUDA GPUs)")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise HandposeError(f"device {str(device)!r} is not available on this machine")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise HandposeError(f"device {str(device)!r} is not supported; use cpu, cuda or mps")
+    return dev
 
 
 def _swapped_errors(decoder, out, gt_rot: torch.Tensor, batch: dict) -> dict:

@@ -57,6 +57,7 @@ def load_failure_reason(err: Exception) -> str:
     if "WeightsUnpickler error:" in text:
         text = text.split("WeightsUnpickler error:", 1)[1]
         text = text.split(" Check the documentation", 1)[0]
+        text = text.split(" Please use `torch.serialization", 1)[0]
     text = text.strip().rstrip(".") or type(err).__name__
     return text if len(text) <= 160 else text[:157] + "..."
 
@@ -74,10 +75,31 @@ def checkpoint_metadata(ckpt: dict, path: str | os.PathLike = "checkpoint") -> d
     return meta
 
 
-def model_state(ckpt: dict, kind: str) -> dict[str, torch.Tensor]:
-    """The teacher's or the student's own weights (prefix stripped)."""
+def model_state(
+    ckpt: dict, kind: str, path: str | os.PathLike = "checkpoint"
+) -> dict[str, torch.Tensor]:
+    """The teacher's or the student's own weights (prefix stripped), all finite.
+
+    Raises:
+        HandposeError: no state dict, or a NaN/inf weight (the run that wrote it diverged).
+    """
     prefix = PREFIX[kind]
-    return {k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
+    state = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict):
+        raise HandposeError(f"'{path}' has no state_dict of model weights")
+    own = {
+        k[len(prefix) :]: v
+        for k, v in state.items()
+        if isinstance(k, str) and k.startswith(prefix) and isinstance(v, torch.Tensor)
+    }
+    for name, value in own.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            kind_of = "NaN" if bool(value.isnan().any()) else "infinite"
+            raise HandposeError(
+                f"'{path}' holds {kind_of} weights ({prefix}{name}); the run that wrote it "
+                "diverged, so it cannot be used"
+            )
+    return own
 
 
 def load_mgdhand(
@@ -98,15 +120,24 @@ def load_mgdhand(
 
     ckpt = read_checkpoint(path)
     meta = checkpoint_metadata(ckpt, path)
-    cfg = config_from_dict(meta["config"])
-    kind = meta["kind"]
+    if not isinstance(meta.get("config"), dict):
+        raise HandposeError(f"'{path}' has no config in its handpose metadata")
+    try:
+        cfg = config_from_dict(meta["config"])
+    except HandposeError as err:
+        raise HandposeError(f"'{path}' holds an invalid config: {err}") from None
+    kind = meta.get("kind")
     if kind == "teacher":
         model = build_teacher(cfg, hand_model)
     elif kind == "student":
         model = build_student(cfg, hand_model)
     else:
         raise HandposeError(f"'{path}' holds an unknown model kind {kind!r}")
-    missing, unexpected = model.load_state_dict(model_state(ckpt, kind), strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(model_state(ckpt, kind, path), strict=False)
+    except RuntimeError as err:  # a weight of the wrong shape
+        reason = " ".join(str(err).split())[:200]
+        raise HandposeError(f"'{path}' does not match its own config ({reason})") from None
     if missing or unexpected:
         raise HandposeError(
             f"'{path}' does not match its own config: missing {missing[:3]}, "

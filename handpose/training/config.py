@@ -26,7 +26,9 @@ Unknown keys, wrong types and out-of-range values raise :class:`HandposeError` n
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -41,6 +43,7 @@ from handpose.errors import HandposeError
 from handpose.losses.reconstruction import ReconstructionConfig
 from handpose.losses.teacher import AuxiliaryConfig
 from handpose.models.mgdhand.config import NetworkConfig, PriorConfig
+from handpose.utils.validate import MAX_SEED
 
 __all__ = [
     "DataConfig",
@@ -60,6 +63,12 @@ __all__ = [
 ]
 
 PRESETS = ("paper", "cpu-small", "tiny")
+# Lightning's built-in accelerator names and precision settings.
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+PRECISIONS = (
+    "32-true", "32", "16-mixed", "16-true", "16", "bf16-mixed", "bf16-true", "bf16", "64-true",
+    "64", "transformer-engine", "transformer-engine-float16",
+)  # fmt: skip
 SENSOR_SETS = {"7": "vihand7", "3": "sparse3", "2": "sparse2"}
 
 
@@ -101,6 +110,10 @@ class DataConfig:
             raise ValueError(f"p_mask must lie in [0, 1], got {self.p_mask}")
         if self.num_workers < 0:
             raise ValueError("num_workers must be ≥ 0")
+        if self.acc_scale is not None and not self.acc_scale > 0:
+            raise ValueError(
+                f"acc_scale (a divisor, m/s²) must be > 0 or null, got {self.acc_scale}"
+            )
 
 
 @dataclass(frozen=True)
@@ -192,6 +205,14 @@ class TrainConfig:
     threads: int | None = None
 
     def __post_init__(self) -> None:
+        if self.accelerator not in ACCELERATORS:
+            raise ValueError(
+                f"accelerator must be one of {', '.join(ACCELERATORS)}, got {self.accelerator!r}"
+            )
+        if str(self.precision) not in PRECISIONS:
+            raise ValueError(
+                f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
+            )
         if self.threads is not None and self.threads < 1:
             raise ValueError("threads must be ≥ 1 or null")
         if self.epochs < 1 or self.batch_size < 1 or self.devices < 1:
@@ -208,6 +229,8 @@ class TrainConfig:
             raise ValueError("grad_clip must be > 0 or null")
         if not 0.0 < self.limit_train_batches <= 1.0:
             raise ValueError("limit_train_batches is a fraction in (0, 1]")
+        if self.log_every_n_steps < 1 or self.val_every_n_epochs < 1:
+            raise ValueError("log_every_n_steps and val_every_n_epochs must be ≥ 1")
 
 
 @dataclass(frozen=True)
@@ -222,6 +245,10 @@ class ExperimentConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must lie in [0, {MAX_SEED}], got {self.seed}")
 
 
 # --------------------------------------------------------------------------- dict ↔ dataclass
@@ -263,12 +290,12 @@ def _coerce(value: Any, tp, key: str) -> Any:
     if tp is float:
         if isinstance(value, str):
             # PyYAML (YAML 1.1) reads "3e-3" as a string; accept any float literal.
-            try:
-                return float(value)
-            except ValueError:
-                pass
+            with contextlib.suppress(ValueError):
+                value = float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise HandposeError(f"config key '{key}' must be a number, got {value!r}")
+        if not math.isfinite(value):  # .nan / .inf: no setting means that
+            raise HandposeError(f"config key '{key}' must be a finite number, got {value!r}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
@@ -293,7 +320,7 @@ def _from_dict(cls, data: Any, path: str):
     try:
         return cls(**kwargs)
     except (ValueError, TypeError) as err:
-        raise HandposeError(f"invalid {where}: {err}") from None
+        raise HandposeError(f"invalid {where if path else 'config'}: {err}") from None
 
 
 def config_from_dict(data: dict) -> ExperimentConfig:
@@ -338,7 +365,11 @@ def apply_overrides(data: dict, overrides: dict | list[str] | None) -> dict:
             if "=" not in item:
                 raise HandposeError(f"override {item!r} must look like key=value")
             key, raw = item.split("=", 1)
-            parsed.append((key.strip(), yaml.safe_load(raw)))
+            try:
+                value = yaml.safe_load(raw)
+            except yaml.YAMLError:
+                raise HandposeError(f"override {item!r}: the value is not valid YAML") from None
+            parsed.append((key.strip(), value))
         items = parsed
     for key, value in items:
         _set_path(out, key, value)
@@ -346,14 +377,9 @@ def apply_overrides(data: dict, overrides: dict | list[str] | None) -> dict:
 
 
 def _read_yaml(path: Path) -> dict:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise HandposeError(f"cannot read config file '{path}': {err.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise HandposeError(f"config file '{path}' is not valid YAML: {err}") from None
+    from handpose.utils.validate import read_yaml
+
+    data = read_yaml(path, "config file")
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -377,7 +403,7 @@ def load_config(
         data = yaml.safe_load(text.read_text(encoding="utf-8")) or {}
     else:
         path = Path(name)
-        if not path.is_file():
+        if not path.exists():
             raise HandposeError(
                 f"config '{name}' is neither a preset ({', '.join(PRESETS)}) nor a file"
             )

@@ -1,4 +1,4 @@
-"""Small shared helpers (atomic file writes, progress bars)."""
+"""Small shared helpers: atomic file writes (:mod:`.io`), input validation (:mod:`.validate`)."""
 
 from handpose.utils.io import atomic_path, atomic_write_bytes, atomic_write_text
 

@@ -119,3 +119,90 @@ def test_reader_errors(tmp_path):
     write_sequences(tmp_path / "ok.h5", [make_record()])
     with ImuFile(tmp_path / "ok.h5") as f, pytest.raises(HandposeError, match="no sequence"):
         f.read(9, "ROM01_Finger_Counting")
+
+
+def _broken(tmp_path, edit, name="b.h5"):
+    """A valid file with one sequence, changed by ``edit(h5file)``."""
+    path = tmp_path / name
+    write_sequences(path, [make_record()])
+    with h5py.File(path, "r+") as f:
+        edit(f["sequences/subject01/ROM01_Finger_Counting"])
+    return path
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda g: g.pop("hand_pose"), r"sequence subject01/ROM01_Finger_Counting has no dataset "
+         r"'hand_pose'\.$"),
+        (lambda g: g.pop("imu"), "has no group 'imu'"),
+        (lambda g: g["imu"].pop("free_acceleration"), r"imu has no dataset 'free_acceleration'"),
+        (lambda g: (g.pop("betas"), g.create_dataset("betas", data=np.zeros((40, 11)))),
+         r"dataset 'betas' has shape \(40, 11\), expected \(40, 10\)"),
+        (lambda g: (g["imu"].pop("quaternion"),
+                    g["imu"].create_dataset("quaternion", data=np.zeros((40, 6, 4)))),
+         r"dataset 'quaternion' has shape \(40, 6, 4\), expected \(40, 7, 4\)"),
+        (lambda g: (g.pop("joints21"), g.create_dataset("joints21", data=np.array([b"x"] * 40))),
+         "dataset 'joints21' has type"),
+        (lambda g: g.attrs.pop("fps"), "has no attribute 'fps'"),
+        (lambda g: g.attrs.__setitem__("fps", float("nan")), "attribute 'fps' must be a finite"),
+        (lambda g: g.attrs.__setitem__("fps", -30.0), r"attribute 'fps' must be a number > 0"),
+        (lambda g: g.attrs.__setitem__("sensor_names", '{"a": 1}'), "JSON list of names"),
+        (lambda g: g["imu"].create_dataset("acc_valid", data=np.ones((40, 3), bool)),
+         r"dataset 'acc_valid' has shape \(40, 3\), expected \(40, 7\)"),
+    ],
+)  # fmt: skip
+def test_layout_errors_name_file_sequence_and_field(tmp_path, edit, match):
+    path = _broken(tmp_path, edit)
+    with ImuFile(path) as f, pytest.raises(HandposeError, match=match) as exc:
+        f.read(1, "ROM01_Finger_Counting")
+    assert str(path) in str(exc.value)
+
+
+def test_keys_need_subject_and_sequence_attributes(tmp_path):
+    path = _broken(tmp_path, lambda g: g.attrs.pop("subject"))
+    with ImuFile(path) as f, pytest.raises(HandposeError, match="has no attribute 'subject'"):
+        f.keys()
+    path = _broken(tmp_path, lambda g: g.attrs.__setitem__("sequence", 3), "c.h5")
+    with ImuFile(path) as f, pytest.raises(HandposeError, match="'sequence' must be str, got 3"):
+        f.keys()
+
+
+def test_folder_and_truncated_file(tmp_path):
+    (tmp_path / "d.h5").mkdir()
+    with pytest.raises(HandposeError, match="is a folder, not a file"):
+        ImuFile(tmp_path / "d.h5")
+    write_sequences(tmp_path / "ok.h5", [make_record()])
+    data = (tmp_path / "ok.h5").read_bytes()
+    for frac in (0.3, 0.6, 0.9):
+        (tmp_path / "t.h5").write_bytes(data[: int(len(data) * frac)])
+        with pytest.raises(HandposeError, match="t.h5"):
+            read_sequences(tmp_path / "t.h5")
+
+
+@pytest.mark.parametrize(
+    "field, index, value, kind",
+    [
+        ("hand_pose", (3, 5), np.nan, "NaN"),
+        ("joints21", (0, 4, 1), np.nan, "NaN"),
+        ("betas", (7, 0), np.inf, "an infinite value"),
+        ("free_acceleration", (2, 1, 0), -np.inf, "an infinite value"),
+        ("quaternion", (9, 6, 3), np.nan, "NaN"),
+    ],
+)
+def test_require_finite_names_file_sequence_field_and_frame(tmp_path, field, index, value, kind):
+    arr = getattr(make_record(), field).copy()
+    arr[index] = value
+    path = tmp_path / "nan.h5"
+    write_sequences(path, [make_record(**{field: arr})])
+    assert np.isnan(read_sequences(path)[0].hand_pose).any() == (field == "hand_pose")
+    msg = rf"'{path}' sequence subject01/ROM01_Finger_Counting: {field} holds {kind} at frame "
+    with pytest.raises(HandposeError, match=msg + str(index[0])):
+        read_sequences(path, require_finite=True)
+
+
+def test_require_finite_ignores_fields_models_do_not_read(tmp_path):
+    rec = make_record()
+    rec.angular_velocity[4, 2] = np.nan
+    write_sequences(tmp_path / "a.h5", [rec])
+    assert len(read_sequences(tmp_path / "a.h5", require_finite=True)) == 1

@@ -153,6 +153,14 @@ def test_cli_report_only_and_bad_jobs(tmp_path, capsys):
     (tmp_path / "exp").mkdir()
     doc = tmp_path / "r.md"
     args = ["experiment", "mgdhand", "--out", str(tmp_path / "exp"), "--doc", str(doc)]
+    # Without a finished run there is nothing to report: an existing report is kept.
+    doc.write_text("the existing report")
+    assert main([*args, "--report-only"]) == 2
+    assert "no finished run" in capsys.readouterr().err
+    assert doc.read_text() == "the existing report"
+    run = tmp_path / "exp" / "seed0" / "teacher"
+    run.mkdir(parents=True)
+    (run / "result.json").write_text(json.dumps(_result("teacher", 7, 0, 6.0, kind="teacher")))
     assert main([*args, "--report-only"]) == 0
     assert doc.read_text().startswith("# MGDHand")
     assert main([*args, "--jobs", "0"]) == 2

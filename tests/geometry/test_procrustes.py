@@ -171,6 +171,51 @@ def test_valid_mask_fits_on_valid_points_only():
         torch.testing.assert_close(aligned, T.apply(p))
 
 
+def test_masked_nan_and_inf_never_reach_the_fit():
+    """Points switched off by the mask may hold NaN/inf: the fit and the valid residuals are
+    exactly those of the same data with finite values there (issue 17: the SVD crashed)."""
+    rng = np.random.default_rng(11)
+    gt = rng.normal(size=(3, 21, 3)) * 0.05
+    pred = gt @ _random_rotation(rng, 1)[0].T + 0.01 * rng.normal(size=gt.shape)
+    valid = np.ones((3, 21), bool)
+    valid[0, 4] = valid[1, [0, 9]] = valid[2, 20] = False
+    bad_p, bad_g = pred.copy(), gt.copy()
+    bad_p[0, 4] = np.nan
+    bad_p[1, 0, 1] = np.inf
+    bad_g[1, 9] = np.nan
+    bad_g[2, 20, 2] = -np.inf
+    v = torch.from_numpy(valid)
+    for mode, fn in NAIVE.items():
+        ref = procrustes_residuals(torch.from_numpy(pred), torch.from_numpy(gt), mode, v)
+        res = procrustes_residuals(torch.from_numpy(bad_p), torch.from_numpy(bad_g), mode, v)
+        torch.testing.assert_close(res[v], ref[v], atol=0, rtol=0)
+        T = procrustes_transform(torch.from_numpy(bad_p), torch.from_numpy(bad_g), mode, v)
+        assert bool(torch.isfinite(T.R).all() & torch.isfinite(T.s).all())
+        for i in range(3):  # and the fit is the naive one on the valid points alone
+            aligned = fn(gt[i][valid[i]], pred[i][valid[i]])
+            ours = T.apply(torch.from_numpy(pred[i][valid[i]]))[i]
+            np.testing.assert_allclose(ours.numpy(), aligned, atol=1e-10)
+    # Gradients reach the valid points only, finitely.
+    p = torch.from_numpy(bad_p).requires_grad_()
+    procrustes_residuals(p, torch.from_numpy(bad_g), valid=v)[v].sum().backward()
+    assert bool(torch.isfinite(p.grad).all()) and bool((p.grad[~v] == 0).all())
+
+
+def test_nan_at_a_valid_point_gives_nan_for_that_sample_only():
+    rng = np.random.default_rng(12)
+    gt = torch.from_numpy(rng.normal(size=(4, 21, 3)) * 0.05)
+    pred = gt + 0.01 * torch.from_numpy(rng.normal(size=(4, 21, 3)))
+    ref = procrustes_residuals(pred, gt)
+    pred[2, 3, 0] = float("nan")
+    for mode in ("similarity", "freihand"):
+        res = procrustes_residuals(pred, gt, mode=mode)  # no crash in the SVD
+        assert bool(res[2].isnan().all())
+        if mode == "similarity":
+            torch.testing.assert_close(res[[0, 1, 3]], ref[[0, 1, 3]], atol=0, rtol=0)
+        aligned = procrustes_align(pred, gt, mode=mode)
+        assert bool(aligned[2].isnan().all()) and bool(aligned[[0, 1, 3]].isfinite().all())
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_batch_dims_broadcast_and_dtypes(dtype):
     g = torch.Generator().manual_seed(0)

@@ -73,6 +73,10 @@ def test_names_from_file_when_not_given(tmp_path):
         ("frame,sensor,qw,qx,qy,qz,ax,ay,az\n-1,thumb,1,0,0,0,0,0,0\n", "non-negative integer"),
         ("frame,thumb_qw,thumb_speed\n0,1,2\n", "column 'thumb_speed'"),
         ("# only a comment\n", "no header"),
+        ("frame,sensor,qw,qx,qy,qz,ax,ay,az\n0,thumb,1,0,0,0,0,0,0,7\n", "row 2 has 10 cells"),
+        ("# fps=nan\nframe,sensor,qw,qx,qy,qz,ax,ay,az\n", "'# fps=' comment must be a finite"),
+        ("# fps=-30\nframe,sensor,qw,qx,qy,qz,ax,ay,az\n", "comment must be a number > 0"),
+        ('frame,sensor\n0,"' + "a" * 200_000 + '"\n', "not a readable CSV file"),
     ],
 )
 def test_bad_files_raise_one_clear_error(tmp_path, text, match):
@@ -88,3 +92,23 @@ def test_duplicate_rows_are_rejected(tmp_path):
     path.write_text("frame,sensor,qw,qx,qy,qz,ax,ay,az\n" + body + "\n0,thumb,1,0,0,0,0,0,0\n")
     with pytest.raises(HandposeError, match="two rows for sensor 'thumb'"):
         read_imu_csv(path, sensor_names=SENSORS)
+
+
+@pytest.mark.parametrize("layout", ["long", "wide"])
+def test_frame_numbers_far_beyond_the_rows_are_refused(tmp_path, layout):
+    """Missing frames are allowed, but not 2·(frames with rows) + 1000 of them (a frame number
+    of 10¹¹ once tried to allocate terabytes)."""
+    rec = _rec(num_frames=11)
+    path = tmp_path / "gap.csv"
+    write_imu_csv(path, rec, layout=layout)
+    lines = path.read_text().splitlines()
+    for frame, ok in ((1021, True), (1022, False)):  # 11 frames with rows: up to 1022 frames
+        # The last recorded frame (all its rows) gets the new number: frames 10..frame-1 are gaps.
+        text = "\n".join(f"{frame}," + ln[3:] if ln.startswith("10,") else ln for ln in lines)
+        path.write_text(text + "\n")
+        if ok:
+            back = read_imu_csv(path, sensor_names=SENSORS)
+            assert back.num_frames == 1022 and np.isnan(back.quaternions[10:1021]).all()
+        else:
+            with pytest.raises(HandposeError, match="frame number 1022 is far beyond the 11"):
+                read_imu_csv(path, sensor_names=SENSORS)

@@ -103,3 +103,46 @@ def test_udp_transport_delivers_every_frame():
     expected = est.infer(recording, mode="causal", return_vertices=False)
     live = np.array([json.loads(x)["joints"] for x in out])
     np.testing.assert_allclose(live, expected.joints, atol=2e-6)  # JSON rounds to 1e-6 m
+
+
+HOSTILE_LINES = [
+    "[" * 100_000 + "]" * 100_000,  # RecursionError in json.loads
+    '{"sensors": ' + "[" * 50_000 + "]" * 50_000 + "}",
+    '{"sensors": [[[[1]]]], "t": 1e999}',
+    "\ufffd\ufffd garbage",
+    "null",
+    '{"sensors": {"thumb": {"q": [1, 0, 0, 0], "acc": "fast"}}}',
+]
+
+
+def test_serve_lines_survives_hostile_lines():
+    est = make_estimator(window=4)
+    q, a = random_motion(2)
+    good = [encode_frame(q[t], a[t], t / 30) for t in range(2)]
+    out = []
+    n = serve_lines(est.stream(), [good[0], *HOSTILE_LINES, good[1]], out.append)
+    objs = [json.loads(x) for x in out]
+    assert n == 2 and len(objs) == len(HOSTILE_LINES) + 2
+    assert objs[0]["frame"] == 0 and objs[-1]["frame"] == 1
+    for k, obj in enumerate(objs[1:-1], start=2):
+        assert set(obj) == {"error", "line"} and obj["line"] == k, obj
+    assert objs[1]["error"] == "invalid JSON: nested too deeply"
+
+
+def test_stream_command_answers_bad_lines_and_stays_up(student_ckpt, monkeypatch, capsys):
+    import io
+    import sys
+
+    from handpose.cli import main
+
+    q, a = random_motion(3)
+    lines = [encode_frame(q[0], a[0], 0.0), *HOSTILE_LINES, encode_frame(q[1], a[1], 0.1)]
+    raw = ("\n".join(lines) + "\n").encode() + b"\xff\xfe not utf-8\n" + b'{"end": true}\n'
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw)))
+    assert main(["infer", "stream", "--checkpoint", str(student_ckpt)]) == 0
+    captured = capsys.readouterr()
+    objs = [json.loads(x) for x in captured.out.splitlines()]
+    assert [("frame" in o, "error" in o) for o in objs] == (
+        [(True, False)] + [(False, True)] * (len(HOSTILE_LINES)) + [(True, False), (False, True)]
+    )
+    assert captured.err.strip() == "handpose: 2 frames estimated"

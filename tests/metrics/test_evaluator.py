@@ -179,3 +179,38 @@ def test_reset_and_invalid_roots_are_skipped():
     assert ev.num_samples == 4
     ev.reset()
     assert ev.num_samples == 0 and math.isnan(ev.compute()["mpjpe"])
+
+
+def test_nan_at_masked_points_is_ignored_everywhere():
+    """Issue 17: a joint switched off by the mask may hold NaN; every metric, the Procrustes
+    ones included, gives what it gives with finite values there."""
+    pj, gj, pv, gv = (torch.from_numpy(x) for x in _data(3, n=6, v=40))
+    valid = torch.ones(6, 21, dtype=torch.bool)
+    valid[1, 7] = valid[4, [2, 13]] = False
+    vvalid = torch.ones(6, 40, dtype=torch.bool)
+    vvalid[2, 5] = False
+    metrics = ["mpjpe", "pa_mpjpe", "mpvpe", "pa_mpvpe", "auc", "groups", "f_score"]
+    ref = Evaluator(metrics, root=0)
+    ref.update(pj, gj, pv, gv, valid=valid, verts_valid=vvalid)
+    bad = [x.clone() for x in (pj, gj, pv, gv)]
+    bad[0][1, 7] = float("nan")
+    bad[1][4, 13, 2] = float("inf")
+    bad[2][2, 5] = float("nan")
+    ev = Evaluator(metrics, root=0)
+    ev.update(*bad, valid=valid, verts_valid=vvalid)
+    got, want = ev.compute(), ref.compute()
+    assert got.keys() == want.keys() and all(math.isfinite(v) for v in got.values())
+    for key in want:
+        assert got[key] == pytest.approx(want[key], abs=1e-12), key
+
+
+@pytest.mark.parametrize("which", ["pred_joints", "gt_joints", "pred_verts", "gt_verts"])
+def test_nan_at_a_valid_point_is_one_clear_error(which):
+    data = dict(zip(["pred_joints", "gt_joints", "pred_verts", "gt_verts"], _data(4, n=3, v=30)))
+    data = {k: torch.from_numpy(v) for k, v in data.items()}
+    data[which][2, 5, 1] = float("nan")
+    ev = Evaluator(["mpjpe", "pa_mpjpe", "mpvpe"])
+    with pytest.raises(HandposeError, match=rf"^{which} holds NaN or infinite coordinates at 1 "
+                       r"valid points \(first at index \(2, 5\)\)"):  # fmt: skip
+        ev.update(**data)
+    assert ev.num_samples == 0

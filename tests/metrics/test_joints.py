@@ -177,3 +177,22 @@ def test_root_relative_and_errors():
         mpjpe(torch.zeros(2, 21, 3), torch.zeros(2, 21, 3), valid=torch.ones(2, 20))
     with pytest.raises(HandposeError):
         pa_mpjpe(torch.zeros(2, 21, 3), torch.zeros(2, 21, 3), mode="kabsch")
+
+
+@pytest.mark.parametrize("mode", ["similarity", "freihand"])
+def test_pa_mpjpe_ignores_nan_at_masked_joints(mode):
+    pred, gt, valid = _data(5, n=8)
+    bad_pred, bad_gt = pred.copy(), gt.copy()
+    masked = np.argwhere(~valid)
+    bad_pred[tuple(masked[0])] = np.nan
+    bad_gt[tuple(masked[1])] = np.inf
+    p, g, v = torch.from_numpy(pred), torch.from_numpy(gt), torch.from_numpy(valid)
+    want = pa_mpjpe(p, g, v, mode=mode, reduction="per_sample")
+    got = pa_mpjpe(torch.from_numpy(bad_pred), torch.from_numpy(bad_gt), v, mode=mode,
+                   reduction="per_sample")  # fmt: skip
+    torch.testing.assert_close(got, want, atol=0, rtol=0)
+    np.testing.assert_allclose(
+        float(pa_mpjpe(torch.from_numpy(bad_pred), g, v, mode=mode)),
+        naive_pa_errors(pred, gt, valid, mode).mean(),
+        atol=1e-12,
+    )

@@ -261,14 +261,24 @@ def dorsal_sites_from_mesh(data, tips: Sequence[int]) -> dict[str, int]:
         axis = v[int(t)] - J[j]
         along = (v[cand] - J[j]) @ axis / axis.dot(axis)
         cand = cand[(along > 0.4) & (along < 0.8)]
-        out[f"dorsal_tip:{f}"] = int(cand[torch.argmax(v[cand] @ normal)])
+        out[f"dorsal_tip:{f}"] = _furthest(v, cand, normal, f"{f} dorsal", data)
     mid = 0.5 * (J[0] + J[4])
     near = torch.nonzero((v - mid).norm(dim=-1) < 0.02).reshape(-1)
-    out["back"] = int(near[torch.argmax(v[near] @ normal)])
+    out["back"] = _furthest(v, near, normal, "back", data)
     axis = (J[4] - J[0]) / (J[4] - J[0]).norm()  # the hand's long axis
     near = torch.nonzero(((v - J[0]) @ axis).abs() < 0.005).reshape(-1)
-    out["wrist"] = int(near[torch.argmax(v[near] @ normal)])
+    out["wrist"] = _furthest(v, near, normal, "wrist", data)
     return out
+
+
+def _furthest(v, cand, normal, site: str, data) -> int:
+    """The candidate vertex furthest along ``normal``; a model without one is a user error."""
+    if cand.numel() == 0:
+        raise HandposeError(
+            f"hand model '{getattr(data, 'name', 'model')}' has no mesh vertex where the {site} "
+            "IMU site belongs (too coarse a mesh?); store sensor vertex ids in the model file."
+        )
+    return int(cand[torch.argmax(v[cand] @ normal)])
 
 
 def resolve_layout(layout: ImuLayout | str, sites: Mapping[str, int]) -> ResolvedLayout:
