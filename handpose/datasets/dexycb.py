@@ -165,6 +165,9 @@ class DexYCB(RealImageDataset):
         q, ci, fr = (int(v) for v in self.rows[index])
         return self.sequences[q], ci, fr
 
+    def sequence_key(self, index: int) -> tuple[int, int]:
+        return int(self.rows[index][0]), int(self.rows[index][1])  # (sequence, camera)
+
     def source(self, index: int) -> str:
         seq, ci, fr = self._paths(index)
         return str(seq["dir"] / self.serials[ci] / f"color_{fr:06d}.jpg")
@@ -186,7 +189,7 @@ class DexYCB(RealImageDataset):
 
     def _load(self, index: int) -> dict[str, Any]:
         seq, ci, fr = self._paths(index)
-        img = read_image(Path(self.source(index)), _SIZE, "the intrinsics are for 640x480")
+        img = read_image(Path(self.source(index)), _SIZE, "DexYCB's 640x480 intrinsics need")
         lpath = seq["dir"] / self.serials[ci] / f"labels_{fr:06d}.npz"
         if not lpath.is_file():
             raise HandposeError(f"missing DexYCB label file '{lpath}'.")

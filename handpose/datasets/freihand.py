@@ -143,7 +143,7 @@ class FreiHAND(RealImageDataset):
     def _load(self, index: int) -> dict[str, Any]:
         uid, fid = self._ids(index)
         size = (FREIHAND_SIZE, FREIHAND_SIZE)
-        img = read_image(Path(self.source(index)), size, "FreiHAND images are 224x224")
+        img = read_image(Path(self.source(index)), size, "FreiHAND images are")
         s = empty_sample(*size, num_vertices=778, mano=self.has_mano, mask=self.masks)
         s["image"][:] = img
         K = self.K[uid]

@@ -127,6 +127,9 @@ class HanCo(RealImageDataset):
         sid, fid, cid = (int(v) for v in self.rows[index])
         return sid, fid, cid
 
+    def sequence_key(self, index: int) -> int:
+        return int(self.rows[index][0])  # all frames and views of a sequence
+
     def source(self, index: int) -> str:
         sid, fid, cid = self._ids(index)
         return str(self.root / self.version / f"{sid:04d}" / f"cam{cid}" / f"{fid:08d}.jpg")

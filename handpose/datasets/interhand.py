@@ -186,6 +186,10 @@ class InterHand(RealImageDataset):
     def __len__(self) -> int:
         return len(self.records)
 
+    def sequence_key(self, index: int) -> tuple[str, str]:
+        im = self.records[index][0]
+        return str(im["capture"]), str(im.get("seq_name", ""))
+
     def source(self, index: int) -> str:
         im, _ = self.records[index]
         return str(self.root / "images" / self.split / str(im["file_name"]))
@@ -206,7 +210,9 @@ class InterHand(RealImageDataset):
     def _load(self, index: int) -> dict[str, Any]:
         im, ann = self.records[index]
         hw = (int(im["height"]), int(im["width"]))
-        img = read_image(Path(self.source(index)), hw, f"'{self.files['data'].name}'")
+        img = read_image(
+            Path(self.source(index)), hw, f"its annotation in '{self.files['data'].name}' says"
+        )
         K, R, campos = self._camera(im)
         cap, frame = str(im["capture"]), str(im["frame_idx"])
         jpath = self.files["joint_3d"]

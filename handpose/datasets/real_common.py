@@ -120,8 +120,13 @@ def as_array(
     return arr
 
 
-def read_image(path: Path, expect_hw: tuple[int, int] | None = None, what: str = "") -> np.ndarray:
-    """Decode an RGB image (H, W, 3) uint8; check its size against the annotation."""
+def read_image(
+    path: Path, expect_hw: tuple[int, int] | None = None, reason: str = "its annotation says"
+) -> np.ndarray:
+    """Decode an RGB image (H, W, 3) uint8; check its size against the annotation.
+
+    A size mismatch reads "'PATH' is WxH pixels but {reason} W'xH'."
+    """
     from PIL import Image, UnidentifiedImageError
 
     if not path.is_file():
@@ -134,8 +139,7 @@ def read_image(path: Path, expect_hw: tuple[int, int] | None = None, what: str =
     if expect_hw is not None and arr.shape[:2] != tuple(expect_hw):
         h, w = arr.shape[:2]
         eh, ew = expect_hw
-        src = f" ({what})" if what else ""
-        raise HandposeError(f"'{path}' is {w}x{h} pixels but its annotation{src} says {ew}x{eh}.")
+        raise HandposeError(f"'{path}' is {w}x{h} pixels but {reason} {ew}x{eh}.")
     return arr
 
 
@@ -203,6 +207,11 @@ class RealImageDataset:
 
     def source(self, index: int) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def sequence_key(self, index: int) -> Any:
+        """Samples with equal keys belong to one video (storage keeps them in one shard);
+        None for single images."""
+        return None
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         n = len(self)

@@ -4,7 +4,7 @@ Layout::
 
     ROOT/manifest.json        {"format": "handpose-images", "format_version": 1, "kind": ...,
                                "meta": {...}, "generator": {...config, seed...},
-                               "levels": [256, 128, ...],
+                               "levels": [256, 128, ...], "keys": {split: [schema keys]},
                                "splits": {"train": [{"file": "train-00000.h5", "count": N}]}}
     ROOT/<split>-<nnnnn>.h5   one shard (attrs: format "handpose-images-shard", format_version,
                               count, keys, encoding, levels)
@@ -324,7 +324,8 @@ def write_manifest(
 ) -> Path:
     """Scan ``ROOT/<split>-<nnnnn>.h5`` and write ``ROOT/manifest.json`` (atomically, last).
 
-    Every shard must be complete and all shards must share the same keys and ladder levels.
+    Every shard must be complete; all shards share the ladder levels and, within a split, the
+    keys (splits may differ, e.g. masks only for training).
 
     Returns:
         the manifest path.
@@ -332,16 +333,18 @@ def write_manifest(
     root = Path(root)
     splits: dict[str, list[dict[str, Any]]] = {}
     levels: list[int] | None = None
-    keys: list[str] | None = None
+    keys: dict[str, list[str]] = {}
     for p in sorted(root.iterdir()) if root.is_dir() else []:
         m = _SHARD_RE.match(p.name)
         if not m:
             continue
         info = _shard_info(p)
         if levels is None:
-            levels, keys = info["levels"], info["keys"]
-        elif info["levels"] != levels or info["keys"] != keys:
-            raise HandposeError(f"the shard '{p}' has other keys or ladder levels than the rest.")
+            levels = info["levels"]
+        elif info["levels"] != levels:
+            raise HandposeError(f"the shard '{p}' has other ladder levels than the rest.")
+        if keys.setdefault(m["split"], info["keys"]) != info["keys"]:
+            raise HandposeError(f"the shard '{p}' has other keys than the rest of its split.")
         splits.setdefault(m["split"], []).append({"file": p.name, "count": info["count"]})
     if not splits:
         raise HandposeError(f"no shards (<split>-<nnnnn>.h5) in '{root}'.")
@@ -352,7 +355,7 @@ def write_manifest(
         "meta": dict(meta),
         "generator": dict(generator or {}),
         "levels": levels or [],
-        "keys": keys or [],
+        "keys": keys,
         "splits": splits,
     }
     path = root / MANIFEST

@@ -149,7 +149,9 @@ def test_image_problems(fh, tmp_path):
     Image.new("RGB", (200, 224)).save(r / "training" / "rgb" / "00000001.jpg")
     (r / "training" / "rgb" / "00000002.jpg").unlink()
     ds = FreiHAND(r, mano=None)
-    with pytest.raises(HandposeError, match="00000001.jpg' is 200x224 pixels but its annotation"):
+    with pytest.raises(
+        HandposeError, match="00000001.jpg' is 200x224 pixels but FreiHAND images are 224x224"
+    ):
         ds[1]
     with pytest.raises(HandposeError, match="missing image file '.*00000002.jpg'"):
         ds[2]

@@ -146,5 +146,8 @@ def test_bad_input(ih, tmp_path):
     d = json.loads(p.read_text())
     d["images"][0]["width"] = 640
     p.write_text(json.dumps(d))
-    with pytest.raises(HandposeError, match="image10.jpg' is 512x334 pixels but its annotation"):
+    with pytest.raises(
+        HandposeError,
+        match="image10.jpg' is 512x334 pixels but its annotation in 'InterHand2.6M_test_data.json' says 640x334",
+    ):
         InterHand(r, "test", mano=None)[0]
