@@ -519,6 +519,7 @@ def twohand_item(
     subjects: tuple[Subject, Subject],
     poses: PoseSource,
     opts: SceneOptions,
+    configuration: str | None = None,
 ) -> Item:
     """InterHand2.6M-like: an interacting pair (IH) or a single hand (SH), 256×256 union crop.
 
@@ -535,14 +536,19 @@ def twohand_item(
 
     Every placement starts overlapping and moves B along its direction until the gross
     penetration check passes (:func:`_separate`). The two hands are the same subject with
-    probability 0.8 (InterHand2.6M records one person), else two subjects.
+    probability 0.8 (InterHand2.6M records one person), else two subjects. ``configuration``
+    forces one of :data:`CONFIGURATIONS` (and an IH frame); None draws it.
     """
+    if configuration is not None and configuration not in CONFIGURATIONS:
+        raise HandposeError(
+            f"unknown two-hand configuration {configuration!r}; choose from {CONFIGURATIONS}."
+        )
     K_cap = capture_intrinsics(rng)
     centre = _place_centre(rng, K_cap)
     subj_a, subj_b = subjects
     if rng.uniform() < 0.8:
         subj_b = subj_a
-    if rng.uniform() < opts.single_hand_prob:
+    if rng.uniform() < opts.single_hand_prob and configuration is None:
         side = "right" if rng.uniform() < 0.5 else "left"
         s = subj_a if side == "right" else subj_b
         h = _one_hand(rng, rig, s, poses, side, centre)
@@ -551,6 +557,7 @@ def twohand_item(
         item.sample["extra_configuration"] = np.array(-1, dtype=np.int64)
         return item
     cfg = CONFIGURATIONS[int(rng.integers(0, len(CONFIGURATIONS)))]
+    cfg = configuration or cfg
     A = rig.placed("right", random_rotation(rng), poses(rng, subj_a), subj_a.betas, centre)
     Ra = A.root_rotation
     view = centre / np.linalg.norm(centre)
