@@ -213,7 +213,7 @@ def geometry_maps(
 
 def _mirror_aa(aa: Tensor) -> Tensor:
     sign = torch.tensor(MIRROR_AXIS_ANGLE, dtype=aa.dtype)
-    return (aa.reshape(*aa.shape[:-1], -1, 3) * sign).reshape(aa.shape)
+    return (aa.reshape(*aa.shape[:-1], aa.shape[-1] // 3, 3) * sign).reshape(aa.shape)
 
 
 def apply_geometry(

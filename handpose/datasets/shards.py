@@ -8,13 +8,16 @@ Layout::
                                "splits": {"train": [{"file": "train-00000.h5", "count": N}]}}
     ROOT/<split>-<nnnnn>.h5   one shard (attrs: format "handpose-images-shard", format_version,
                               count, keys, encoding, levels)
-        image                 (N,) vlen uint8   encoded RGB (PNG lossless, or JPEG)
-        mask                  (N,) vlen uint8   encoded PNG, always lossless (optional key)
+        labels                (N,) compound       every other schema key as a named field
+                                                  (``f["labels"]["joints3d"]`` is (N, 2, 21, 3)):
+                                                  one read per sample for all labels
+        image                 (N,) vlen uint8     encoded RGB (PNG lossless, or JPEG)
+        mask                  (N,) vlen uint8     encoded PNG, always lossless (optional key)
         sequence              (N,) vlen str
-        <key>                 (N, ...)          every other schema key, a plain array
-        extra_<name>          (N, ...)          extra arrays, gzip, one chunk per sample
-        levels/<px>/image     (N,) vlen uint8   the low-resolution ladder: one image per level
-        levels/<px>/K, joints2d, bbox, [mask]   that level's intrinsics, 2D joints, box, mask
+        extra_<name>          (N, ...)            extra arrays, gzip, one chunk per sample
+        levels/<px>/labels    (N,) compound       the low-resolution ladder: that level's K,
+                                                  joints2d, bbox
+        levels/<px>/image, [mask]                 that level's encoded image (and mask)
 
 ``<px>`` is the long side of the level's image. (The design note's ``images/<px>``, ``K/<px>``
 naming is refined to ``levels/<px>/...`` because a group ``K`` cannot sit beside the dataset
@@ -81,6 +84,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 LEVEL_KEYS = ("image", "K", "joints2d", "bbox", "mask")
 _ENCODED = ("image", "mask")
+_TABLE = "labels"
 _SHARD_RE = re.compile(r"^(?P<split>[A-Za-z0-9_]+)-(?P<index>\d{5})\.h5$")
 
 
@@ -113,8 +117,10 @@ def decode_image(data: np.ndarray | bytes, channels: int = 3) -> np.ndarray:
     """Decode PNG/JPEG bytes to (H, W, 3) uint8 (``channels=3``) or (H, W) (``channels=1``)."""
     from PIL import Image
 
-    with Image.open(io.BytesIO(bytes(np.asarray(data, dtype=np.uint8)))) as im:
-        im = im.convert("RGB" if channels == 3 else "L")
+    mode = "RGB" if channels == 3 else "L"
+    with Image.open(io.BytesIO(np.asarray(data, dtype=np.uint8).tobytes())) as im:
+        if im.mode != mode:
+            im = im.convert(mode)
         return np.asarray(im)
 
 
@@ -244,13 +250,31 @@ class ShardWriter:
                 f.attrs["levels"] = json.dumps(list(self._levels or ()))
                 for k, v in sorted(self.attrs.items()):
                     f.attrs[k] = json.dumps(v)
-                for k in keys:
-                    _write_column(f, k, [r[k] for r in self._rows])
+                _write_group(f, keys, self._rows)
                 for px in self._levels or ():
                     g = f.create_group(f"levels/{px}", track_order=False)
-                    for k in sorted(self._rows[0][("levels", px)]):
-                        _write_column(g, k, [r[("levels", px)][k] for r in self._rows])
+                    rows = [r[("levels", px)] for r in self._rows]
+                    _write_group(g, sorted(rows[0]), rows)
         self._rows = []
+
+
+def _is_table_key(k: str) -> bool:
+    return k not in _ENCODED and k != "sequence" and not k.startswith("extra_")
+
+
+def _write_group(group, keys, rows: list[dict[str, Any]]) -> None:
+    """Plain keys → one compound table ``labels`` (one read per sample); the rest → columns."""
+    table = [k for k in keys if _is_table_key(k)]
+    if table:
+        cols = {k: np.stack([np.asarray(r[k]) for r in rows]) for k in table}
+        dt = np.dtype([(k, cols[k].dtype, cols[k].shape[1:]) for k in table])
+        data = np.empty(len(rows), dtype=dt)
+        for k in table:
+            data[k] = cols[k]
+        group.create_dataset(_TABLE, data=data, track_times=False)
+    for k in keys:
+        if not _is_table_key(k):
+            _write_column(group, k, [r[k] for r in rows])
 
 
 def _write_column(group, name: str, values: list[Any]) -> None:
@@ -288,7 +312,8 @@ def is_complete(path: str | os.PathLike) -> bool:
                 return False
             n = int(f.attrs["count"])
             keys = json.loads(f.attrs["keys"])
-            if any(k not in f or len(f[k]) != n for k in keys):
+            names = [_TABLE if _is_table_key(k) else k for k in keys]
+            if any(k not in f or len(f[k]) != n for k in names):
                 return False
             for px in json.loads(f.attrs["levels"]):
                 g = f.get(f"levels/{px}")
@@ -480,8 +505,8 @@ class ShardSet:
 
         if os.getpid() != self._pid:  # forked worker: never share HDF5 handles across processes
             self._handles, self._pid = {}, os.getpid()
-        f = self._handles.get(name)
-        if f is None:
+        h = self._handles.get(name)
+        if h is None:
             path = self.root / name
             try:
                 f = h5py.File(path, "r")
@@ -492,8 +517,17 @@ class ShardSet:
             if f.attrs.get("format") != SHARD_FORMAT:
                 f.close()
                 raise HandposeError(f"'{path}' is not a handpose image shard.")
-            self._handles[name] = f
-        return f
+            try:  # dataset handles, looked up once per file
+                h = {"file": f, "main": _handles(f), "levels": {}}
+                for px in json.loads(f.attrs["levels"]):
+                    h["levels"][int(px)] = _handles(f[f"levels/{px}"])
+            except Exception as err:
+                f.close()
+                raise HandposeError(
+                    f"the shard '{path}' is unreadable or corrupt ({err})."
+                ) from err
+            self._handles[name] = h
+        return h
 
     def __getitem__(self, key: tuple[str, int]) -> dict[str, Any]:
         split, index = key
@@ -512,13 +546,11 @@ class ShardSet:
             self._check_level(level)
         path = self.root / files[s]
         where = f"{path} sample {j}"
-        f = self._file(files[s])
+        h = self._file(files[s])
         try:
-            keys = json.loads(f.attrs["keys"])
-            out = {k: _read(f, k, j) for k in keys}
+            out = _read_sample(h["main"], j, where)
             if level is not None:
-                g = f[f"levels/{int(level)}"]
-                out.update({k: _read(g, k, j) for k in g})
+                out.update(_read_sample(h["levels"][int(level)], j, where))
         except HandposeError:
             raise
         except Exception as err:  # h5py raises OSError/KeyError/ValueError/RuntimeError
@@ -528,8 +560,8 @@ class ShardSet:
         return out
 
     def close(self) -> None:
-        for f in self._handles.values():
-            f.close()
+        for h in self._handles.values():
+            h["file"].close()
         self._handles = {}
 
     def __enter__(self) -> ShardSet:
@@ -539,21 +571,39 @@ class ShardSet:
         self.close()
 
 
-def _read(group, key: str, j: int) -> Any:
-    v = group[key][j]
-    if key in _ENCODED:
-        try:
-            return decode_image(v, 3 if key == "image" else 1)
-        except Exception as err:  # PIL: UnidentifiedImageError / OSError / SyntaxError
-            raise HandposeError(
-                f"{group.file.filename} sample {j}: field '{key}' is not a decodable image ({err})."
-            ) from err
-    if key == "sequence":
-        return v.decode("utf-8") if isinstance(v, bytes) else str(v)
-    f = FIELDS.get(key)
-    if f is not None and f.shape == ():
-        return np.array(v, dtype=f.dtype)  # 0-d array, as in empty_sample
-    return np.asarray(v)
+def _handles(group) -> dict[str, Any]:
+    """{"table": the labels dataset or None, "fields": its keys, "columns": {key: dataset}}."""
+    import h5py
+
+    table = group.get(_TABLE)
+    return {
+        "table": table,
+        "fields": list(table.dtype.names) if table is not None else [],
+        "columns": {k: v for k, v in group.items() if k != _TABLE and isinstance(v, h5py.Dataset)},
+    }
+
+
+def _read_sample(h: dict[str, Any], j: int, where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if h["table"] is not None:
+        row = h["table"][j]
+        for k in h["fields"]:
+            f = FIELDS.get(k)
+            out[k] = np.array(row[k], dtype=f.dtype if f is not None and f.dtype != "str" else None)
+    for k, ds in h["columns"].items():
+        v = ds[j]
+        if k in _ENCODED:
+            try:
+                out[k] = decode_image(v, 3 if k == "image" else 1)
+            except Exception as err:  # PIL: UnidentifiedImageError / OSError / SyntaxError
+                raise HandposeError(
+                    f"{where}: field '{k}' is not a decodable image ({err})."
+                ) from err
+        elif k == "sequence":
+            out[k] = v.decode("utf-8") if isinstance(v, bytes) else str(v)
+        else:
+            out[k] = np.asarray(v)
+    return out
 
 
 def open_shards(root: str | os.PathLike, *, validate: bool = True) -> ShardSet:

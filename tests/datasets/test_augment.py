@@ -219,6 +219,10 @@ def test_mano_parameters_follow_exactly():
     # without J0(β) the rotated parameters are marked unknown instead of being wrong
     out2 = augment(batch, cfg, torch.Generator().manual_seed(2))
     assert not out2["mano_valid"].any()
+    # no sample flipped (empty selections) with MANO keys present
+    cfg.flip_p = 0.0
+    out3 = augment(batch, cfg, torch.Generator().manual_seed(2), rest_root_from_models(right, left))
+    assert out3["mano_valid"][:, 0].all()
 
 
 def test_identity_determinism_and_inputs_untouched():

@@ -220,7 +220,9 @@ def test_corrupt_image_bytes_and_nan_labels(tmp_path):
     p = tmp_path / "train-00000.h5"
     with h5py.File(p, "r+") as f:
         f["image"][1] = np.zeros(20, np.uint8)
-        f["joints3d"][0, 0, 0, 0] = np.nan
+        row = f["labels"][0]
+        row["joints3d"][0, 0, 0] = np.nan
+        f["labels"][0] = row
     ds = open_shards(tmp_path)
     with pytest.raises(HandposeError, match="sample 0: field 'joints3d' contains NaN"):
         ds.get("train", 0)
