@@ -121,14 +121,14 @@ def draw_sample(
                     d.rectangle([u - 1, vv - 1, u + 1, vv + 1], fill=_MESH[slot])
     j2 = np.asarray(sample["joints2d"], np.float64)
     jv = np.asarray(sample["joint_valid"])
-    r = max(2, s + 1)
+    r = min(4, max(2, s + 1))
     for slot in range(2):
         if not hv[slot]:
             continue
         uv = px(j2[slot])
         for j, p in enumerate(OPENPOSE_PARENTS):
             if p >= 0 and jv[slot, j] and jv[slot, p]:
-                d.line([tuple(uv[p]), tuple(uv[j])], fill=_joint_colour(j), width=max(1, s))
+                d.line([tuple(uv[p]), tuple(uv[j])], fill=_joint_colour(j), width=min(3, max(1, s)))
         for j in range(21):
             if jv[slot, j]:
                 u, v = uv[j]
