@@ -9,6 +9,10 @@ Exact definitions and their sources: ../shared/reference/metrics.md, restated in
 - :mod:`~handpose.metrics.groups`: per-joint-group errors (wrist, MCP, PIP, DIP, TIP).
 - :mod:`~handpose.metrics.twohand`: MRRPE, InterHand2.6M aggregation, two-hand evaluator.
 - :mod:`~handpose.metrics.evaluator`: :class:`Evaluator`, the accumulator every estimator uses.
+- :mod:`~handpose.metrics.penetration`: inter-penetration of two meshes (winding numbers).
+- :mod:`~handpose.metrics.reprojection`: ``mesh_reprojection_px`` (our definition, not MIAA).
+- :mod:`~handpose.metrics.protocols`: the named image protocols (FreiHAND, InterHand2.6M,
+  DexYCB, HanCo) and :func:`evaluate_predictions`.
 """
 
 from handpose.metrics._common import UNIT_SCALE
@@ -32,6 +36,14 @@ from handpose.metrics.mesh import (
     nearest_neighbor_distances,
     pa_mpvpe,
 )
+from handpose.metrics.penetration import Interpenetration, interpenetration
+from handpose.metrics.protocols import (
+    PROTOCOLS,
+    ProtocolResult,
+    evaluate_predictions,
+    get_protocol,
+)
+from handpose.metrics.reprojection import mesh_reprojection_px
 from handpose.metrics.sequence import accel_error, jitter, second_difference, third_difference
 from handpose.metrics.twohand import (
     HANDS,
@@ -75,4 +87,11 @@ __all__ = [
     "per_joint_mean",
     "interhand_mpjpe",
     "mrrpe",
+    "Interpenetration",
+    "interpenetration",
+    "mesh_reprojection_px",
+    "PROTOCOLS",
+    "ProtocolResult",
+    "evaluate_predictions",
+    "get_protocol",
 ]

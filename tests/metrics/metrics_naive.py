@@ -4,6 +4,8 @@ Written straight from ../shared/reference/metrics.md, one sample at a time, with
 tricks, so that the batched torch metrics can be checked against them.
 """
 
+import math
+
 import numpy as np
 from scipy.linalg import orthogonal_procrustes
 from scipy.spatial.distance import cdist
@@ -52,3 +54,45 @@ def freihand_auc(errors: np.ndarray, valid: np.ndarray | None = None, inclusive:
         pck = [np.mean(e <= t) if inclusive else np.mean(e < t) for t in thresholds]
         aucs.append(np.trapezoid(pck, thresholds) / np.trapezoid(np.ones(100), thresholds))
     return float(np.mean(aucs))
+
+
+def naive_interhand(pred, gt, joint_valid, interacting, root=0, scale_align=None):
+    """InterHand2.6M ``evaluate``-style loop over samples and the 2·J joints.
+
+    With ``scale_align = (r, wrist, mcp)`` each hand is IntagHand-aligned instead of rooted.
+    """
+    N, _, J, _ = pred.shape
+    sh, ih = [[] for _ in range(2 * J)], [[] for _ in range(2 * J)]
+    rel = []
+    for n in range(N):
+        jv = joint_valid[n].copy()
+        for h in range(2):
+            need = [root] if scale_align is None else list(scale_align)
+            jv[h] = jv[h] & jv[h, need].all()  # joint valid × root validity
+            if scale_align is None:
+                p = pred[n, h] - pred[n, h, root]
+                g = gt[n, h] - gt[n, h, root]
+            else:
+                r, w, m = scale_align
+                s = np.linalg.norm(gt[n, h, m] - gt[n, h, w]) / np.linalg.norm(
+                    pred[n, h, m] - pred[n, h, w]
+                )
+                p = (pred[n, h] - pred[n, h, r]) * s
+                g = gt[n, h] - gt[n, h, r]
+            for j in range(J):
+                if jv[h, j]:
+                    (ih if interacting[n] else sh)[h * J + j].append(np.linalg.norm(p[j] - g[j]))
+        if interacting[n] and joint_valid[n, 0, root] and joint_valid[n, 1, root]:
+            d = (pred[n, 1, root] - pred[n, 0, root]) - (gt[n, 1, root] - gt[n, 0, root])
+            rel.append(np.linalg.norm(d))
+
+    def agg(lists):
+        means = [np.mean(x) for x in lists if len(x)]
+        return float(np.mean(means)) if means else math.nan
+
+    return {
+        "sh": agg(sh),
+        "ih": agg(ih),
+        "all": agg([a + b for a, b in zip(sh, ih)]),
+        "mrrpe": float(np.mean(rel)) if rel else math.nan,
+    }

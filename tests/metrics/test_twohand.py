@@ -8,48 +8,7 @@ import torch
 
 from handpose.errors import HandposeError
 from handpose.metrics import InterHandEvaluator, interhand_mpjpe, mrrpe, per_joint_mean
-
-
-def naive_interhand(pred, gt, joint_valid, interacting, root=0, scale_align=None):
-    """InterHand2.6M ``evaluate``-style loop over samples and the 2·J joints.
-
-    With ``scale_align = (r, wrist, mcp)`` each hand is IntagHand-aligned instead of rooted.
-    """
-    N, _, J, _ = pred.shape
-    sh, ih = [[] for _ in range(2 * J)], [[] for _ in range(2 * J)]
-    rel = []
-    for n in range(N):
-        jv = joint_valid[n].copy()
-        for h in range(2):
-            need = [root] if scale_align is None else list(scale_align)
-            jv[h] = jv[h] & jv[h, need].all()  # joint valid × root validity
-            if scale_align is None:
-                p = pred[n, h] - pred[n, h, root]
-                g = gt[n, h] - gt[n, h, root]
-            else:
-                r, w, m = scale_align
-                s = np.linalg.norm(gt[n, h, m] - gt[n, h, w]) / np.linalg.norm(
-                    pred[n, h, m] - pred[n, h, w]
-                )
-                p = (pred[n, h] - pred[n, h, r]) * s
-                g = gt[n, h] - gt[n, h, r]
-            for j in range(J):
-                if jv[h, j]:
-                    (ih if interacting[n] else sh)[h * J + j].append(np.linalg.norm(p[j] - g[j]))
-        if interacting[n] and joint_valid[n, 0, root] and joint_valid[n, 1, root]:
-            d = (pred[n, 1, root] - pred[n, 0, root]) - (gt[n, 1, root] - gt[n, 0, root])
-            rel.append(np.linalg.norm(d))
-
-    def agg(lists):
-        means = [np.mean(x) for x in lists if len(x)]
-        return float(np.mean(means)) if means else math.nan
-
-    return {
-        "sh": agg(sh),
-        "ih": agg(ih),
-        "all": agg([a + b for a, b in zip(sh, ih)]),
-        "mrrpe": float(np.mean(rel)) if rel else math.nan,
-    }
+from metrics.metrics_naive import naive_interhand
 
 
 def _two_hands(seed=0, n=40):
