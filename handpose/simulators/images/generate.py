@@ -72,7 +72,8 @@ class ImageSynthConfig:
         views: ``video``: cameras per sequence.
         fps: ``video`` frame rate.
         ladder: ``video``: low-resolution levels (long side px, divisors of ``size``).
-        antialias: MSAA samples of the colour pass (0 = off).
+        antialias: MSAA samples of a second colour pass (0 = off, the default: it costs about
+            2–3× the rendering time; see docs/benchmarks/render.md).
         encoding: "png" (lossless) or "jpeg" for the stored full-size images.
         model: hand model ("open", or "mano" with the licensed files).
     """
@@ -94,7 +95,7 @@ class ImageSynthConfig:
     views: int = 1
     fps: float = 30.0
     ladder: tuple[int, ...] = (128, 64, 32, 16)
-    antialias: int = 4
+    antialias: int = 0
     encoding: str = "png"
     model: str = "open"
 
