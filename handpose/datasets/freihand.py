@@ -34,12 +34,14 @@ from handpose.datasets.mano_convert import ManoModels, freihand_root, nonflat_to
 from handpose.datasets.real_common import (
     RealImageDataset,
     as_array,
+    check_choice,
     label_bbox,
     project_np,
     read_image,
     read_json,
     read_mask,
     require_root,
+    set_mano,
 )
 from handpose.datasets.sample import dataset_meta, empty_sample
 from handpose.errors import HandposeError
@@ -73,8 +75,7 @@ class FreiHAND(RealImageDataset):
         masks: bool = True,
     ) -> None:
         self.root = require_root(root, "FreiHAND")
-        if split not in FREIHAND_SPLITS:
-            raise HandposeError(f"FreiHAND split must be one of {FREIHAND_SPLITS}, got {split!r}.")
+        check_choice(split, FREIHAND_SPLITS, "FreiHAND split")
         if version not in (*FREIHAND_VERSIONS, "all"):
             raise HandposeError(
                 f"FreiHAND version must be one of {FREIHAND_VERSIONS} or 'all', got {version!r}."
@@ -159,11 +160,7 @@ class FreiHAND(RealImageDataset):
             betas = m[48:58]
             _, j21, _ = self.mano_models.forward("right", go, theta, betas)
             root = freihand_root(m[58:60], m[60], K)
-            s["mano_valid"][0] = True
-            s["mano_global_orient"][0] = go
-            s["mano_hand_pose"][0] = theta
-            s["mano_betas"][0] = betas
-            s["mano_transl"][0] = root - j21[9]
+            set_mano(s, 0, go, theta, betas, root - j21[9])
         if self.masks:
             mask = read_mask(self.root / "training" / "mask" / f"{uid:08d}.jpg", size)
             s["mask"][:] = np.where(mask >= 128, 1, 0).astype(np.uint8)
