@@ -107,7 +107,7 @@ def _add_loader_options(p) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="loader option, repeatable: freihand version=gs|hom|sample|auto|all, masks=; "
+        help="loader option, repeatable: freihand version=gs|hom|sample|auto|all, masks=, vertices=; "
         "interhand subset=H+M|H|M, fps=5|30, hand_type_valid_only=, interacting_only=; "
         "dexycb setup=s0|s1|s2, masks=; hanco version=rgb|rgb_merged|..., views=0,3, masks=",
     )

@@ -69,7 +69,7 @@ REAL_DATASETS: dict[str, RealDatasetInfo] = {
         "handpose.datasets.freihand:FreiHAND",
         ("training", "evaluation"),
         {"train": "training", "test": "evaluation"},
-        {"version": str, "masks": _bool},
+        {"version": str, "masks": _bool, "vertices": _bool},
         "single",
         {"train": {"version": "all"}},
     ),
