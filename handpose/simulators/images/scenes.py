@@ -168,7 +168,7 @@ class PoseSource:
         key = (subject.id, gesture, num_frames, fps)
         seq = self._cache.get(key)
         if seq is None:
-            if len(self._cache) > 64:
+            if len(self._cache) > 4096:  # a few MB; a shard rarely meets that many
                 self._cache.clear()
             prof = replace(sample_subject(subject.id, self.seed), betas=subject.betas.copy())
             seq = generate_sequence(GESTURES[gesture], prof, num_frames, fps, self.seed)
