@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from handpose.errors import HandposeError
-from handpose.render.rasterizer import rasterize, vertex_normals
+from handpose.render.rasterizer import _check_mesh, rasterize, vertex_normals
 
 __all__ = [
     "BACKGROUND",
@@ -101,12 +101,7 @@ class Mesh:
         """Validated (vertices (V,3) f64, faces (F,3) i64, colours (V,3) f64, normals (V,3))."""
         v = np.asarray(self.vertices, dtype=np.float64)
         f = np.asarray(self.faces, dtype=np.int64)
-        if v.ndim != 2 or v.shape[1] != 3:
-            raise HandposeError(f"mesh vertices must have shape (V, 3), got {v.shape}.")
-        if f.ndim != 2 or f.shape[1] != 3:
-            raise HandposeError(f"mesh faces must have shape (F, 3), got {f.shape}.")
-        if f.size and (f.min() < 0 or f.max() >= len(v)):
-            raise HandposeError("mesh faces index vertices out of range.")
+        _check_mesh(v, f)
         if not np.isfinite(v).all():
             raise HandposeError("mesh vertices contain NaN or infinite values.")
         c = np.asarray(self.colors, dtype=np.float64)

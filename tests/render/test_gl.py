@@ -36,10 +36,8 @@ from handpose.render.scene import (
 moderngl = pytest.importorskip(
     "moderngl", reason="moderngl not installed (pip install handpose[render])"
 )
-from handpose.render.gl import GLRenderer, gl_available  # noqa: E402
-
-_OK, _WHY = gl_available()
-needs_gl = pytest.mark.skipif(not _OK, reason=f"no EGL context: {_WHY}")
+from handpose.render.gl import GLRenderer  # noqa: E402
+from tests.render.gl_support import needs_gl  # noqa: E402
 
 
 # ------------------------------------------------------------------ projection (no GL)

@@ -168,7 +168,7 @@ class PoseSource:
         key = (subject.id, gesture, num_frames, fps)
         seq = self._cache.get(key)
         if seq is None:
-            if len(self._cache) > 64:
+            if len(self._cache) > 4096:  # a few MB; a shard rarely meets that many
                 self._cache.clear()
             prof = replace(sample_subject(subject.id, self.seed), betas=subject.betas.copy())
             seq = generate_sequence(GESTURES[gesture], prof, num_frames, fps, self.seed)
@@ -653,8 +653,8 @@ def video_items(
     position, from a random direction at most 10° below the horizon, orbits about the vertical
     at 3–12°/s with a ±3° elevation and ±5 % distance wobble, and looks at the average of the
     mean position and the hand position smoothed over ±7 frames (a slow follow). Intrinsics
-    are fixed per view (the hand's largest bounding-box diagonal over the sequence spans about
-    75 % of the image at the start distance). Lights are fixed in the world
+    are fixed per view (the hand's largest bounding-box diagonal over the sequence would span the
+    image at the start distance; seen obliquely it covers about half of it). Lights are fixed in the world
     (sampled in the first frame's camera frame). The grasped object (probability
     ``object_prob``): a sphere (r 2.5–4 cm), a cylinder (r 2–3.5 cm, 8–16 cm long, across the
     palm) or a box, placed against the palm (1.3 cm from the palm centre plus its radius along
@@ -708,7 +708,7 @@ def video_items(
         dist0 = rng.uniform(0.35, 0.7)
         omega = np.deg2rad(rng.uniform(3.0, 12.0)) * rng.choice([-1.0, 1.0])
         wob = rng.uniform(0, 2 * np.pi, 2)
-        f = 0.75 * N * dist0 / extent * rng.uniform(0.85, 1.15)
+        f = 1.0 * N * dist0 / extent * rng.uniform(0.85, 1.15)
         c = (N - 1) / 2.0 + rng.uniform(-0.02, 0.02, 2) * N
         K = np.array([[f, 0.0, c[0]], [0.0, f, c[1]], [0.0, 0.0, 1.0]])
         bg = procedural_texture(rng, N, N, opts.domain)
