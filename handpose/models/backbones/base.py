@@ -66,7 +66,8 @@ class Backbone(nn.Module):
                 f"backbone {self.name!r} takes float images (ImageNet-normalised), got {x.dtype}."
             )
         smallest = max(self.strides)
-        if x.shape[2] < smallest or x.shape[3] < smallest:
+        # (skipped while tracing for export: the sizes are then traced values)
+        if not torch.jit.is_tracing() and (x.shape[2] < smallest or x.shape[3] < smallest):
             raise HandposeError(
                 f"backbone {self.name!r} needs images of at least {smallest}×{smallest} px, "
                 f"got {x.shape[2]}×{x.shape[3]}."
