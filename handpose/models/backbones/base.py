@@ -55,6 +55,8 @@ class Backbone(nn.Module):
 
     def forward(self, x: Tensor) -> list[Tensor]:
         """(B, in_chans, H, W) → list of (B, channels[i], H/strides[i], W/strides[i])."""
+        if torch.jit.is_tracing():  # exporting: sizes are traced values, checked when eager
+            return self.features(x)
         if not isinstance(x, Tensor) or x.ndim != 4 or x.shape[1] != self.in_chans:
             shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
             raise HandposeError(
@@ -66,13 +68,24 @@ class Backbone(nn.Module):
                 f"backbone {self.name!r} takes float images (ImageNet-normalised), got {x.dtype}."
             )
         smallest = max(self.strides)
-        # (skipped while tracing for export: the sizes are then traced values)
-        if not torch.jit.is_tracing() and (x.shape[2] < smallest or x.shape[3] < smallest):
+        if x.shape[2] < smallest or x.shape[3] < smallest:
             raise HandposeError(
                 f"backbone {self.name!r} needs images of at least {smallest}×{smallest} px, "
                 f"got {x.shape[2]}×{x.shape[3]}."
             )
         return self.features(x)
+
+    def reparameterize(self) -> Backbone:
+        """Switch to the inference form in place and return self: structurally
+        re-parameterised blocks (FastViT's MobileOne / RepMixer / large-kernel convolutions)
+        merge their training-time branches into single convolutions, which computes the same
+        function with fewer parameters and operations. A no-op for other networks. Call after
+        training (or loading weights) and before export; the result cannot be trained further
+        as the original."""
+        for module in list(self.modules()):
+            if module is not self and hasattr(module, "reparameterize"):
+                module.reparameterize()
+        return self.eval()
 
     # ------------------------------------------------------------------ weights
     def weights_target(self) -> nn.Module:  # pragma: no cover - abstract
