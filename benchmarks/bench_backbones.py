@@ -193,7 +193,7 @@ def bench(name: str, args, log) -> dict:
                 log(f"[{name}] batch {batch} skipped (estimated {one * batch:.1f} s per call)")
                 continue
         t = race(
-            {"eager": lambda: eager(x), "onnxruntime": lambda: onnx(xn), "matmul": mm},
+            {"eager": lambda x=x: eager(x), "onnxruntime": lambda xn=xn: onnx(xn), "matmul": mm},
             args.seconds,
             min_calls=2,
         )
