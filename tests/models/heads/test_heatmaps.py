@@ -179,12 +179,12 @@ def test_head_learns_a_target_point():
     target_uv = torch.tensor([[[20.0, 40.0], [45.0, 12.0]]])
     target_z = torch.tensor([[0.03, -0.05]])
     opt = torch.optim.Adam(head.parameters(), lr=0.05)
-    for _ in range(150):
+    for _ in range(200):
         out = head(feats)
         loss = (out.uv - target_uv).abs().mean() + 100 * (out.z - target_z).abs().mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
     out = head(feats)
-    assert (out.uv - target_uv).abs().max() < 1.5
-    assert (out.z - target_z).abs().max() < 0.005
+    assert (out.uv - target_uv).abs().max() < 1.5  # from ≥ 11 px at initialisation
+    assert (out.z - target_z).abs().max() < 0.005  # from 30–50 mm
