@@ -230,6 +230,7 @@ class ShardGenerator:
             max_batch=16,
             attribute_channels=3 if cfg.dense else 0,
             antialias=cfg.antialias,
+            cull_backfaces=True,  # every mesh of the scenes is closed and outward-oriented
         )
         self._subjects: dict[int, Any] = {}
         self._poses: dict[str, Any] = {}
