@@ -1,4 +1,5 @@
-"""``handpose data``: convert datasets to the handpose IMU format, inspect and plot them."""
+"""``handpose data``: convert datasets (VIHand → the IMU format; FreiHAND, InterHand2.6M, DexYCB,
+HanCo → image shards), inspect, plot and show them."""
 
 from __future__ import annotations
 
@@ -13,14 +14,25 @@ def register(subparsers) -> None:
 
     c = grp.add_parser(
         "convert",
-        help="convert a dataset to the handpose IMU HDF5 format",
+        help="convert a dataset: VIHand → handpose IMU HDF5; FreiHAND, InterHand2.6M, DexYCB, "
+        "HanCo → sharded image storage",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    c.add_argument("kind", choices=["vihand"], help="source dataset")
+    c.add_argument("kind", choices=["vihand", *IMAGE_DATASETS], help="source dataset")
     c.add_argument(
         "root", help="dataset root (VIHand: the folder with multidata/ and annotations/)"
     )
-    c.add_argument("out", help="output .h5 file (written atomically)")
+    c.add_argument(
+        "out",
+        help="output: a .h5 file (vihand) or a new folder of image shards (written as a whole, "
+        "nothing left on failure)",
+    )
+    img = c.add_argument_group("image datasets (freihand, interhand, dexycb, hanco)")
+    img.add_argument("--splits", default=None, help="comma-separated shard splits (default all)")
+    img.add_argument("--shard-size", type=int, default=1000, help="samples per shard")
+    img.add_argument("--encoding", choices=["png", "jpeg"], default="png", help="image encoding")
+    img.add_argument("--limit", type=int, default=None, help="at most N samples per split")
+    _add_loader_options(img)
     c.add_argument(
         "--imu-order",
         default="wrist,back,thumb,index,middle,ring,pinky",
@@ -50,8 +62,27 @@ def register(subparsers) -> None:
     )
     c.set_defaults(func=_convert)
 
-    i = grp.add_parser("info", help="print the metadata and sequences of a handpose IMU file")
-    i.add_argument("file")
+    sh = grp.add_parser(
+        "show",
+        help="draw one image sample with skeleton, mesh, mask and box overlays",
+        description="DATASET is a shard folder PATH[:SPLIT] or NAME:ROOT[:SPLIT] with NAME one "
+        "of freihand, interhand, dexycb, hanco (e.g. freihand:/data/FreiHAND_pub_v2:evaluation).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    sh.add_argument("dataset", help="PATH[:SPLIT] (shards) or NAME:ROOT[:SPLIT] (real dataset)")
+    sh.add_argument("index", type=int, help="sample index in the split")
+    sh.add_argument("out", help="output .png")
+    sh.add_argument("--split", default=None, help="split (overrides the one in DATASET)")
+    sh.add_argument("--level", type=int, default=None, help="ladder level in px (shards)")
+    _add_loader_options(sh)
+    sh.set_defaults(func=_show)
+
+    i = grp.add_parser(
+        "info",
+        help="print the metadata and sequences of a handpose IMU file, or the manifest summary "
+        "of an image shard folder",
+    )
+    i.add_argument("file", help="IMU .h5 file or image shard folder")
     i.set_defaults(func=_info)
 
     p = grp.add_parser(
@@ -72,7 +103,77 @@ def register(subparsers) -> None:
     p.set_defaults(func=_plot)
 
 
+IMAGE_DATASETS = ("freihand", "interhand", "dexycb", "hanco")
+
+
+def _add_loader_options(p) -> None:
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="loader option, repeatable: freihand version=gs|hom|sample|auto|all, masks=, vertices=; "
+        "interhand subset=H+M|H|M, fps=5|30, hand_type_valid_only=, interacting_only=; "
+        "dexycb setup=s0|s1|s2, masks=; hanco version=rgb|rgb_merged|..., views=0,3, masks=",
+    )
+    m = p.add_mutually_exclusive_group()
+    m.add_argument(
+        "--mano-dir",
+        default=None,
+        help="folder with MANO_RIGHT/LEFT for the MANO parameter conversions "
+        "(default: $HANDPOSE_MANO_DIR when set up, else the MANO keys are left out)",
+    )
+    m.add_argument("--no-mano", action="store_true", help="leave the MANO keys out")
+
+
+def _mano_arg(args):
+    return None if args.no_mano else (args.mano_dir or "auto")
+
+
+def _convert_images(args) -> int:
+    from tqdm import tqdm
+
+    from handpose.datasets.sources import convert_dataset, parse_options
+
+    counts = convert_dataset(
+        args.kind,
+        args.root,
+        args.out,
+        splits=args.splits.split(",") if args.splits else None,
+        shard_size=args.shard_size,
+        encoding=args.encoding,
+        limit=args.limit,
+        mano=_mano_arg(args),
+        progress=lambda n: tqdm(total=n, desc=f"convert {args.kind}", unit="img"),
+        **parse_options(args.kind, args.set),
+    )
+    total = ", ".join(f"{s} {n}" for s, n in counts.items())
+    print(f"wrote {args.out}: {total} samples")
+    return 0
+
+
+def _show(args) -> int:
+    from handpose.datasets.show import save_sample_picture
+    from handpose.datasets.sources import open_source, parse_options, parse_source
+
+    name, _, _ = parse_source(args.dataset)
+    ds = open_source(
+        args.dataset,
+        args.split,
+        level=args.level,
+        mano=_mano_arg(args),
+        **parse_options(name, args.set),
+    )
+    sample = ds[args.index]
+    caption = f"{ds.meta.get('dataset', name or 'shards')} #{args.index}"
+    save_sample_picture(sample, args.out, caption=caption)
+    print(f"wrote {args.out}")
+    return 0
+
+
 def _convert(args) -> int:
+    if args.kind != "vihand":
+        return _convert_images(args)
     from tqdm import tqdm
 
     from handpose.datasets.vihand import CANONICAL_ORDER, VIHandOptions, convert_vihand
@@ -108,6 +209,10 @@ def _convert(args) -> int:
 
 
 def _info(args) -> int:
+    from pathlib import Path
+
+    if Path(args.file).is_dir():
+        return _info_shards(args.file)
     from handpose.datasets.storage import ImuFile
 
     with ImuFile(args.file) as f:
@@ -117,6 +222,22 @@ def _info(args) -> int:
         print(f"sequences: {len(keys)}")
         for s, q in keys:
             print(f"  subject {s:2d}  {q}")
+    return 0
+
+
+def _info_shards(root) -> int:
+    import json
+
+    from handpose.datasets.shards import open_shards
+
+    shards = open_shards(root)
+    print(f"kind: {shards.kind}")
+    for k, v in shards.meta.items():
+        print(f"{k}: {json.dumps(v) if isinstance(v, (dict, list)) else v}")
+    print(f"ladder levels: {shards.levels or 'none'}")
+    for s in shards.splits:
+        files = shards.manifest["splits"][s]
+        print(f"  {s}: {shards.num_samples(s)} samples in {len(files)} shards")
     return 0
 
 

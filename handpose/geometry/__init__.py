@@ -3,10 +3,24 @@
 - :mod:`handpose.geometry.rotations`: axis-angle, matrices, quaternions (w first), 6D.
 - :mod:`handpose.geometry.procrustes`: batched Procrustes (``similarity`` / ``freihand``) and
   the IntagHand / HO3D scale alignments.
-- :mod:`handpose.geometry.camera`: projection, back-projection, 2.5D ↔ 3D.
+- :mod:`handpose.geometry.camera`: projection, back-projection, 2.5D ↔ 3D, root depth and
+  translation recovery, weak-perspective crop camera ↔ full-perspective translation.
 """
 
-from handpose.geometry.camera import UVZ, backproject, project, uvz_to_xyz, xyz_to_uvz
+from handpose.geometry.camera import (
+    UVZ,
+    backproject,
+    cam_crop_to_full,
+    cam_full_to_crop,
+    crop_to_image,
+    image_to_crop,
+    project,
+    root_depth_from_bone,
+    solve_translation,
+    uvz_to_xyz,
+    weak_perspective_project,
+    xyz_to_uvz,
+)
 from handpose.geometry.procrustes import (
     ScaleAlignment,
     SimilarityTransform,
@@ -32,4 +46,11 @@ __all__ = list(_rot_all) + [
     "backproject",
     "uvz_to_xyz",
     "xyz_to_uvz",
+    "root_depth_from_bone",
+    "solve_translation",
+    "weak_perspective_project",
+    "crop_to_image",
+    "image_to_crop",
+    "cam_crop_to_full",
+    "cam_full_to_crop",
 ]

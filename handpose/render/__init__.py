@@ -1,4 +1,12 @@
-"""In-house rendering: pinhole cameras and a numpy z-buffer rasterizer (no OpenGL).
+"""Rendering: pinhole cameras, scenes, a numpy z-buffer rasterizer and an OpenGL renderer.
+
+- :mod:`.camera`: look-at extrinsics, intrinsics, projection (OpenCV conventions).
+- :mod:`.rasterizer`: the numpy z-buffer rasterizer (no OpenGL), the reference.
+- :mod:`.scene`: :class:`Scene` / :class:`Mesh` / :class:`Lights`, the shading formula and
+  :func:`render_scene_numpy` (the reference of the GL renderer).
+- :mod:`.gl` (imported on demand; needs ``pip install 'handpose[render]'`` and Mesa EGL):
+  :class:`~handpose.render.gl.GLRenderer`, batched offscreen rendering of scenes.
+- :mod:`.primitives`: box, sphere, cylinder and plane meshes.
 
 ``handpose.render.gallery`` (imported on demand, it needs torch and Pillow) draws the hand model
 gallery PNG.
@@ -12,6 +20,7 @@ from handpose.render.camera import (
     scale_intrinsics,
     world_to_camera,
 )
+from handpose.render.primitives import Primitive, box, cylinder, plane, uv_sphere
 from handpose.render.rasterizer import (
     Fragments,
     RenderResult,
@@ -21,8 +30,27 @@ from handpose.render.rasterizer import (
     shade,
     vertex_normals,
 )
+from handpose.render.scene import (
+    Lights,
+    Mesh,
+    Scene,
+    SceneRender,
+    render_scene_numpy,
+    shade_points,
+)
 
 __all__ = [
+    "Lights",
+    "Mesh",
+    "Primitive",
+    "Scene",
+    "SceneRender",
+    "box",
+    "cylinder",
+    "plane",
+    "render_scene_numpy",
+    "shade_points",
+    "uv_sphere",
     "Fragments",
     "RenderResult",
     "frame_points",
