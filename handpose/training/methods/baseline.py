@@ -5,7 +5,7 @@ Config (``handpose/configs/baseline/{tiny,cpu-small,paper}.yaml``)::
     name, seed
     model: {backbone, weights, level, drop_path_rate, num_deconv, hidden, depth_bins,
             depth_range, temperature, bone_length}        (BaselineNetConfig)
-    loss:  {uv, z}
+    loss:  {coord, heatmap, sigma, sigma_z}
     data:  {train_split, val_split, size, crop, pad, min_side, level, num_workers, augment,
             augmentation: {...}, limit_train, limit_val}  (ImageDataConfig)
     train: {epochs, batch_size, lr, weight_decay, warmup_epochs, min_lr_ratio, grad_clip,
@@ -13,11 +13,15 @@ Config (``handpose/configs/baseline/{tiny,cpu-small,paper}.yaml``)::
             limit_train_batches, progress_bar, threads}   (TrainConfig)
 
 **Target hand.** Single-hand training: per sample the valid hand slot (slot 0, the right hand,
-when both are valid). **Loss** (integral regression, Sun et al., ECCV 2018, on EHPE's 2.5D
-coordinates): ``uv · mean|Δx, Δy| / heatmap side + z · mean|Δz_bin| / D`` over valid joints;
-x, y in heatmap cells, z in depth bins of the wrist-relative depth (EHPE's L_ED (eq. 4) is the
-squared version of this distance; L1 is the integral-regression paper's choice and is less
-sensitive to the early, far-off predictions).
+when both are valid). **Loss** (:mod:`handpose.losses.heatmaps`), over valid joints, with x, y
+in heatmap cells and z in depth bins of the wrist-relative depth:
+``coord · mean(|Δx|/W + |Δy|/H + |Δz|/D) + heatmap · (KL_xy + KL_z)``: the L1 coordinate loss
+of integral regression (Sun et al., ECCV 2018; EHPE's L_ED, eq. 4, is its squared form) and the
+heatmap term, the KL divergences of the soft-argmax distribution's 2D and depth marginals to
+Gaussians at the target (EHPE's L_H, eq. 3, in distribution form). Without the heatmap term a
+network trained from scratch stays at the mean pose for the few hundred steps cpu-small has
+(measured: validation PA-MPJPE 40.9 mm after 150 steps, worse than the constant mean pose's
+30.0 mm).
 
 **Validation metrics** (``val/*``, every epoch): ``mpjpe_mm`` in the camera frame with the
 ground-truth wrist depth, ``pa_mpjpe_mm`` (Procrustes, similarity), ``uv_px`` (2D error in crop
@@ -33,6 +37,7 @@ import torch
 from torch import Tensor
 
 from handpose.geometry.procrustes import procrustes_align
+from handpose.losses.heatmaps import coordinate_l1_loss, masked_mean, volume_kl_loss
 from handpose.models.baseline import BaselineEstimator, BaselineNetConfig
 from handpose.models.heads import depth_to_bins, image_to_heatmap
 from handpose.training.config import TrainConfig
@@ -51,14 +56,20 @@ __all__ = [
 
 @dataclass(frozen=True)
 class BaselineLossConfig:
-    """Weights of the 2D (``uv``) and depth (``z``) L1 terms."""
+    """Weights of the coordinate term (L1, ``coord``) and the heatmap term (KL of the volume's
+    marginals to Gaussians, ``heatmap``) with the targets' widths ``sigma`` (heatmap cells) and
+    ``sigma_z`` (depth bins); see :mod:`handpose.losses.heatmaps`."""
 
-    uv: float = 1.0
-    z: float = 1.0
+    coord: float = 1.0
+    heatmap: float = 1.0
+    sigma: float = 1.0
+    sigma_z: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.uv < 0 or self.z < 0 or self.uv + self.z == 0:
+        if self.coord < 0 or self.heatmap < 0 or self.coord + self.heatmap == 0:
             raise ValueError("loss weights must be ≥ 0 and not both 0")
+        if self.sigma <= 0 or self.sigma_z <= 0:
+            raise ValueError("sigma and sigma_z must be > 0")
 
 
 @dataclass(frozen=True)
@@ -90,11 +101,6 @@ def single_hand_targets(batch: dict) -> dict[str, Tensor]:
     }
 
 
-def _masked_mean(x: Tensor, valid: Tensor) -> Tensor:
-    w = valid.to(x.dtype)
-    return (x * w).sum() / w.sum().clamp(min=1.0)
-
-
 class BaselineModule(L.LightningModule):
     """Training of :class:`~handpose.models.baseline.BaselineEstimator` (module docstring)."""
 
@@ -110,20 +116,31 @@ class BaselineModule(L.LightningModule):
         tg = single_hand_targets(batch)
         gt_root = tg["joints3d"][:, 0, 2]
         out, hm = self.model.forward_heatmaps(batch["image"], batch["K"], gt_root)
-        h, w = hm.logits.shape[-2:]
-        d = self.model.config.depth_bins
-        xy_gt = image_to_heatmap(tg["joints2d"], self.model.heatmap_stride)
+        d, h, w = hm.logits.shape[-3:]
+        net = self.model.config
         z_rel = tg["joints3d"][..., 2] - gt_root[:, None]
-        z_gt = depth_to_bins(z_rel, d, self.model.config.depth_range)
-        scale = xy_gt.new_tensor([w, h])
-        l_uv = _masked_mean(((out.heatmap_xyz[..., :2] - xy_gt).abs() / scale).sum(-1), tg["valid"])
-        l_z = _masked_mean((out.heatmap_xyz[..., 2] - z_gt).abs() / d, tg["valid"])
-        loss = self.cfg.loss.uv * l_uv + self.cfg.loss.z * l_z
+        target = torch.cat(
+            [
+                image_to_heatmap(tg["joints2d"], self.model.heatmap_stride),
+                depth_to_bins(z_rel, d, net.depth_range)[..., None],
+            ],
+            dim=-1,
+        )
+        lc = self.cfg.loss
+        terms = {"coord": coordinate_l1_loss(out.heatmap_xyz, target, tg["valid"], (w, h, d))}
+        if lc.heatmap > 0:
+            kl = volume_kl_loss(
+                hm.logits, target, tg["valid"], lc.sigma, lc.sigma_z, net.temperature
+            )
+            terms["kl_xy"], terms["kl_z"] = kl["xy"], kl["z"]
+        loss = lc.coord * terms["coord"]
+        if lc.heatmap > 0:
+            loss = loss + lc.heatmap * (terms["kl_xy"] + terms["kl_z"])
         b = batch["image"].shape[0]
         sync = prefix != "train"
         self.log(f"{prefix}/loss", loss.detach(), batch_size=b, sync_dist=sync, prog_bar=True)
-        self.log(f"{prefix}/uv", l_uv.detach(), batch_size=b, sync_dist=sync)
-        self.log(f"{prefix}/z", l_z.detach(), batch_size=b, sync_dist=sync)
+        for name, value in terms.items():
+            self.log(f"{prefix}/{name}", value.detach(), batch_size=b, sync_dist=sync)
         if prefix == "val":
             with torch.no_grad():
                 valid = tg["valid"]
@@ -136,7 +153,7 @@ class BaselineModule(L.LightningModule):
                                 ("z_mm", z_mm)):  # fmt: skip
                 self.log(
                     f"val/{name}",
-                    _masked_mean(value.to(torch.float32), valid),
+                    masked_mean(value.to(torch.float32), valid),
                     batch_size=b,
                     sync_dist=True,
                     prog_bar=name == "pa_mpjpe_mm",
