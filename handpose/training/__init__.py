@@ -1,4 +1,10 @@
-"""Training and evaluation of MGDHand with PyTorch Lightning (the ``train`` extra).
+"""Training with PyTorch Lightning (the ``train`` extra): one harness for every method
+(:mod:`handpose.training.harness`), MGDHand's API, and :func:`load_model` for any checkpoint.
+
+>>> from handpose.training import load_method_config, train_method, load_model
+>>> cfg = load_method_config("baseline", "cpu-small")  # doctest: +SKIP
+>>> paths = train_method("baseline", cfg, "data/single", "runs/baseline")  # doctest: +SKIP
+>>> model, meta = load_model(paths["main"])  # doctest: +SKIP
 
 >>> from handpose.training import load_config, train_teacher, train_student, evaluate
 >>> cfg = load_config("cpu-small")  # doctest: +SKIP
@@ -27,6 +33,8 @@ from handpose.training.config import (
     load_config,
     save_config,
 )
+from handpose.training.harness import load_method_config, load_model
+from handpose.training.harness import train as train_method
 
 __all__ = [
     "evaluate",
@@ -35,6 +43,9 @@ __all__ = [
     "train_student",
     "train_teacher",
     "load_mgdhand",
+    "load_model",
+    "load_method_config",
+    "train_method",
     "read_checkpoint",
     "PRESETS",
     "ExperimentConfig",
