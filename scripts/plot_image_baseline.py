@@ -37,7 +37,9 @@ def summary(runs: list[Path]) -> dict:
     per_seed = {}
     for run in runs:
         res = json.loads((run / "eval" / "eval.json").read_text())
-        cfg = json.loads(json.dumps(__import__("yaml").safe_load((run / "main" / "config.yaml").read_text())))
+        cfg = json.loads(
+            json.dumps(__import__("yaml").safe_load((run / "main" / "config.yaml").read_text()))
+        )
         per_seed[str(cfg["seed"])] = {
             "metrics": {k: res["metrics"].get(k) for k in KEYS},
             "groups": res["groups"].get("pa_mpjpe", {}),

@@ -172,7 +172,9 @@ def _add_method_parser(grp, name: str) -> None:
     )
     p.add_argument("--seed", type=seed, help="override the config's seed")
     p.add_argument("--epochs", type=positive_int, help="override the trained stages' epochs")
-    p.add_argument("--devices", type=positive_int, help="override the trained stages' devices (DDP > 1)")
+    p.add_argument(
+        "--devices", type=positive_int, help="override the trained stages' devices (DDP > 1)"
+    )
     p.add_argument("--accelerator", help="override the trained stages' accelerator")
     p.add_argument(
         "--load",
