@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml constraints.txt
 	# torch first and pinned: an unpinned torch would pull several GB of CUDA packages.
 	$(PY) -m pip install -q -c constraints.txt torch==2.13.0
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	# timm requires torchvision, whose PyPI wheel does not import beside the CPU torch: install
+	# timm alone (its other requirements come with the dev extra; handpose shims torchvision).
+	$(PY) -m pip install -q -c constraints.txt --no-deps timm
 	touch $(STAMP)
 
 venv: $(STAMP)

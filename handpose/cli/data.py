@@ -74,8 +74,12 @@ def register(subparsers) -> None:
     _add_loader_options(sh)
     sh.set_defaults(func=_show)
 
-    i = grp.add_parser("info", help="print the metadata and sequences of a handpose IMU file")
-    i.add_argument("file")
+    i = grp.add_parser(
+        "info",
+        help="print the metadata and sequences of a handpose IMU file, or the manifest summary "
+        "of an image shard folder",
+    )
+    i.add_argument("file", help="IMU .h5 file or image shard folder")
     i.set_defaults(func=_info)
 
     p = grp.add_parser(
@@ -103,7 +107,7 @@ def _add_loader_options(p) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="loader option, repeatable: freihand version=gs|hom|sample|auto|all, masks=; "
+        help="loader option, repeatable: freihand version=gs|hom|sample|auto|all, masks=, vertices=; "
         "interhand subset=H+M|H|M, fps=5|30, hand_type_valid_only=, interacting_only=; "
         "dexycb setup=s0|s1|s2, masks=; hanco version=rgb|rgb_merged|..., views=0,3, masks=",
     )
@@ -186,6 +190,10 @@ def _convert(args) -> int:
 
 
 def _info(args) -> int:
+    from pathlib import Path
+
+    if Path(args.file).is_dir():
+        return _info_shards(args.file)
     from handpose.datasets.storage import ImuFile
 
     with ImuFile(args.file) as f:
@@ -195,6 +203,22 @@ def _info(args) -> int:
         print(f"sequences: {len(keys)}")
         for s, q in keys:
             print(f"  subject {s:2d}  {q}")
+    return 0
+
+
+def _info_shards(root) -> int:
+    import json
+
+    from handpose.datasets.shards import open_shards
+
+    shards = open_shards(root)
+    print(f"kind: {shards.kind}")
+    for k, v in shards.meta.items():
+        print(f"{k}: {json.dumps(v) if isinstance(v, (dict, list)) else v}")
+    print(f"ladder levels: {shards.levels or 'none'}")
+    for s in shards.splits:
+        files = shards.manifest["splits"][s]
+        print(f"  {s}: {shards.num_samples(s)} samples in {len(files)} shards")
     return 0
 
 

@@ -1,12 +1,31 @@
 """Datasets: the handpose IMU file format, windowed torch datasets, IMU normalisation, and the
-real VIHand loader."""
+real VIHand loader; for images the sample schema (:mod:`.sample`), sharded storage
+(:mod:`.shards`), the real loaders (:mod:`.freihand`, :mod:`.interhand`, :mod:`.dexycb`,
+:mod:`.hanco`), source strings and conversion (:mod:`.sources`), the training dataset
+(:mod:`.image_dataset`), augmentation (:mod:`.augment`) and pictures (:mod:`.show`)."""
 
+from handpose.datasets.image_dataset import ImageBatchCollate, ImageDataset
 from handpose.datasets.normalize import DEFAULT_ACC_SCALE, imu_tokens, imu_tokens_from_quaternion
+from handpose.datasets.sample import collate, dataset_meta, empty_sample, validate_sample
+from handpose.datasets.shards import ShardWriter, open_shards, shard_path, write_manifest
+from handpose.datasets.sources import convert_dataset, open_source
 from handpose.datasets.storage import ImuFile, SequenceRecord, open_writer, read_sequences
 from handpose.datasets.windows import ImuWindowDataset, sequence_split
 
 __all__ = [
     "DEFAULT_ACC_SCALE",
+    "ImageBatchCollate",
+    "ImageDataset",
+    "ShardWriter",
+    "collate",
+    "convert_dataset",
+    "dataset_meta",
+    "empty_sample",
+    "open_shards",
+    "open_source",
+    "shard_path",
+    "validate_sample",
+    "write_manifest",
     "ImuFile",
     "ImuWindowDataset",
     "SequenceRecord",

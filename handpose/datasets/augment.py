@@ -334,8 +334,8 @@ def rest_root_from_models(right, left) -> Callable[[Tensor, int], Tensor]:
 
 
 def _gray(img: Tensor) -> Tensor:
-    w = torch.tensor(_GRAY, dtype=img.dtype).view(1, 3, 1, 1)
-    return (img * w).sum(1, keepdim=True)
+    w = torch.tensor(_GRAY, dtype=img.dtype)
+    return torch.einsum("c,bchw->bhw", w, img)[:, None]
 
 
 def colour_jitter(
@@ -350,11 +350,13 @@ def colour_jitter(
         hue: (B,) fraction of a turn: the chroma (I, Q) of YIQ rotates by ``2π·hue``.
     """
     v = lambda t: t.to(img.dtype).view(-1, 1, 1, 1)  # noqa: E731
-    x = (img * v(brightness)).clamp(0, 1)
+    x = (img * v(brightness)).clamp_(0, 1)
     m = _gray(x).mean((2, 3), keepdim=True)
-    x = ((x - m) * v(contrast) + m).clamp(0, 1)
+    c = v(contrast)
+    x = x.mul_(c).add_(m * (1 - c)).clamp_(0, 1)  # (x − m)·c + m
     g = _gray(x)
-    x = (g + (x - g) * v(saturation)).clamp(0, 1)
+    s = v(saturation)
+    x = x.mul_(s).add_(g * (1 - s)).clamp_(0, 1)  # g + (x − g)·s
     if bool((hue != 0).any()):
         T = _RGB2YIQ.to(img.dtype)
         Ti = torch.linalg.inv(_RGB2YIQ).to(img.dtype)
@@ -363,7 +365,7 @@ def colour_jitter(
         z, o = torch.zeros_like(c), torch.ones_like(c)
         R = torch.stack([o, z, z, z, c, -s, z, s, c], -1).view(-1, 3, 3)
         Mx = Ti @ R @ T  # (B, 3, 3) in RGB
-        x = torch.einsum("bij,bjhw->bihw", Mx, x).clamp(0, 1)
+        x = torch.bmm(Mx, x.reshape(x.shape[0], 3, -1)).view_as(x).clamp_(0, 1)
     return x
 
 

@@ -40,12 +40,14 @@ from handpose.datasets.mano_convert import ManoModels, pca_to_flat
 from handpose.datasets.real_common import (
     RealImageDataset,
     as_array,
+    check_choice,
     field,
     label_bbox,
     project_np,
     read_image,
     read_yaml,
     require_root,
+    set_mano,
 )
 from handpose.datasets.sample import dataset_meta, empty_sample
 from handpose.errors import HandposeError
@@ -95,8 +97,7 @@ class DexYCB(RealImageDataset):
         masks: bool = True,
     ) -> None:
         self.root = require_root(root, "DexYCB")
-        if split not in DEXYCB_SPLITS:
-            raise HandposeError(f"DexYCB split must be one of {DEXYCB_SPLITS}, got {split!r}.")
+        check_choice(split, DEXYCB_SPLITS, "DexYCB split")
         if setup not in DEXYCB_SETUPS:
             raise HandposeError(
                 f"DexYCB setup must be one of {DEXYCB_SETUPS} (s3 is not supported), got {setup!r}."
@@ -222,12 +223,7 @@ class DexYCB(RealImageDataset):
                     self.mano_models.hands_mean(side),
                 )
                 verts, _, _ = self.mano_models.forward(side, pose_m[:3], theta, betas, pose_m[48:])
-                s["mano_valid"][slot] = True
-                s["mano_global_orient"][slot] = pose_m[:3]
-                s["mano_hand_pose"][slot] = theta
-                s["mano_betas"][slot] = betas
-                s["mano_transl"][slot] = pose_m[48:51]
-                s["vertices"][slot] = verts
+                set_mano(s, slot, pose_m[:3], theta, betas, pose_m[48:51], verts)
         if self.masks:
             seg = np.asarray(field(labels, "seg", lpath))
             if seg.shape != _SIZE:

@@ -34,12 +34,14 @@ from handpose.datasets.mano_convert import ManoModels, freihand_root, nonflat_to
 from handpose.datasets.real_common import (
     RealImageDataset,
     as_array,
+    check_choice,
     label_bbox,
     project_np,
     read_image,
     read_json,
     read_mask,
     require_root,
+    set_mano,
 )
 from handpose.datasets.sample import dataset_meta, empty_sample
 from handpose.errors import HandposeError
@@ -61,6 +63,8 @@ class FreiHAND(RealImageDataset):
             version-major like FreiHAND's file ids). Evaluation has only "gs".
         mano: MANO models for the parameter conversion (see :class:`ManoModels`).
         masks: read the training masks.
+        vertices: read ``{split}_verts.json`` (the largest file: 32,560 × 778 × 3 numbers; kept
+            as float32) into ``vertices``; False leaves the key out.
     """
 
     def __init__(
@@ -71,10 +75,10 @@ class FreiHAND(RealImageDataset):
         *,
         mano: Any = "auto",
         masks: bool = True,
+        vertices: bool = True,
     ) -> None:
         self.root = require_root(root, "FreiHAND")
-        if split not in FREIHAND_SPLITS:
-            raise HandposeError(f"FreiHAND split must be one of {FREIHAND_SPLITS}, got {split!r}.")
+        check_choice(split, FREIHAND_SPLITS, "FreiHAND split")
         if version not in (*FREIHAND_VERSIONS, "all"):
             raise HandposeError(
                 f"FreiHAND version must be one of {FREIHAND_VERSIONS} or 'all', got {version!r}."
@@ -87,7 +91,9 @@ class FreiHAND(RealImageDataset):
         self.K = as_array(read_json(p("K"), "FreiHAND"), (-1, 3, 3), p("K"), "K")
         n = len(self.K)
         self.xyz = self._per_sample(p("xyz"), (-1, 21, 3), "xyz", n)
-        self.verts = self._per_sample(p("verts"), (-1, 778, 3), "verts", n)
+        self.verts = None
+        if vertices:
+            self.verts = self._per_sample(p("verts"), (-1, 778, 3), "verts", n).astype(np.float32)
         mano_raw = read_json(p("mano"), "FreiHAND")
         if not isinstance(mano_raw, list) or len(mano_raw) != n:
             raise HandposeError(f"'{p('mano')}' must hold {n} entries like '{p('K')}'.")
@@ -106,7 +112,7 @@ class FreiHAND(RealImageDataset):
         self.meta = dataset_meta(
             "freihand",
             "single",
-            num_vertices=778,
+            num_vertices=778 if vertices else None,
             split=split,
             version=version,
             mano_params=self.has_mano,
@@ -144,7 +150,8 @@ class FreiHAND(RealImageDataset):
         uid, fid = self._ids(index)
         size = (FREIHAND_SIZE, FREIHAND_SIZE)
         img = read_image(Path(self.source(index)), size, "FreiHAND images are")
-        s = empty_sample(*size, num_vertices=778, mano=self.has_mano, mask=self.masks)
+        nv = 778 if self.verts is not None else None
+        s = empty_sample(*size, num_vertices=nv, mano=self.has_mano, mask=self.masks)
         s["image"][:] = img
         K = self.K[uid]
         s["K"][:] = K
@@ -152,18 +159,15 @@ class FreiHAND(RealImageDataset):
         s["joints3d"][0] = self.xyz[uid]
         s["joints2d"][0] = project_np(self.xyz[uid], K)
         s["joint_valid"][0] = True
-        s["vertices"][0] = self.verts[uid]
+        if self.verts is not None:
+            s["vertices"][0] = self.verts[uid]
         if self.has_mano:
             m = self.mano[uid]
             go, theta = m[:3], nonflat_to_flat(m[3:48], self.mano_models.hands_mean("right"))
             betas = m[48:58]
             _, j21, _ = self.mano_models.forward("right", go, theta, betas)
             root = freihand_root(m[58:60], m[60], K)
-            s["mano_valid"][0] = True
-            s["mano_global_orient"][0] = go
-            s["mano_hand_pose"][0] = theta
-            s["mano_betas"][0] = betas
-            s["mano_transl"][0] = root - j21[9]
+            set_mano(s, 0, go, theta, betas, root - j21[9])
         if self.masks:
             mask = read_mask(self.root / "training" / "mask" / f"{uid:08d}.jpg", size)
             s["mask"][:] = np.where(mask >= 128, 1, 0).astype(np.uint8)

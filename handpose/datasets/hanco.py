@@ -39,6 +39,7 @@ from handpose.datasets.mano_convert import ManoModels, hanco_root, nonflat_to_fl
 from handpose.datasets.real_common import (
     RealImageDataset,
     as_array,
+    check_choice,
     field,
     label_bbox,
     project_np,
@@ -46,6 +47,7 @@ from handpose.datasets.real_common import (
     read_json,
     read_mask,
     require_root,
+    set_mano,
 )
 from handpose.datasets.sample import dataset_meta, empty_sample
 from handpose.errors import HandposeError
@@ -81,10 +83,8 @@ class HanCo(RealImageDataset):
         masks: bool = True,
     ) -> None:
         self.root = require_root(root, "HanCo")
-        if split not in HANCO_SPLITS:
-            raise HandposeError(f"HanCo split must be one of {HANCO_SPLITS}, got {split!r}.")
-        if version not in HANCO_VERSIONS:
-            raise HandposeError(f"HanCo version must be one of {HANCO_VERSIONS}, got {version!r}.")
+        check_choice(split, HANCO_SPLITS, "HanCo split")
+        check_choice(version, HANCO_VERSIONS, "HanCo version")
         views = tuple(range(HANCO_VIEWS)) if views is None else tuple(int(v) for v in views)
         if not views or any(not 0 <= v < HANCO_VIEWS for v in views):
             raise HandposeError(f"HanCo views must be camera ids 0–7, got {views}.")
@@ -168,12 +168,7 @@ class HanCo(RealImageDataset):
             _, j21, _ = self.mano_models.forward("right", go, theta, betas)
             transl = hanco_root(v[58:60], v[60], K) - j21[9]
             verts, _, _ = self.mano_models.forward("right", go, theta, betas, transl)
-            s["mano_valid"][0] = True
-            s["mano_global_orient"][0] = go
-            s["mano_hand_pose"][0] = theta
-            s["mano_betas"][0] = betas
-            s["mano_transl"][0] = transl
-            s["vertices"][0] = verts
+            set_mano(s, 0, go, theta, betas, transl, verts)
         if self.masks:
             path = self.root / "mask_hand" / f"{sid:04d}" / f"cam{cid}" / f"{fid:08d}.jpg"
             s["mask"][:] = np.where(read_mask(path, hw) >= 128, 1, 0).astype(np.uint8)

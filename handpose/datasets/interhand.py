@@ -38,12 +38,14 @@ from handpose.datasets.mano_convert import ManoModels, mano_world_to_camera, non
 from handpose.datasets.real_common import (
     RealImageDataset,
     as_array,
+    check_choice,
     field,
     label_bbox,
     project_np,
     read_image,
     read_json,
     require_root,
+    set_mano,
 )
 from handpose.datasets.sample import dataset_meta, empty_sample
 from handpose.errors import HandposeError
@@ -100,14 +102,8 @@ class InterHand(RealImageDataset):
         interacting_only: bool = False,
     ) -> None:
         self.root = require_root(root, "InterHand2.6M")
-        if split not in INTERHAND_SPLITS:
-            raise HandposeError(
-                f"InterHand2.6M split must be one of {INTERHAND_SPLITS}, got {split!r}."
-            )
-        if subset not in INTERHAND_SUBSETS:
-            raise HandposeError(
-                f"InterHand2.6M subset must be one of {tuple(INTERHAND_SUBSETS)}, got {subset!r}."
-            )
+        check_choice(split, INTERHAND_SPLITS, "InterHand2.6M split")
+        check_choice(subset, INTERHAND_SUBSETS, "InterHand2.6M subset")
         if int(fps) not in (5, 30):
             raise HandposeError(f"InterHand2.6M fps must be 5 or 30, got {fps!r}.")
         self.split, self.subset, self.fps = split, subset, int(fps)
@@ -277,9 +273,4 @@ class InterHand(RealImageDataset):
             root = self.mano_models.rest_root(side, betas)
             go, tr = mano_world_to_camera(pose[:3], trans, R, t, root)
             verts, _, _ = self.mano_models.forward(side, go, theta, betas, tr)
-            s["mano_valid"][slot] = True
-            s["mano_global_orient"][slot] = go
-            s["mano_hand_pose"][slot] = theta
-            s["mano_betas"][slot] = betas
-            s["mano_transl"][slot] = tr
-            s["vertices"][slot] = verts
+            set_mano(s, slot, go, theta, betas, tr, verts)

@@ -34,6 +34,8 @@ __all__ = [
     "bbox_from_points",
     "label_bbox",
     "project_np",
+    "set_mano",
+    "check_choice",
 ]
 
 
@@ -160,6 +162,32 @@ def read_mask(path: Path, expect_hw: tuple[int, int]) -> np.ndarray:
             f"{expect_hw[1]}x{expect_hw[0]}."
         )
     return arr
+
+
+def set_mano(
+    sample: dict[str, Any],
+    slot: int,
+    global_orient: np.ndarray,
+    hand_pose: np.ndarray,
+    betas: np.ndarray,
+    transl: np.ndarray,
+    vertices: np.ndarray | None = None,
+) -> None:
+    """Fill one slot's MANO parameters (schema convention) and mark them valid; also the slot's
+    vertices when given."""
+    sample["mano_valid"][slot] = True
+    sample["mano_global_orient"][slot] = global_orient
+    sample["mano_hand_pose"][slot] = hand_pose
+    sample["mano_betas"][slot] = betas
+    sample["mano_transl"][slot] = transl
+    if vertices is not None:
+        sample["vertices"][slot] = vertices
+
+
+def check_choice(value: Any, choices, what: str) -> None:
+    """Raise ``"{what} must be one of (...), got value"`` unless ``value`` is a choice."""
+    if value not in tuple(choices):
+        raise HandposeError(f"{what} must be one of {tuple(choices)}, got {value!r}.")
 
 
 def project_np(points: np.ndarray, K: np.ndarray) -> np.ndarray:

@@ -12,6 +12,10 @@ order (mano.md §3.2), pixels ``(u, v)`` with pixel centres at integer coordinat
 parameters as full articulation (``flat_hand_mean = True``) with the right-hand model for slot 0
 and the left-hand model for slot 1.
 
+Optional keys are present for all samples of a dataset or for none; within a present key, the
+arrays of an invalid slot are zeros, and a valid hand's ``vertices`` are zeros when its mesh is
+unknown (e.g. no MANO fit for that hand; ``mano_valid`` is false then).
+
 Extra keys named ``extra_<name>`` (numeric arrays, e.g. dense correspondence maps) are allowed,
 stored and collated like the others; any other unknown key is an error.
 

@@ -69,7 +69,7 @@ REAL_DATASETS: dict[str, RealDatasetInfo] = {
         "handpose.datasets.freihand:FreiHAND",
         ("training", "evaluation"),
         {"train": "training", "test": "evaluation"},
-        {"version": str, "masks": _bool},
+        {"version": str, "masks": _bool, "vertices": _bool},
         "single",
         {"train": {"version": "all"}},
     ),
@@ -164,7 +164,8 @@ def open_source(
 
     Args:
         spec: ``PATH[:SPLIT]`` or ``NAME:ROOT[:SPLIT]``.
-        split: overrides the split in ``spec``; default: the spec's, else the first split.
+        split: overrides the split in ``spec``; default: the spec's, else "train" (shards:
+            "train" when present, else the first split; real datasets: their first split).
         level: ladder level (px) for shard folders that store one.
         mano: MANO models for real loaders' conversions (see ``ManoModels``).
         **options: loader options (see :data:`REAL_DATASETS`).
@@ -175,7 +176,8 @@ def open_source(
         if options:
             raise HandposeError(f"shard folders take no loader options, got {sorted(options)}.")
         shards = open_shards(root)
-        return shards.split(split or shards.splits[0], level=level)
+        default = "train" if "train" in shards.splits else shards.splits[0]
+        return shards.split(split or default, level=level)
     if level is not None:
         raise HandposeError("--level applies to shard folders with a low-resolution ladder only.")
     info = REAL_DATASETS[name]

@@ -6,15 +6,16 @@ fastest deterministic option measured on these machines (../shared/reference/ren
 ``benchmarks/bench_render.py`` measures it against the numpy rasterizer).
 
 One call renders a batch of :class:`~handpose.render.scene.Scene` s into tiles of one large
-framebuffer (one draw per scene, one read-back per output for the whole batch). Outputs and
-shading are those of :func:`handpose.render.scene.render_scene_numpy`, the numpy reference:
+framebuffer (one draw per scene and pass, one read-back per output for the whole batch), with
+deferred shading (:class:`GLRenderer`). Outputs and shading are those of
+:func:`handpose.render.scene.render_scene_numpy`, the numpy reference:
 
-- ``rgb``: the background image, then the meshes shaded in linear RGB (ambient + directional and
-  point lights, Lambert + Blinn–Phong) and encoded to sRGB; with ``antialias = k`` the colour
-  comes from a separate k-sample multisampled pass (labels stay single-sample: each label pixel
-  is what covers the pixel centre);
+- ``rgb``: the meshes shaded in linear RGB (ambient + directional and point lights, Lambert +
+  Blinn–Phong) and encoded to sRGB, over the background image; with ``antialias = k`` the
+  colour comes from an extra k-sample multisampled pass (labels stay single-sample: each label
+  pixel is what covers the pixel centre);
 - ``mask`` (uint8 instance ids), ``depth`` (metres, ``inf`` on background) and ``attributes``
-  (interpolated per-vertex values) from a single-sample pass.
+  (interpolated per-vertex values) from the single-sample G-buffer.
 
 Camera: the GL projection is built from K so that window coordinates are ``(u + ½, v + ½)``
 with ``(u, v, 1)ᵀ ∝ K·x`` (OpenCV, pixel centres at integers, v down). GL's window y grows with
@@ -129,21 +130,21 @@ out vec3 v_pos;
 out vec3 v_normal;
 out vec3 v_albedo;
 out vec2 v_spec;
-flat out uint v_inst;
+flat out float v_inst;
 out vec4 v_attr;
 void main() {
     v_pos = in_pos;
     v_normal = in_normal;
     v_albedo = in_albedo;
     v_spec = in_mat.yz;
-    v_inst = uint(in_mat.x + 0.5);
+    v_inst = in_mat.x;
     v_attr = in_attr;
     gl_Position = u_proj * vec4(in_pos, 1.0);
 }
 """
 
-_FRAGMENT = """
-#version 330
+# The shading formula of handpose.render.scene.shade_points, shared by both colour paths.
+_SHADING = """
 #define MAXL %(maxl)d
 uniform vec3 u_ambient;
 uniform int u_ndir;
@@ -153,26 +154,12 @@ uniform int u_npt;
 uniform vec3 u_pt[MAXL];
 uniform vec3 u_pt_col[MAXL];
 uniform float u_pt_range[MAXL];
-in vec3 v_pos;
-in vec3 v_normal;
-in vec3 v_albedo;
-in vec2 v_spec;
-flat in uint v_inst;
-in vec4 v_attr;
-layout(location = 0) out vec3 f_color;
-#if LABELS
-layout(location = 1) out uint f_mask;
-layout(location = 2) out float f_depth;
-#if ATTR
-layout(location = 3) out vec4 f_attr;
-#endif
-#endif
 
-vec3 light(vec3 n, vec3 to_cam, vec3 l, vec3 col) {
+vec3 light(vec3 n, vec3 to_cam, vec3 l, vec3 col, vec3 albedo, vec2 spec) {
     float ndl = dot(n, l);
     vec3 h = normalize(l + to_cam);
-    float spec = ndl > 0.0 ? pow(max(dot(n, h), 0.0), v_spec.y) : 0.0;
-    return col * (v_albedo * max(ndl, 0.0) + v_spec.x * spec);
+    float s = ndl > 0.0 ? pow(max(dot(n, h), 0.0), spec.y) : 0.0;
+    return col * (albedo * max(ndl, 0.0) + spec.x * s);
 }
 
 vec3 to_srgb(vec3 c) {
@@ -180,56 +167,96 @@ vec3 to_srgb(vec3 c) {
     return mix(12.92 * c, 1.055 * pow(c, vec3(1.0 / 2.4)) - 0.055, step(vec3(0.0031308), c));
 }
 
-void main() {
-    vec3 n = normalize(v_normal);
-    vec3 to_cam = normalize(-v_pos);
+vec3 shade(vec3 pos, vec3 normal, vec3 albedo, vec2 spec) {
+    vec3 n = normalize(normal);
+    vec3 to_cam = normalize(-pos);
     if (dot(n, to_cam) < 0.0) n = -n;
-    vec3 rgb = u_ambient * v_albedo;
-    for (int i = 0; i < u_ndir; ++i) rgb += light(n, to_cam, u_dir[i], u_dir_col[i]);
+    vec3 rgb = u_ambient * albedo;
+    for (int i = 0; i < u_ndir; ++i) rgb += light(n, to_cam, u_dir[i], u_dir_col[i], albedo, spec);
     for (int i = 0; i < u_npt; ++i) {
-        vec3 to_l = u_pt[i] - v_pos;
+        vec3 to_l = u_pt[i] - pos;
         float d2 = dot(to_l, to_l);
         float att = 1.0 / (1.0 + d2 / (u_pt_range[i] * u_pt_range[i]));
-        rgb += light(n, to_cam, to_l * inversesqrt(d2), u_pt_col[i] * att);
+        rgb += light(n, to_cam, to_l * inversesqrt(d2), u_pt_col[i] * att, albedo, spec);
     }
-    f_color = to_srgb(rgb);
-#if LABELS
-    f_mask = v_inst;
-    f_depth = v_pos.z;
+    return to_srgb(rgb);
+}
+"""
+
+# Pass 1: the visible surface of every pixel (G-buffer). The background keeps the clear value
+# 0 (position z = 0, instance 0).
+_GBUFFER_FRAGMENT = """
+#version 330
+in vec3 v_pos;
+in vec3 v_normal;
+in vec3 v_albedo;
+in vec2 v_spec;
+flat in float v_inst;
+in vec4 v_attr;
+layout(location = 0) out vec4 g_pos;     // camera position, instance
+layout(location = 1) out vec4 g_normal;  // interpolated normal, specular strength
+layout(location = 2) out vec4 g_albedo;  // albedo, shininess
 #if ATTR
-    f_attr = v_attr;
+layout(location = 3) out vec4 g_attr;
 #endif
+void main() {
+    g_pos = vec4(v_pos, v_inst);
+    g_normal = vec4(v_normal, v_spec.x);
+    g_albedo = vec4(v_albedo, v_spec.y);
+#if ATTR
+    g_attr = v_attr;
 #endif
 }
 """
 
-_BG_VERTEX = """
+_SCREEN_VERTEX = """
 #version 330
 in vec2 in_xy;
 void main() { gl_Position = vec4(in_xy, 0.0, 1.0); }
 """
 
+# Pass 2: a screen-filling triangle on the far plane, depth-tested with ">" against pass 1's
+# depth buffer, so only pixels with a surface run it (the colour target already holds the
+# background); each is shaded once from the G-buffer.
+_FAR_VERTEX = """
+#version 330
+in vec2 in_xy;
+void main() { gl_Position = vec4(in_xy, 1.0, 1.0); }
+"""
+
+_DEFERRED_FRAGMENT = """
+#version 330
+uniform sampler2D u_pos;
+uniform sampler2D u_normal;
+uniform sampler2D u_albedo;
+%(shading)s
+out vec4 f_color;
+void main() {
+    ivec2 p = ivec2(gl_FragCoord.xy);
+    vec4 P = texelFetch(u_pos, p, 0);
+    vec4 N = texelFetch(u_normal, p, 0);
+    vec4 A = texelFetch(u_albedo, p, 0);
+    f_color = vec4(shade(P.xyz, N.xyz, A.rgb, vec2(N.w, A.w)), 1.0);
+}
+"""
+
+# Antialiased colour (MSAA): forward shading of the meshes over the background.
+_FORWARD_FRAGMENT = """
+#version 330
+in vec3 v_pos;
+in vec3 v_normal;
+in vec3 v_albedo;
+in vec2 v_spec;
+%(shading)s
+out vec4 f_color;
+void main() { f_color = vec4(shade(v_pos, v_normal, v_albedo, v_spec), 1.0); }
+"""
+
 _BG_FRAGMENT = """
 #version 330
 uniform sampler2D u_bg;
-layout(location = 0) out vec3 f_color;
-#if LABELS
-layout(location = 1) out uint f_mask;
-layout(location = 2) out float f_depth;
-#if ATTR
-layout(location = 3) out vec4 f_attr;
-#endif
-#endif
-void main() {
-    f_color = texelFetch(u_bg, ivec2(gl_FragCoord.xy), 0).rgb;
-#if LABELS
-    f_mask = 0u;
-    f_depth = 0.0;
-#if ATTR
-    f_attr = vec4(0.0);
-#endif
-#endif
-}
+out vec4 f_color;
+void main() { f_color = vec4(texelFetch(u_bg, ivec2(gl_FragCoord.xy), 0).rgb, 1.0); }
 """
 
 _FLOATS_PER_VERTEX = 16  # pos 3, normal 3, albedo 3, (instance, specular, shininess) 3, attr 4
@@ -238,11 +265,22 @@ _FLOATS_PER_VERTEX = 16  # pos 3, normal 3, albedo 3, (instance, specular, shini
 class GLRenderer:
     """Batched offscreen renderer of :class:`~handpose.render.scene.Scene` s.
 
+    Deferred shading: pass 1 draws every scene of the batch into its tile of a G-buffer
+    (camera position, instance, normal, albedo, material and attributes of the nearest
+    surface, depth-tested); pass 2 shades each pixel once with its scene's lights, or copies
+    the background where no surface was drawn. On a CPU rasterizer this matters: a hand mesh
+    at 256 px has triangles of a few pixels, and forward shading would evaluate the lighting
+    for every pixel of every 4×4 block every small triangle touches.
+
     Args:
         height, width: output image size in pixels.
         max_batch: scenes per framebuffer (tiles); larger batches are split.
         attribute_channels: C of the attribute map, 0..4 (0: none).
-        antialias: 0 (off) or the number of MSAA samples of the colour pass (e.g. 4).
+        antialias: 0 (off) or the number of MSAA samples of an extra forward-shaded colour
+            pass (labels stay single-sample: each label pixel is what covers its centre).
+        cull_backfaces: skip triangles facing away from the camera (counter-clockwise faces
+            seen from outside, right-hand rule): for closed, consistently oriented meshes only
+            (hands, primitives), where it gives the same image faster.
         near, far: clipping distances, metres.
 
     Example:
@@ -260,6 +298,7 @@ class GLRenderer:
         max_batch: int = 16,
         attribute_channels: int = 0,
         antialias: int = 0,
+        cull_backfaces: bool = False,
         near: float = 0.01,
         far: float = 50.0,
     ) -> None:
@@ -275,6 +314,7 @@ class GLRenderer:
         self.height, self.width = H, W
         self.channels = int(attribute_channels)
         self.antialias = int(antialias)
+        self.cull = bool(cull_backfaces)
         self.near, self.far = float(near), float(far)
         projection_from_K(np.eye(3), W, H, self.near, self.far)  # validates near/far
         moderngl = _moderngl()
@@ -289,63 +329,70 @@ class GLRenderer:
         size = (cols * W, rows * H)
         self._size = size
 
-        def program(vs: str, fs: str, labels: bool):
-            defs = f"#define LABELS {int(labels)}\n#define ATTR {int(self.channels > 0)}\n"
-            fs = fs.replace("#version 330\n", "#version 330\n" + defs, 1)
-            return ctx.program(vertex_shader=vs, fragment_shader=fs % {"maxl": MAX_LIGHTS})
-
-        frag = _FRAGMENT
-        self._prog = program(_VERTEX, frag, True)
-        self._bg_prog = program(_BG_VERTEX, _BG_FRAGMENT.replace("%", "%%"), True)
-        self._color = ctx.texture(size, 3, dtype="f1")
-        self._mask = ctx.texture(size, 1, dtype="u1")
-        self._depth = ctx.texture(size, 1, dtype="f4")
-        attachments = [self._color, self._mask, self._depth]
+        shading = _SHADING % {"maxl": MAX_LIGHTS}
+        attr = f"#define ATTR {int(self.channels > 0)}\n"
+        gfrag = _GBUFFER_FRAGMENT.replace("#version 330\n", "#version 330\n" + attr, 1)
+        self._gprog = ctx.program(vertex_shader=_VERTEX, fragment_shader=gfrag)
+        self._dprog = ctx.program(
+            vertex_shader=_FAR_VERTEX, fragment_shader=_DEFERRED_FRAGMENT % {"shading": shading}
+        )
+        self._pos = ctx.texture(size, 4, dtype="f4")
+        self._normal = ctx.texture(size, 4, dtype="f4")
+        self._albedo = ctx.texture(size, 4, dtype="f4")
+        gbuf = [self._pos, self._normal, self._albedo]
         if self.channels:
             self._attr = ctx.texture(size, 4, dtype="f4")
-            attachments.append(self._attr)
+            gbuf.append(self._attr)
         self._zbuf = ctx.depth_renderbuffer(size)
-        self._fbo = ctx.framebuffer(color_attachments=attachments, depth_attachment=self._zbuf)
+        self._gfbo = ctx.framebuffer(color_attachments=gbuf, depth_attachment=self._zbuf)
+        self._color = ctx.texture(size, 4, dtype="f1")
+        self._cfbo = ctx.framebuffer(color_attachments=[self._color], depth_attachment=self._zbuf)
+        self._bg_tex = ctx.texture(size, 3, dtype="f1")
+        for t in (self._pos, self._normal, self._albedo, self._bg_tex):
+            t.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        quad = np.array([-1, -1, 3, -1, -1, 3], dtype="f4")  # one triangle covering the screen
+        self._quad = ctx.buffer(quad.tobytes())
+        self._screen = ctx.vertex_array(self._dprog, [(self._quad, "2f", "in_xy")])
         if self.antialias:
-            self._aa_prog = program(_VERTEX, frag, False)
-            self._aa_bg_prog = program(_BG_VERTEX, _BG_FRAGMENT.replace("%", "%%"), False)
+            self._fprog = ctx.program(
+                vertex_shader=_VERTEX, fragment_shader=_FORWARD_FRAGMENT % {"shading": shading}
+            )
+            self._bgprog = ctx.program(vertex_shader=_SCREEN_VERTEX, fragment_shader=_BG_FRAGMENT)
+            self._bg_screen = ctx.vertex_array(self._bgprog, [(self._quad, "2f", "in_xy")])
             samples = min(self.antialias, int(ctx.info.get("GL_MAX_SAMPLES", 4)))
-            self._aa_color = ctx.renderbuffer(size, 3, samples=samples)
+            self._aa_color = ctx.renderbuffer(size, 4, samples=samples)
             self._aa_zbuf = ctx.depth_renderbuffer(size, samples=samples)
             self._aa_fbo = ctx.framebuffer(
                 color_attachments=[self._aa_color], depth_attachment=self._aa_zbuf
             )
-            self._resolved = ctx.framebuffer(color_attachments=[ctx.texture(size, 3, dtype="f1")])
-        self._bg_tex = ctx.texture(size, 3, dtype="f1")
-        self._bg_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
-        quad = np.array([-1, -1, 3, -1, -1, 3], dtype="f4")  # one triangle covering the screen
-        self._quad = ctx.buffer(quad.tobytes())
         self._vbo = ctx.buffer(reserve=1 << 16, dynamic=True)
         self._ibo = ctx.buffer(reserve=1 << 16, dynamic=True)
         self._vaos: dict[int, tuple] = {}
 
     # ------------------------------------------------------------------ GL plumbing
-    def _vao(self, prog, bg_prog):
+    def _vao(self, prog):
+        """The mesh vertex array of ``prog`` (rebuilt when the buffers were reallocated)."""
         key = id(prog)
-        # Inputs the shader compiler optimised away (in_attr without attributes) become padding.
-        layout = (("in_pos", 3), ("in_normal", 3), ("in_albedo", 3), ("in_mat", 3), ("in_attr", 4))
-        fmt = " ".join(f"{k}f" if n in prog else f"{4 * k}x" for n, k in layout)
-        names = tuple(n for n, _ in layout if n in prog)
         bufs = (self._vbo, self._ibo)
         cached = self._vaos.get(key)
-        if cached is None or cached[2] != bufs:
+        if cached is None or cached[1] != bufs:
             if cached is not None:
                 cached[0].release()
+            # Inputs the shader compiler optimised away become padding.
+            layout = (
+                ("in_pos", 3),
+                ("in_normal", 3),
+                ("in_albedo", 3),
+                ("in_mat", 3),
+                ("in_attr", 4),
+            )
+            fmt = " ".join(f"{k}f" if n in prog else f"{4 * k}x" for n, k in layout)
+            names = tuple(n for n, _ in layout if n in prog)
             vao = self.ctx.vertex_array(
                 prog, [(self._vbo, fmt, *names)], index_buffer=self._ibo, index_element_size=4
             )
-            bg = (
-                cached[1]
-                if cached
-                else self.ctx.vertex_array(bg_prog, [(self._quad, "2f", "in_xy")])
-            )
-            self._vaos[key] = (vao, bg, bufs)
-        return self._vaos[key][:2]
+            self._vaos[key] = (vao, bufs)
+        return self._vaos[key][0]
 
     def _upload(self, scenes: Sequence[Scene]) -> list[tuple[int, int]]:
         """Write every scene's vertices and indices; returns (first index, count) per scene."""
@@ -386,10 +433,15 @@ class GLRenderer:
             self.height,
         )
 
+    def _proj(self, scene: Scene) -> np.ndarray:
+        """The scene's clip matrix, column-major float32 (GL's layout)."""
+        P = projection_from_K(scene.K, self.width, self.height, self.near, self.far)
+        return P.T.astype("f4")
+
     def _set_uniforms(self, prog, scene: Scene) -> None:
         la = scene.lights.arrays()
-        P = projection_from_K(scene.K, self.width, self.height, self.near, self.far)
-        prog["u_proj"].write(P.T.astype("f4").tobytes())
+        if "u_proj" in prog:
+            prog["u_proj"].write(self._proj(scene).tobytes())
 
         def put(name: str, arr: np.ndarray) -> None:
             if name in prog:
@@ -409,35 +461,73 @@ class GLRenderer:
         put("u_pt_col", la["point_colors"])
         put("u_pt_range", la["point_ranges"])
 
-    def _draw(self, fbo, prog, bg_prog, scenes, ranges) -> None:
-        ctx = self.ctx
+    def _meshes(self, fbo, prog, scenes, ranges) -> None:
+        """Draw every scene's meshes into its tile of ``fbo`` (depth test, optional culling)."""
         moderngl = _moderngl()
-        vao, bg_vao = self._vao(prog, bg_prog)
-        fbo.use()
-        ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE | moderngl.BLEND)
-        ctx.scissor = None
-        fbo.viewport = (0, 0, *self._size)
-        fbo.clear(depth=1.0)
-        self._bg_tex.use(0)
-        if "u_bg" in bg_prog:
-            bg_prog["u_bg"].value = 0
-        bg_vao.render(moderngl.TRIANGLES, vertices=3)
+        ctx = self.ctx
+        vao = self._vao(prog)
         ctx.enable(moderngl.DEPTH_TEST)
+        if self.cull:
+            # Window y grows with the image row (v down), so faces that are counter-clockwise
+            # around their outward normal appear clockwise when they face the camera.
+            ctx.enable(moderngl.CULL_FACE)
+            ctx.front_face = "cw"
+            ctx.cull_face = "back"
         for i, (sc, (first, count)) in enumerate(zip(scenes, ranges)):
             if count == 0:
                 continue
-            tile = self._tile(i)
-            fbo.viewport = tile
-            fbo.scissor = tile
-            self._set_uniforms(prog, sc)
+            fbo.viewport = fbo.scissor = self._tile(i)
+            if "u_ambient" in prog:
+                self._set_uniforms(prog, sc)
+            else:
+                prog["u_proj"].write(self._proj(sc).tobytes())
             vao.render(moderngl.TRIANGLES, vertices=count, first=first)
         fbo.scissor = None
+        ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+
+    def _draw(self, scenes, ranges) -> None:
+        moderngl = _moderngl()
+        ctx = self.ctx
+        ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE | moderngl.BLEND)
+        # Pass 1: G-buffer (all attachments float, cleared to 0 = background).
+        self._gfbo.use()
+        self._gfbo.viewport = (0, 0, *self._size)
+        self._gfbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        self._meshes(self._gfbo, self._gprog, scenes, ranges)
+        # Pass 2: shade every surface pixel of a tile once with that scene's lights.
+        self._cfbo.use()
+        for unit, (name, tex) in enumerate(
+            (("u_pos", self._pos), ("u_normal", self._normal), ("u_albedo", self._albedo))
+        ):
+            tex.use(unit)
+            self._dprog[name].value = unit
+        ctx.enable(moderngl.DEPTH_TEST)
+        ctx.depth_func = ">"
+        self._cfbo.depth_mask = False
+        for i, sc in enumerate(scenes):
+            if ranges[i][1] == 0:
+                continue
+            self._cfbo.viewport = self._tile(i)
+            self._set_uniforms(self._dprog, sc)
+            self._screen.render(moderngl.TRIANGLES, vertices=3)
+        self._cfbo.depth_mask = True
+        ctx.depth_func = "<"
         ctx.disable(moderngl.DEPTH_TEST)
+        if self.antialias:
+            # Forward-shaded, multisampled colour over the background; resolved into _color.
+            self._aa_fbo.use()
+            self._aa_fbo.viewport = (0, 0, *self._size)
+            self._aa_fbo.clear(depth=1.0)
+            self._bg_tex.use(0)
+            self._bgprog["u_bg"].value = 0
+            self._bg_screen.render(moderngl.TRIANGLES, vertices=3)
+            self._meshes(self._aa_fbo, self._fprog, scenes, ranges)
+            ctx.copy_framebuffer(self._cfbo, self._aa_fbo)
 
     def _read(self, tex_or_fbo, components: int, dtype: str, n: int) -> np.ndarray:
         W, H = self._size
         data = tex_or_fbo.read(alignment=1)
-        np_dtype = {"f1": np.uint8, "u1": np.uint8, "f4": np.float32}[dtype]
+        np_dtype = {"f1": np.uint8, "f4": np.float32}[dtype]
         arr = np.frombuffer(data, dtype=np_dtype).reshape(H, W, components)
         arr = arr.reshape(self.rows, self.height, self.cols, self.width, components)
         arr = arr.transpose(0, 2, 1, 3, 4).reshape(-1, self.height, self.width, components)
@@ -473,25 +563,24 @@ class GLRenderer:
         for sc in scenes:  # fail before drawing anything
             sc.lights.arrays()
             projection_from_K(sc.K, W, H, self.near, self.far)
-        atlas = np.zeros((self.rows, H, self.cols, W, 3), dtype=np.uint8)
+        atlas = np.zeros((self.rows, H, self.cols, W, 4), dtype=np.uint8)
         for i, sc in enumerate(scenes):
-            atlas[i // self.cols, :, i % self.cols] = sc.background_image(H, W)
-        self._bg_tex.write(atlas.reshape(self.rows * H, self.cols * W, 3).tobytes(), alignment=1)
-        ranges = self._upload(scenes)
-        self._draw(self._fbo, self._prog, self._bg_prog, scenes, ranges)
+            atlas[i // self.cols, :, i % self.cols, :, :3] = sc.background_image(H, W)
+        atlas = atlas.reshape(self.rows * H, self.cols * W, 4)
+        self._color.write(atlas.tobytes())  # pass 2 shades over it
         if self.antialias:
-            self._draw(self._aa_fbo, self._aa_prog, self._aa_bg_prog, scenes, ranges)
-            self.ctx.copy_framebuffer(self._resolved, self._aa_fbo)
-            rgb = self._read(self._resolved.color_attachments[0], 3, "f1", n)
-        else:
-            rgb = self._read(self._color, 3, "f1", n)
-        mask = self._read(self._mask, 1, "u1", n)[..., 0]
-        depth = self._read(self._depth, 1, "f4", n)[..., 0].copy()
-        depth[depth <= 0.0] = np.inf  # the background pass writes 0; surfaces have z ≥ near
+            self._bg_tex.write(np.ascontiguousarray(atlas[..., :3]).tobytes(), alignment=1)
+        ranges = self._upload(scenes)
+        self._draw(scenes, ranges)
+        rgb = self._read(self._color, 4, "f1", n)[..., :3].copy()
+        pos = self._read(self._pos, 4, "f4", n)
+        mask = np.rint(pos[..., 3]).astype(np.uint8)  # small integers, exact in float32
+        depth = pos[..., 2].copy()
+        depth[depth <= 0.0] = np.inf  # background keeps the clear value; surfaces have z ≥ near
         attr = None
         if self.channels:
             attr = self._read(self._attr, 4, "f4", n)[..., : self.channels].copy()
-        return SceneRender(rgb.copy(), depth, mask.copy(), attr)
+        return SceneRender(rgb, depth, mask, attr)
 
     def release(self) -> None:
         """Free the GL objects (the context stays for the process)."""

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from handpose.errors import HandposeError
-from handpose.render.rasterizer import rasterize, vertex_normals
+from handpose.render.rasterizer import _check_mesh, rasterize, vertex_normals
 
 __all__ = [
     "BACKGROUND",
@@ -97,16 +97,14 @@ class Mesh:
     shininess: float = 32.0
     normals: np.ndarray | None = None
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Validated (vertices (V,3) f64, faces (F,3) i64, colours (V,3) f64, normals (V,3))."""
+    def arrays(
+        self, normals: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """Validated (vertices (V,3) f64, faces (F,3) i64, colours (V,3) f64, normals (V,3));
+        with ``normals=False`` the last is None unless the mesh has its own."""
         v = np.asarray(self.vertices, dtype=np.float64)
         f = np.asarray(self.faces, dtype=np.int64)
-        if v.ndim != 2 or v.shape[1] != 3:
-            raise HandposeError(f"mesh vertices must have shape (V, 3), got {v.shape}.")
-        if f.ndim != 2 or f.shape[1] != 3:
-            raise HandposeError(f"mesh faces must have shape (F, 3), got {f.shape}.")
-        if f.size and (f.min() < 0 or f.max() >= len(v)):
-            raise HandposeError("mesh faces index vertices out of range.")
+        _check_mesh(v, f)
         if not np.isfinite(v).all():
             raise HandposeError("mesh vertices contain NaN or infinite values.")
         c = np.asarray(self.colors, dtype=np.float64)
@@ -116,7 +114,9 @@ class Mesh:
             raise HandposeError(f"mesh colors must be (3,) or {v.shape}, got {c.shape}.")
         if not 0 <= int(self.instance) <= 255:
             raise HandposeError(f"mesh instance must be in 0..255, got {self.instance}.")
-        n = vertex_normals(v, f) if self.normals is None else np.asarray(self.normals, np.float64)
+        if self.normals is None:
+            return v, f, c, vertex_normals(v, f) if normals else None
+        n = np.asarray(self.normals, np.float64)
         if n.shape != v.shape:
             raise HandposeError(f"mesh normals must be {v.shape}, got {n.shape}.")
         return v, f, c, n
@@ -273,7 +273,7 @@ def _merge(scene: Scene, channels: int):
     vs, fs, cs, ns, inst, ks, ss, attrs = [], [], [], [], [], [], [], []
     base = 0
     for m in scene.meshes:
-        v, f, c, n = m.arrays()
+        v, f, c, n = m.arrays(normals=False)
         vs.append(v)
         fs.append(f + base)
         cs.append(c)
@@ -287,7 +287,12 @@ def _merge(scene: Scene, channels: int):
         z3 = np.zeros((0, 3))
         return z3, np.zeros((0, 3), np.int64), z3, z3, np.zeros(0), np.zeros(0), np.zeros(0), None
     cat = np.concatenate
-    return cat(vs), cat(fs), cat(cs), cat(ns), cat(inst), cat(ks), cat(ss), cat(attrs)
+    v, f = cat(vs), cat(fs)
+    # Meshes share no vertices, so one call computes every mesh's own vertex normals.
+    computed = vertex_normals(v, f) if any(n is None for n in ns) else None
+    bounds = np.cumsum([0] + [len(x) for x in vs])
+    n = cat([computed[a:b] if x is None else x for x, a, b in zip(ns, bounds[:-1], bounds[1:])])
+    return v, f, cat(cs), n, cat(inst), cat(ks), cat(ss), cat(attrs)
 
 
 def render_scene_numpy(

@@ -118,3 +118,65 @@ def test_show_bad_input(fh_root, tmp_path, capsys, argv, words):
     err = capsys.readouterr().err.strip()
     assert words in err and err.count("\n") == 0
     assert not out.exists()
+
+
+def test_info_and_show_on_damaged_shards(fh_root, tmp_path, capsys):
+    import h5py
+
+    out = tmp_path / "s"
+    assert main(["data", "convert", "freihand", str(fh_root), str(out), "--limit", "2"]) == 0
+    capsys.readouterr()
+    assert main(["data", "info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "kind: single" in text and "train: 2 samples in 1 shards" in text
+    with h5py.File(out / "train-00000.h5", "r+") as f:
+        row = f["labels"][1]
+        row["K"][0, 0] = np.nan
+        f["labels"][1] = row
+    png = tmp_path / "x.png"
+    assert main(["data", "show", str(out), "1", str(png)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "train-00000.h5 sample 1: field 'K' contains NaN" in err
+    (out / "test-00000.h5").write_bytes(b"\x89HDF\r\n" + b"\0" * 100)
+    assert main(["data", "show", f"{out}:test", "0", str(png)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "test-00000.h5' is unreadable or corrupt" in err
+    assert not png.exists()
+
+
+def test_convert_interhand_and_hanco(tmp_path, capsys):
+    from tests.datasets.real_fixtures import write_hanco, write_interhand
+
+    ih = tmp_path / "ih"
+    write_interhand(ih, "test")
+    out = tmp_path / "ih_shards"
+    assert main(["data", "convert", "interhand", str(ih), str(out), "--splits", "test"]) == 0
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["kind"] == "twohand" and m["meta"]["fps"] == 5
+    assert [e["count"] for e in m["splits"]["test"]] == [3]
+    hc = tmp_path / "hc"
+    write_hanco(hc)
+    out = tmp_path / "hc_shards"
+    argv = [
+        "data",
+        "convert",
+        "hanco",
+        str(hc),
+        str(out),
+        "--set",
+        "views=0,3",
+        "--encoding",
+        "jpeg",
+    ]
+    assert main(argv) == 0
+    m = json.loads((out / "manifest.json").read_text())
+    assert {s: sum(e["count"] for e in v) for s, v in m["splits"].items()} == {
+        "train": 4,
+        "test": 2,
+    }
+    assert m["generator"]["options"] == {"views": [0, 3]}
+    # a split without the needed annotation: nothing is written
+    assert main(["data", "convert", "interhand", str(ih), str(tmp_path / "ih2")]) == 2
+    assert "InterHand2.6M_train_data.json" in capsys.readouterr().err
+    assert not (tmp_path / "ih2").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -42,6 +42,8 @@ def test_joints_projection_and_versions(fh):
     hom = FreiHAND(root, "training", "hom", mano=None)
     assert hom.source(1).endswith("00000004.jpg")
     assert np.abs(hom[1]["image"][5, 5].astype(int) - colour(4)).max() <= 3
+    nov = FreiHAND(root, "training", mano=None, vertices=False)[0]
+    assert "vertices" not in nov and nov["bbox"][2] - nov["bbox"][0] > 0
     allv = FreiHAND(root, "training", "all", mano=None)
     assert len(allv) == 12 and allv.source(11).endswith("00000011.jpg")
     np.testing.assert_array_equal(allv[7]["joints3d"], allv[1]["joints3d"])  # same unique id

@@ -36,10 +36,8 @@ from handpose.render.scene import (
 moderngl = pytest.importorskip(
     "moderngl", reason="moderngl not installed (pip install handpose[render])"
 )
-from handpose.render.gl import GLRenderer, gl_available  # noqa: E402
-
-_OK, _WHY = gl_available()
-needs_gl = pytest.mark.skipif(not _OK, reason=f"no EGL context: {_WHY}")
+from handpose.render.gl import GLRenderer  # noqa: E402
+from tests.render.gl_support import needs_gl  # noqa: E402
 
 
 # ------------------------------------------------------------------ projection (no GL)
@@ -128,14 +126,15 @@ def _interior(mask: np.ndarray) -> np.ndarray:
 
 
 @needs_gl
-@pytest.mark.parametrize("H, W", [(64, 64), (96, 128)])
-def test_gl_matches_numpy_reference(H, W):
+@pytest.mark.parametrize("H, W, cull", [(64, 64, False), (96, 128, False), (96, 128, True)])
+def test_gl_matches_numpy_reference(H, W, cull):
+    """Culling back faces changes nothing for closed, outward-oriented meshes (all here)."""
     K = intrinsics_from_fov(35.0, W, H)
     K[0, 2] += 3.3  # principal point off-centre
     rng = np.random.default_rng(5)
     bg = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
     scenes = [_scene(K, attr=True, background=bg, pose_seed=s) for s in range(3)]
-    gl = GLRenderer(H, W, attribute_channels=3, max_batch=4).render(scenes)
+    gl = GLRenderer(H, W, attribute_channels=3, max_batch=4, cull_backfaces=cull).render(scenes)
     for b, sc in enumerate(scenes):
         ref = render_scene_numpy(sc, (H, W), attribute_channels=3)
         m_gl, m_ref = gl.mask[b], ref.mask[0]

@@ -55,6 +55,8 @@ class Backbone(nn.Module):
 
     def forward(self, x: Tensor) -> list[Tensor]:
         """(B, in_chans, H, W) → list of (B, channels[i], H/strides[i], W/strides[i])."""
+        if torch.jit.is_tracing():  # exporting: sizes are traced values, checked when eager
+            return self.features(x)
         if not isinstance(x, Tensor) or x.ndim != 4 or x.shape[1] != self.in_chans:
             shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
             raise HandposeError(
@@ -72,6 +74,18 @@ class Backbone(nn.Module):
                 f"got {x.shape[2]}×{x.shape[3]}."
             )
         return self.features(x)
+
+    def reparameterize(self) -> Backbone:
+        """Switch to the inference form in place and return self: structurally
+        re-parameterised blocks (FastViT's MobileOne / RepMixer / large-kernel convolutions)
+        merge their training-time branches into single convolutions, which computes the same
+        function with fewer parameters and operations. A no-op for other networks. Call after
+        training (or loading weights) and before export; the result cannot be trained further
+        as the original."""
+        for module in list(self.modules()):
+            if module is not self and hasattr(module, "reparameterize"):
+                module.reparameterize()
+        return self.eval()
 
     # ------------------------------------------------------------------ weights
     def weights_target(self) -> nn.Module:  # pragma: no cover - abstract

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from handpose.errors import HandposeError
+from handpose.models.dstformer import Mlp, drop_path, trunc_normal_init
 
 __all__ = ["PaddedPatchEmbed", "ViT", "vit_pos_embed_adapter"]
 
@@ -73,21 +74,6 @@ class PaddedPatchEmbed(nn.Module):
         return self.proj(x)
 
 
-class DropPath(nn.Module):
-    """Stochastic depth: drop the whole residual branch of a sample with probability ``p``."""
-
-    def __init__(self, p: float = 0.0) -> None:
-        super().__init__()
-        self.p = float(p)
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.p == 0.0 or not self.training:
-            return x
-        keep = 1.0 - self.p
-        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
-        return x * mask / keep
-
-
 class Attention(nn.Module):
     """Multi-head self-attention with ViTPose's names (``qkv``, ``proj``); fused SDPA kernel."""
 
@@ -109,17 +95,6 @@ class Attention(nn.Module):
         return self.proj(out.transpose(1, 2).reshape(b, n, c))
 
 
-class Mlp(nn.Module):
-    def __init__(self, dim: int, hidden: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.fc2(self.act(self.fc1(x)))
-
-
 class Block(nn.Module):
     """Pre-LN transformer block: ``x + attn(norm1(x))``, ``x + mlp(norm2(x))``."""
 
@@ -127,13 +102,13 @@ class Block(nn.Module):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
         self.attn = Attention(dim, num_heads, qkv_bias, attn_drop)
-        self.drop_path = DropPath(drop_path)
+        self.drop_path = float(drop_path)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))  # fc1 → GELU → fc2 (ViTPose's names)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = x + self.drop_path(self.attn(self.norm1(x)))
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        x = x + drop_path(self.attn(self.norm1(x)), self.drop_path, self.training)
+        return x + drop_path(self.mlp(self.norm2(x)), self.drop_path, self.training)
 
 
 class ViT(nn.Module):
@@ -197,17 +172,7 @@ class ViT(nn.Module):
             Block(embed_dim, num_heads, mlp_ratio, qkv_bias, r, attn_drop_rate) for r in rates
         )
         self.last_norm = nn.LayerNorm(embed_dim, eps=1e-6)
-        self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(m: nn.Module) -> None:
-        if isinstance(m, nn.Linear):
-            nn.init.trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+        self.apply(trunc_normal_init)  # ViTPose's init: Linear trunc-normal(0.02), LN 1/0
 
     def _patch_pos_embed(self, hp: int, wp: int) -> Tensor:
         """(1, hp·wp, C) positional embedding of the patches, resized if the grid differs."""

@@ -153,6 +153,13 @@ def _check_temperature(temperature: float) -> None:
         raise HandposeError(f"temperature must be positive, got {temperature}.")
 
 
+def _softmax_last(logits: Tensor, ndims: int) -> Tensor:
+    """Softmax over the last ``ndims`` dimensions together, without reshaping the leading
+    ones (so that an exported graph keeps a dynamic batch axis)."""
+    dims = tuple(range(-ndims, 0))
+    return torch.exp(logits - torch.logsumexp(logits, dim=dims, keepdim=True))
+
+
 def soft_argmax_2d(heatmaps: Tensor, temperature: float = 1.0) -> Tensor:
     """Expected (x, y) under ``softmax(heatmaps / T)`` over each map's H·W cells.
 
@@ -168,7 +175,7 @@ def soft_argmax_2d(heatmaps: Tensor, temperature: float = 1.0) -> Tensor:
         )
     _check_temperature(temperature)
     h, w = heatmaps.shape[-2:]
-    p = torch.softmax(heatmaps.flatten(-2) / temperature, dim=-1).unflatten(-1, (h, w))
+    p = _softmax_last(heatmaps / temperature, 2)
     x = (p.sum(-2) * _axis(w, p)).sum(-1)
     y = (p.sum(-1) * _axis(h, p)).sum(-1)
     return torch.stack([x, y], dim=-1)
@@ -190,7 +197,7 @@ def soft_argmax_25d(volume: Tensor, temperature: float = 1.0) -> Tensor:
         )
     _check_temperature(temperature)
     d, h, w = volume.shape[-3:]
-    p = torch.softmax(volume.flatten(-3) / temperature, dim=-1).unflatten(-1, (d, h, w))
+    p = _softmax_last(volume / temperature, 3)
     x = (p.sum((-3, -2)) * _axis(w, p)).sum(-1)
     y = (p.sum((-3, -1)) * _axis(h, p)).sum(-1)
     z = (p.sum((-2, -1)) * _axis(d, p)).sum(-1)
@@ -309,7 +316,7 @@ class HeatmapHead25D(_HeatmapHead):
 
     def forward(self, features: Tensor) -> HeatmapOutput:
         maps = self._maps(features)
-        logits = maps.unflatten(1, (self.num_joints, self.depth_bins))
+        logits = maps.reshape(-1, self.num_joints, self.depth_bins, *maps.shape[-2:])
         xyz = soft_argmax_25d(logits, self.temperature)
         z_bin = xyz[..., 2]
         return HeatmapOutput(

@@ -40,7 +40,7 @@ def points_to_grid(points: Tensor, image_size: tuple[float, float]) -> Tensor:
     Returns:
         (..., 2) normalised ``(2u + 1)/W − 1, (2v + 1)/H − 1``.
     """
-    h, w = float(image_size[0]), float(image_size[1])
+    h, w = image_size
     u = (2.0 * points[..., 0] + 1.0) / w - 1.0
     v = (2.0 * points[..., 1] + 1.0) / h - 1.0
     return torch.stack([u, v], dim=-1)
@@ -72,7 +72,7 @@ def sample_points(
         raise HandposeError(
             f"points must have shape (B, N, 2), got {getattr(points, 'shape', points)}."
         )
-    if points.shape[0] != features.shape[0]:
+    if not torch.jit.is_tracing() and points.shape[0] != features.shape[0]:
         raise HandposeError(
             f"points and features have different batch sizes ({points.shape[0]} vs {features.shape[0]})."
         )

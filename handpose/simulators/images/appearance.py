@@ -397,11 +397,10 @@ def _coords(rng: np.random.Generator, H: int, W: int) -> tuple[np.ndarray, np.nd
 
 def _ramp(t: np.ndarray, colors: np.ndarray) -> np.ndarray:
     """Map t ∈ [0, 1] (H, W) through a piecewise-linear colour ramp (k, 3) → (H, W, 3)."""
-    k = len(colors)
-    x = np.clip(t, 0, 1) * (k - 1)
-    i = np.minimum(x.astype(np.int64), k - 2)
-    f = (x - i)[..., None]
-    return colors[i] * (1 - f) + colors[i + 1] * f
+    xp = np.linspace(0.0, 1.0, len(colors))
+    flat = np.clip(t, 0, 1).ravel()
+    out = np.stack([np.interp(flat, xp, colors[:, c]) for c in range(3)], axis=-1)
+    return out.reshape(*t.shape, 3)
 
 
 def _shapes(rng, img: np.ndarray) -> np.ndarray:

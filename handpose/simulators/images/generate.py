@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from handpose.errors import HandposeError
+from handpose.simulators.images.scenes import SceneOptions
 
 __all__ = [
     "KINDS",
@@ -72,7 +73,8 @@ class ImageSynthConfig:
         views: ``video``: cameras per sequence.
         fps: ``video`` frame rate.
         ladder: ``video``: low-resolution levels (long side px, divisors of ``size``).
-        antialias: MSAA samples of the colour pass (0 = off).
+        antialias: MSAA samples of a second colour pass (0 = off, the default: it costs about
+            2–3× the rendering time; see docs/benchmarks/render.md).
         encoding: "png" (lossless) or "jpeg" for the stored full-size images.
         model: hand model ("open", or "mano" with the licensed files).
     """
@@ -84,17 +86,17 @@ class ImageSynthConfig:
     domain: str = "main"
     subjects: dict[str, int] = field(default_factory=lambda: {"train": 100, "val": 20, "test": 20})
     shard_size: int | None = None
-    occluder_prob: float = 0.3
-    distractors: int = 3
-    random_pose_prob: float = 0.25
-    single_hand_prob: float = 0.3
-    object_prob: float = 0.5
-    dense: bool = False
+    occluder_prob: float = SceneOptions.occluder_prob
+    distractors: int = SceneOptions.distractors
+    random_pose_prob: float = SceneOptions.random_pose_prob
+    single_hand_prob: float = SceneOptions.single_hand_prob
+    object_prob: float = SceneOptions.object_prob
+    dense: bool = SceneOptions.dense
     frames: tuple[int, int] = (32, 64)
     views: int = 1
     fps: float = 30.0
     ladder: tuple[int, ...] = (128, 64, 32, 16)
-    antialias: int = 4
+    antialias: int = 0
     encoding: str = "png"
     model: str = "open"
 
@@ -228,6 +230,7 @@ class ShardGenerator:
             max_batch=16,
             attribute_channels=3 if cfg.dense else 0,
             antialias=cfg.antialias,
+            cull_backfaces=True,  # every mesh of the scenes is closed and outward-oriented
         )
         self._subjects: dict[int, Any] = {}
         self._poses: dict[str, Any] = {}

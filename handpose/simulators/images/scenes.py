@@ -168,7 +168,7 @@ class PoseSource:
         key = (subject.id, gesture, num_frames, fps)
         seq = self._cache.get(key)
         if seq is None:
-            if len(self._cache) > 64:
+            if len(self._cache) > 4096:  # a few MB; a shard rarely meets that many
                 self._cache.clear()
             prof = replace(sample_subject(subject.id, self.seed), betas=subject.betas.copy())
             seq = generate_sequence(GESTURES[gesture], prof, num_frames, fps, self.seed)
@@ -323,8 +323,8 @@ def sample_arm(rng: np.random.Generator, domain: Domain) -> ArmStyle:
 
 
 def _tube(a0: float, a1: float, radii0, radii1, n: int = 24, rings: int = 6) -> Primitive:
-    """An elliptic tube along +x from a0 to a1 with (y, z) semi-axes radii0 → radii1, capped
-    at the far end; uv = (angle, length)."""
+    """A closed elliptic tube along +x from a0 to a1 with (y, z) semi-axes radii0 → radii1,
+    capped at both ends, outward faces; uv = (angle, length)."""
     ph = np.linspace(0.0, 2 * np.pi, n + 1)
     ts = np.linspace(0.0, 1.0, rings + 1)
     V, UV = [], []
@@ -333,23 +333,19 @@ def _tube(a0: float, a1: float, radii0, radii1, n: int = 24, rings: int = 6) -> 
         x = (1 - t) * a0 + t * a1
         V.append(np.stack([np.full(n + 1, x), ry * np.sin(ph), rz * np.cos(ph)], 1))
         UV.append(np.stack([ph / (2 * np.pi), np.full(n + 1, t)], 1))
-    V, UV = np.concatenate(V), np.concatenate(UV)
+    V = np.concatenate(V + [[[a0, 0.0, 0.0], [a1, 0.0, 0.0]]])
+    UV = np.concatenate(UV + [[[0.5, 0.0], [0.5, 1.0]]])
+    near, far, last = len(V) - 2, len(V) - 1, rings * (n + 1)
+    # (y, z) = (sin φ, cos φ) turns about −x as φ grows, so (p, p + 1, q + 1) with q one ring
+    # further along +x is counter-clockwise seen from outside.
     faces = []
     for i in range(rings):
         for j in range(n):
             p, q = i * (n + 1) + j, (i + 1) * (n + 1) + j
-            faces += [[p, p + 1, q + 1], [p, q + 1, q]]
-    centre = len(V)
-    V = np.concatenate([V, [[a1, 0.0, 0.0]]])
-    UV = np.concatenate([UV, [[0.5, 1.0]]])
-    last = rings * (n + 1)
-    faces += [[last + j, last + j + 1, centre] for j in range(n)]
-    f = np.asarray(faces, np.int64)
-    # Orient outwards: flip if the first side face's normal points at the axis.
-    nrm = np.cross(V[f[0, 1]] - V[f[0, 0]], V[f[0, 2]] - V[f[0, 0]])
-    if nrm @ (V[f[0, 0]] - [V[f[0, 0], 0], 0.0, 0.0]) < 0:
-        f = f[:, ::-1].copy()
-    return Primitive(V, f, np.zeros_like(V), UV)
+            faces += [[p, q + 1, p + 1], [p, q, q + 1]]
+    faces += [[j, j + 1, near] for j in range(n)]  # cap at a0, facing −x
+    faces += [[last + j + 1, last + j, far] for j in range(n)]  # cap at a1, facing +x
+    return Primitive(V, np.asarray(faces, np.int64), np.zeros_like(V), UV)
 
 
 def _arm_meshes(h: PosedHand, style: ArmStyle, subject: Subject) -> list[Mesh]:
@@ -653,8 +649,8 @@ def video_items(
     position, from a random direction at most 10° below the horizon, orbits about the vertical
     at 3–12°/s with a ±3° elevation and ±5 % distance wobble, and looks at the average of the
     mean position and the hand position smoothed over ±7 frames (a slow follow). Intrinsics
-    are fixed per view (the hand's largest bounding-box diagonal over the sequence spans about
-    75 % of the image at the start distance). Lights are fixed in the world
+    are fixed per view (the hand's largest bounding-box diagonal over the sequence would span the
+    image at the start distance; seen obliquely it covers about half of it). Lights are fixed in the world
     (sampled in the first frame's camera frame). The grasped object (probability
     ``object_prob``): a sphere (r 2.5–4 cm), a cylinder (r 2–3.5 cm, 8–16 cm long, across the
     palm) or a box, placed against the palm (1.3 cm from the palm centre plus its radius along
@@ -708,7 +704,7 @@ def video_items(
         dist0 = rng.uniform(0.35, 0.7)
         omega = np.deg2rad(rng.uniform(3.0, 12.0)) * rng.choice([-1.0, 1.0])
         wob = rng.uniform(0, 2 * np.pi, 2)
-        f = 0.75 * N * dist0 / extent * rng.uniform(0.85, 1.15)
+        f = 1.0 * N * dist0 / extent * rng.uniform(0.85, 1.15)
         c = (N - 1) / 2.0 + rng.uniform(-0.02, 0.02, 2) * N
         K = np.array([[f, 0.0, c[0]], [0.0, f, c[1]], [0.0, 0.0, 1.0]])
         bg = procedural_texture(rng, N, N, opts.domain)

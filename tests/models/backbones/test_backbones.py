@@ -146,3 +146,16 @@ def test_fuse_levels_upsamples_and_concatenates():
     torch.testing.assert_close(out[1, 3, 5, 2:6], (j + 0.5) / 4 - 0.5)
     with pytest.raises(HandposeError):
         fuse_levels([])
+
+
+def test_reparameterize_keeps_the_function():
+    torch.manual_seed(0)
+    net = create_backbone("fastvit_t8").eval()
+    x = torch.randn(2, 3, 64, 64)
+    before = _eval_forward(net, x)
+    n_before = sum(p.numel() for p in net.parameters())
+    assert net.reparameterize() is net
+    after = _eval_forward(net, x)
+    assert sum(p.numel() for p in net.parameters()) < n_before  # branches merged
+    for a, b in zip(before, after):
+        assert (a - b).abs().max() / a.abs().max() < 1e-5

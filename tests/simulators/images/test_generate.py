@@ -18,12 +18,9 @@ from handpose.simulators.images.generate import (
     generate_images,
     plan_jobs,
 )
+from tests.render.gl_support import needs_gl
 
-pytest.importorskip("moderngl", reason="moderngl not installed (pip install handpose[render])")
-from handpose.render.gl import gl_available  # noqa: E402
-
-_OK, _WHY = gl_available()
-pytestmark = pytest.mark.skipif(not _OK, reason=f"no EGL context: {_WHY}")
+pytestmark = needs_gl
 
 TINY = dict(size=64, subjects={"train": 2, "val": 1, "test": 1}, distractors=1, antialias=0)
 

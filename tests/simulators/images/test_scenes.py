@@ -16,6 +16,7 @@ import torch
 from handpose.errors import HandposeError
 from handpose.handmodel import HandModel
 from handpose.render.camera import project
+from handpose.render.gl import GLRenderer
 from handpose.render.scene import LEFT_HAND, RIGHT_HAND, Mesh, Scene
 from handpose.simulators.images.appearance import DOMAINS
 from handpose.simulators.images.hands import (
@@ -34,12 +35,7 @@ from handpose.simulators.images.scenes import (
     twohand_item,
     video_items,
 )
-
-pytest.importorskip("moderngl", reason="moderngl not installed (pip install handpose[render])")
-from handpose.render.gl import GLRenderer, gl_available  # noqa: E402
-
-_OK, _WHY = gl_available()
-needs_gl = pytest.mark.skipif(not _OK, reason=f"no EGL context: {_WHY}")
+from tests.render.gl_support import needs_gl
 
 
 def test_crop_intrinsics_constants():
