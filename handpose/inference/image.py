@@ -332,6 +332,8 @@ class _Crop:
     K_crop: np.ndarray  # (3, 3) what the model sees (flipped when ``flip``)
     flip: bool
     side: str | None  # the caller's side for this box
+    frame: int = 0  # video: the frame
+    slot: str = ""  # video: the hand track
 
 
 def _flip_maps(K: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -476,7 +478,7 @@ class ImagePoseEstimator:
         )
 
     # -------------------------------------------------------------- preprocessing
-    def _plan(
+    def plan_crops(
         self,
         index: int,
         image: np.ndarray,
@@ -485,6 +487,7 @@ class ImagePoseEstimator:
         sides,
         where: str,
     ) -> list[_Crop]:
+        """The crops of one image (one per box; the whole image without boxes)."""
         from handpose.datasets.image_dataset import crop_matrix, square_box
 
         H, W = image.shape[:2]
@@ -506,7 +509,8 @@ class ImagePoseEstimator:
             crops.append(_Crop(index, b, x0, y0, side_px, A, K_crop, flip, side))
         return crops
 
-    def _pixels(self, image: np.ndarray, c: _Crop) -> np.ndarray:
+    def crop_pixels(self, image: np.ndarray, c: _Crop) -> np.ndarray:
+        """The normalised model input (3, S, S) of one crop (flipped when the crop is)."""
         from handpose.datasets.image_dataset import crop_to_square, normalize_image
 
         x, _ = crop_to_square(image, c.x0, c.y0, c.side_px, self.input_size)
@@ -572,13 +576,13 @@ class ImagePoseEstimator:
                 K, assumed = check_intrinsics(Ks[i], f"K of '{where}'"), False
             arrays.append(arr)
             metas.append((K, assumed, (H, W), where))
-            crops.extend(self._plan(i, arr, boxes[i], K, sides[i], where))
-        outputs = self._run(arrays, crops, progress)
+            crops.extend(self.plan_crops(i, arr, boxes[i], K, sides[i], where))
+        outputs = self.run_crops(arrays, crops, progress)
         hands: list[list[HandPrediction]] = [[] for _ in range(n)]
         for c, out in zip(crops, outputs):
-            hands[c.image].extend(self._hands(c, out))
+            hands[c.image].extend(self.hands_of(c, out))
         if self.fit_mesh is not None:
-            self._fit([h for hs in hands for h in hs])
+            self.fit_meshes([h for hs in hands for h in hs])
         source = [
             str(names[i]) if names is not None
             else str(img) if isinstance(img, str | os.PathLike) else ""
@@ -596,14 +600,17 @@ class ImagePoseEstimator:
             for i in range(n)
         ]
 
-    def _run(self, arrays, crops: list[_Crop], progress: bool) -> list[dict[str, np.ndarray]]:
+    def run_crops(
+        self, arrays, crops: list[_Crop], progress: bool = False
+    ) -> list[dict[str, np.ndarray]]:
+        """The model's raw outputs (crop frame, hand axis first) of every crop, in batches."""
         from tqdm.auto import tqdm
 
         results: list[dict[str, np.ndarray]] = []
         starts = range(0, len(crops), self.batch_size)
         for lo in tqdm(starts, desc="infer", unit="batch", disable=not progress, leave=False):
             chunk = crops[lo : lo + self.batch_size]
-            x = np.stack([self._pixels(arrays[c.image], c) for c in chunk]).astype(np.float32)
+            x = np.stack([self.crop_pixels(arrays[c.image], c) for c in chunk]).astype(np.float32)
             K = np.stack([c.K_crop for c in chunk]).astype(np.float32)
             out = self.backend(x, K)
             results.extend({k: v[j] for k, v in out.items()} for j in range(len(chunk)))
@@ -625,7 +632,8 @@ class ImagePoseEstimator:
         res["joints2d"] = uv @ Ainv[:2, :2].T + Ainv[:2, 2]
         return res
 
-    def _hands(self, c: _Crop, out: dict[str, np.ndarray]) -> list[HandPrediction]:
+    def hands_of(self, c: _Crop, out: dict[str, np.ndarray]) -> list[HandPrediction]:
+        """One crop's raw outputs → :class:`HandPrediction` s in the original image."""
         res = self.crop_outputs_to_image(c, out)
         hands = []
         for h in range(res["joints3d"].shape[0]):
@@ -663,7 +671,7 @@ class ImagePoseEstimator:
             self._fit_models[side] = HandModel(self.fit_mesh, side=side, flat_hand_mean=True)
         return self._fit_models[side]
 
-    def _fit(self, hands: list[HandPrediction]) -> None:
+    def fit_meshes(self, hands: list[HandPrediction]) -> None:
         """Fit the hand model to the joints of every hand without a mesh (module docstring)."""
         from handpose.handmodel.fitting import fit_to_joints
 
@@ -707,7 +715,7 @@ def _box_list(boxes, hw: tuple[int, int], where: str) -> list[np.ndarray | None]
         and all(isinstance(v, int | float | np.number) for v in boxes)
     ):  # fmt: skip
         return [check_box(boxes, hw, where)]
-    out = [check_box(b, hw, where) for b in boxes]
+    out = [None if b is None else check_box(b, hw, where) for b in boxes]
     if not out:
         raise HandposeError(f"no box given for '{where}' (an empty list).")
     return out

@@ -217,6 +217,17 @@ class ImageModelGraph(nn.Module):
         """The standard outputs as a dict (every one the model has), hand axis included."""
         lead = image.ndim - 3  # 1: (B,), 2: (B, T)
         out = self.model(image, K) if self.takes_K else self.model(image)
+        return self.standardize(out, K, image.shape[-1], lead)
+
+    def standardize(self, out: Any, K: Tensor, size: int, lead: int = 1) -> dict[str, Tensor]:
+        """A model output (its forward's, or its streaming API's) → the standard outputs.
+
+        Args:
+            out: the model's output dataclass / mapping.
+            K: (lead..., 3, 3) crop intrinsics.
+            size: S.
+            lead: leading dims of the output (1: (B,), 2: (B, T)).
+        """
         res: dict[str, Tensor] = {}
         j3 = _field(out, "joints3d")
         verts = _field(out, "vertices")
@@ -236,7 +247,7 @@ class ImageModelGraph(nn.Module):
             z_root = root_depth_from_bone(uv, z_rel, Kx, bone, (0, 9))
             j3 = uvz_to_xyz(uv, z_rel, z_root, Kx)
         if j3 is None and _field(out, "camera") is not None and _field(out, "joints") is not None:
-            j3, verts = _weak_to_camera(out, K, image.shape[-1], verts)
+            j3, verts = _weak_to_camera(out, K, size, verts)
         if j3 is None:
             raise HandposeError(
                 "the model's output has no camera-frame joints (joints3d), no 2.5D joints "
