@@ -54,3 +54,20 @@ def picture(h: int = 120, w: int = 160, seed: int = 0) -> np.ndarray:
 @pytest.fixture(scope="session")
 def image() -> np.ndarray:
     return picture()
+
+
+@pytest.fixture(scope="session")
+def student_ckpt(tmp_path_factory) -> Path:
+    """An MGDHand IMU student (the wrong kind of checkpoint for image inference)."""
+    from inference.conftest import _write_student
+
+    return _write_student(tmp_path_factory.mktemp("imu") / "student.ckpt")
+
+
+@pytest.fixture(scope="session")
+def student_onnx(student_ckpt) -> Path:
+    from handpose.inference.onnx_export import export_onnx
+
+    out = student_ckpt.parent / "student.onnx"
+    export_onnx(student_ckpt, out, verify=False)
+    return out
