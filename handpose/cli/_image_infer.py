@@ -45,7 +45,9 @@ def register_image_commands(grp) -> None:
     v.add_argument("input", help="a video file (.mp4, .mov, ...) or a folder of frames")
     _model_args(v)
     _box_args(v, "video")
-    v.add_argument("--fps", type=float, default=None, help="frame rate (default: the file's; 30 for folders)")
+    v.add_argument(
+        "--fps", type=float, default=None, help="frame rate (default: the file's; 30 for folders)"
+    )
     v.add_argument(
         "--smooth",
         choices=("none", "one-euro", "savgol", "savgol-causal"),
@@ -54,10 +56,16 @@ def register_image_commands(grp) -> None:
         "models)",
     )
     v.add_argument("--min-cutoff", type=float, default=None, help="One-Euro cutoff at rest, Hz (1)")
-    v.add_argument("--beta", type=float, default=None, help="One-Euro speed coefficient, Hz/(m/s) (20)")
-    v.add_argument("--d-cutoff", type=float, default=None, help="One-Euro derivative cutoff, Hz (1)")
+    v.add_argument(
+        "--beta", type=float, default=None, help="One-Euro speed coefficient, Hz/(m/s) (20)"
+    )
+    v.add_argument(
+        "--d-cutoff", type=float, default=None, help="One-Euro derivative cutoff, Hz (1)"
+    )
     v.add_argument("--window", type=int, default=None, help="Savitzky-Golay window, frames (9)")
-    v.add_argument("--order", type=int, default=None, help="Savitzky-Golay polynomial order (2; causal 1)")
+    v.add_argument(
+        "--order", type=int, default=None, help="Savitzky-Golay polynomial order (2; causal 1)"
+    )
     v.add_argument("--max-frames", type=int, default=None, help="only the first N frames")
     v.add_argument("--no-overlay", action="store_true", help="do not write overlay.mp4")
     v.set_defaults(func=_infer_video)

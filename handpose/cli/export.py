@@ -24,9 +24,7 @@ def register(subparsers) -> None:
         "batch) to ONNX with its metadata, then compare torch and onnxruntime on random inputs; "
         "the file is written only if they agree within the tolerance.",
     )
-    p.add_argument(
-        "--checkpoint", required=True, help="student or image-model checkpoint (.ckpt)"
-    )
+    p.add_argument("--checkpoint", required=True, help="student or image-model checkpoint (.ckpt)")
     p.add_argument("--out", required=True, help="output .onnx")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     p.add_argument("--windows", type=int, default=32, help="windows for the parity check")

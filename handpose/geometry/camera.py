@@ -353,7 +353,8 @@ def cam_crop_to_full(camera: Tensor, box_center: Tensor, box_size: Tensor, K: Te
     half = 0.5 * box_size * s  # weak magnification, pixels per metre
     q = box_center + half[..., None] * t  # where the model origin lands
     tz = _focal(K) / half
-    ray = torch.cat([q, torch.ones_like(q[..., :1])], dim=-1)[..., None, :] @ inverse_3x3(K).transpose(-1, -2)
+    ray = torch.cat([q, torch.ones_like(q[..., :1])], dim=-1)[..., None, :]
+    ray = ray @ inverse_3x3(K).transpose(-1, -2)
     return ray[..., 0, :] * tz[..., None]
 
 

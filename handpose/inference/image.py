@@ -194,9 +194,7 @@ def check_box(box, hw: tuple[int, int], where: str = "image") -> np.ndarray:
         )
     # pixel i covers [i − 0.5, i + 0.5]: the image spans [−0.5, W − 0.5] × [−0.5, H − 0.5]
     if x1 <= -0.5 or y1 <= -0.5 or x0 >= W - 0.5 or y0 >= H - 0.5:
-        raise HandposeError(
-            f"the box {b.tolist()} lies outside '{where}' ({W}x{H} pixels)."
-        )
+        raise HandposeError(f"the box {b.tolist()} lies outside '{where}' ({W}x{H} pixels).")
     return b
 
 
@@ -731,4 +729,3 @@ def _side_list(sides, n: int, where: str) -> list[str | None]:
         if s not in (None, "left", "right"):
             raise HandposeError(f"side must be 'left', 'right' or None for '{where}', got {s!r}.")
     return sides
-

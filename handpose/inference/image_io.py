@@ -58,7 +58,9 @@ def list_images(inputs: Sequence[str | os.PathLike]) -> list[tuple[Path, Path]]:
                 f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
             )
             if not found:
-                raise HandposeError(f"folder '{p}' contains no image files ({', '.join(IMAGE_SUFFIXES)}).")
+                raise HandposeError(
+                    f"folder '{p}' contains no image files ({', '.join(IMAGE_SUFFIXES)})."
+                )
             out.extend((f, p) for f in found)
         elif p.is_file():
             out.append((p, p.parent))
@@ -212,13 +214,17 @@ def read_box_table(path: str | os.PathLike, kind: str = "image") -> BoxTable:
                 try:
                     key = str(int(key))
                 except ValueError:
-                    raise HandposeError(f"{where}: frame must be an integer, got {row[0]!r}.") from None
+                    raise HandposeError(
+                        f"{where}: frame must be an integer, got {row[0]!r}."
+                    ) from None
                 if int(key) < 0:
                     raise HandposeError(f"{where}: frame numbers start at 0, got {key}.")
             try:
                 box = _box([float(v) for v in row[1:5]], where)
             except ValueError:
-                raise HandposeError(f"{where}: x0,y0,x1,y1 must be numbers, got {row[1:5]}.") from None
+                raise HandposeError(
+                    f"{where}: x0,y0,x1,y1 must be numbers, got {row[1:5]}."
+                ) from None
             side = _side(row[5] if len(row) == 6 else None, where)
             b, s = entries.setdefault(key, ([], []))
             b.append(box)

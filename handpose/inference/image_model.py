@@ -379,8 +379,8 @@ def load_image_model(
     Returns:
         ``(model in eval mode, ImageModelSpec, checkpoint metadata)``.
     """
-    from handpose.training.harness import checkpoint_info, load_model
     from handpose.training.checkpoints import read_checkpoint
+    from handpose.training.harness import checkpoint_info, load_model
 
     meta = checkpoint_info(read_checkpoint(checkpoint), checkpoint)
     if meta["method"] == "mgdhand":
@@ -392,4 +392,3 @@ def load_image_model(
     model, meta = load_model(checkpoint)
     model = model.float().eval()
     return model, model_spec(model, meta, str(checkpoint)), meta
-

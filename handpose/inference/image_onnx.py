@@ -161,7 +161,10 @@ def image_onnx_parity(
             if not np.isfinite(d).all():
                 d = np.full_like(d, np.inf)
             old = diffs[name]
-            diffs[name] = (max(old[0], float(d.max())), max(old[1], float((d / (1 + np.abs(a))).max())))
+            diffs[name] = (
+                max(old[0], float(d.max())),
+                max(old[1], float((d / (1 + np.abs(a))).max())),
+            )
     return diffs
 
 

@@ -247,7 +247,7 @@ def _slots(spec, table, side: str | None) -> list[str]:
     if table is None:
         return [side or "unknown"]
     names = []
-    for bs, ss in table.entries.values():
+    for _bs, ss in table.entries.values():
         for s in ss:
             name = s or side or "unknown"
             if name not in names:
@@ -629,4 +629,3 @@ def write_video_results(
         np.savez_compressed(tmp, **pred.arrays())
     written["npz"] = out / "predictions.npz"
     return written
-

@@ -99,9 +99,7 @@ def test_infer_video_cli(ckpts, tmp_path, capsys):
 
 
 def _snapshot(root):
-    return {
-        p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
-    }
+    return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")
@@ -135,53 +133,119 @@ def bad(tmp_path_factory, images):
 
 CASES = [
     # id, argv (after `handpose`), expected words
-    ("not-an-image", "infer image {b}/not_image.png --checkpoint {ck} --out {b}/o1",
-     ("not_image.png", "not a readable image")),
-    ("empty-image", "infer image {b}/empty.png --checkpoint {ck} --out {b}/o1",
-     ("empty.png", "not a readable image")),
-    ("tiny-image", "infer image {b}/tiny.png --checkpoint {ck} --out {b}/o1",
-     ("tiny.png", "40x6", "at least 8 px")),
-    ("missing-input", "infer image {b}/nope.png --checkpoint {ck} --out {b}/o1",
-     ("nope.png", "does not exist")),
-    ("empty-folder", "infer image {b}/noimages --checkpoint {ck} --out {b}/o1",
-     ("noimages", "no image files")),
-    ("box-outside", "infer image {img}/a.png --checkpoint {ck} --box 500,500,600,600 --out {b}/o1",
-     ("a.png", "outside")),
-    ("box-empty", "infer image {img}/a.png --checkpoint {ck} --box 50,50,40,60 --out {b}/o1",
-     ("--box", "empty")),
-    ("box-and-boxes", "infer image {img}/a.png --checkpoint {ck} --box 1,2,30,40 "
-     "--boxes {b}/boxes_bad.json --out {b}/o1", ("--box", "--boxes")),
-    ("boxes-bad-entry", "infer image {img}/a.png --checkpoint {ck} --boxes {b}/boxes_bad.json "
-     "--out {b}/o1", ("boxes_bad.json", "four")),
-    ("boxes-no-entry", "infer image {img}/a.png --checkpoint {ck} --boxes "
-     "{b}/boxes_nofile.json --out {b}/o1", ("boxes_nofile.json", "no box for")),
-    ("boxes-format", "infer image {img}/a.png --checkpoint {ck} --boxes {b}/boxes.txt "
-     "--out {b}/o1", ("boxes.txt", ".json or .csv")),
-    ("boxes-header", "infer image {img}/a.png --checkpoint {ck} --boxes {b}/boxes_hdr.csv "
-     "--out {b}/o1", ("boxes_hdr.csv", "header")),
+    (
+        "not-an-image",
+        "infer image {b}/not_image.png --checkpoint {ck} --out {b}/o1",
+        ("not_image.png", "not a readable image"),
+    ),
+    (
+        "empty-image",
+        "infer image {b}/empty.png --checkpoint {ck} --out {b}/o1",
+        ("empty.png", "not a readable image"),
+    ),
+    (
+        "tiny-image",
+        "infer image {b}/tiny.png --checkpoint {ck} --out {b}/o1",
+        ("tiny.png", "40x6", "at least 8 px"),
+    ),
+    (
+        "missing-input",
+        "infer image {b}/nope.png --checkpoint {ck} --out {b}/o1",
+        ("nope.png", "does not exist"),
+    ),
+    (
+        "empty-folder",
+        "infer image {b}/noimages --checkpoint {ck} --out {b}/o1",
+        ("noimages", "no image files"),
+    ),
+    (
+        "box-outside",
+        "infer image {img}/a.png --checkpoint {ck} --box 500,500,600,600 --out {b}/o1",
+        ("a.png", "outside"),
+    ),
+    (
+        "box-empty",
+        "infer image {img}/a.png --checkpoint {ck} --box 50,50,40,60 --out {b}/o1",
+        ("--box", "empty"),
+    ),
+    (
+        "box-and-boxes",
+        "infer image {img}/a.png --checkpoint {ck} --box 1,2,30,40 "
+        "--boxes {b}/boxes_bad.json --out {b}/o1",
+        ("--box", "--boxes"),
+    ),
+    (
+        "boxes-bad-entry",
+        "infer image {img}/a.png --checkpoint {ck} --boxes {b}/boxes_bad.json --out {b}/o1",
+        ("boxes_bad.json", "four"),
+    ),
+    (
+        "boxes-no-entry",
+        "infer image {img}/a.png --checkpoint {ck} --boxes {b}/boxes_nofile.json --out {b}/o1",
+        ("boxes_nofile.json", "no box for"),
+    ),
+    (
+        "boxes-format",
+        "infer image {img}/a.png --checkpoint {ck} --boxes {b}/boxes.txt --out {b}/o1",
+        ("boxes.txt", ".json or .csv"),
+    ),
+    (
+        "boxes-header",
+        "infer image {img}/a.png --checkpoint {ck} --boxes {b}/boxes_hdr.csv --out {b}/o1",
+        ("boxes_hdr.csv", "header"),
+    ),
     ("bad-K", "infer image {img}/a.png --checkpoint {ck} --K 1,2,3 --out {b}/o1", ("--K",)),
-    ("bad-fov", "infer image {img}/a.png --checkpoint {ck} --fov 0 --out {b}/o1",
-     ("field of view",)),
-    ("other-method", "infer image {img}/a.png --checkpoint {ck} --method ehpe --out {b}/o1",
-     ("baseline", "not of 'ehpe'")),
-    ("imu-checkpoint", "infer image {img}/a.png --checkpoint {student} --out {b}/o1",
-     ("student.ckpt", "IMU", "infer imu")),
-    ("onnx-no-metadata", "infer image {img}/a.png --checkpoint {b}/plain.onnx --out {b}/o1",
-     ("plain.onnx", "no handpose metadata")),
-    ("imu-onnx", "infer image {img}/a.png --checkpoint {student_onnx} --out {b}/o1",
-     ("student.onnx", "not a handpose image model")),
-    ("out-is-file", "infer image {img}/a.png --checkpoint {ck} --out {b}/file_not_dir",
-     ("file_not_dir", "not a folder")),
-    ("clobber-check", "infer image {b}/not_image.png --checkpoint {ck} --out {b}/out_done",
-     ("not_image.png",)),
-    ("video-undecodable", "infer video {b}/junk.mp4 --checkpoint {ck} --out {b}/o2",
-     ("junk.mp4",)),
-    ("video-missing", "infer video {b}/none.mp4 --checkpoint {ck} --out {b}/o2",
-     ("none.mp4", "does not exist")),
-    ("video-bad-smooth-param", "infer video {b}/junk.mp4 --checkpoint {ck} --smooth one-euro "
-     "--window 3 --out {b}/o2", ("window",)),
-    ("export-imu-tolerance", "export onnx --checkpoint {ck} --out {b}/m.onnx --tolerance-mm 1",
-     ("--tolerance-mm", "--tolerance")),
+    (
+        "bad-fov",
+        "infer image {img}/a.png --checkpoint {ck} --fov 0 --out {b}/o1",
+        ("field of view",),
+    ),
+    (
+        "other-method",
+        "infer image {img}/a.png --checkpoint {ck} --method ehpe --out {b}/o1",
+        ("baseline", "not of 'ehpe'"),
+    ),
+    (
+        "imu-checkpoint",
+        "infer image {img}/a.png --checkpoint {student} --out {b}/o1",
+        ("student.ckpt", "IMU", "infer imu"),
+    ),
+    (
+        "onnx-no-metadata",
+        "infer image {img}/a.png --checkpoint {b}/plain.onnx --out {b}/o1",
+        ("plain.onnx", "no handpose metadata"),
+    ),
+    (
+        "imu-onnx",
+        "infer image {img}/a.png --checkpoint {student_onnx} --out {b}/o1",
+        ("student.onnx", "not a handpose image model"),
+    ),
+    (
+        "out-is-file",
+        "infer image {img}/a.png --checkpoint {ck} --out {b}/file_not_dir",
+        ("file_not_dir", "not a folder"),
+    ),
+    (
+        "clobber-check",
+        "infer image {b}/not_image.png --checkpoint {ck} --out {b}/out_done",
+        ("not_image.png",),
+    ),
+    ("video-undecodable", "infer video {b}/junk.mp4 --checkpoint {ck} --out {b}/o2", ("junk.mp4",)),
+    (
+        "video-missing",
+        "infer video {b}/none.mp4 --checkpoint {ck} --out {b}/o2",
+        ("none.mp4", "does not exist"),
+    ),
+    (
+        "video-bad-smooth-param",
+        "infer video {b}/junk.mp4 --checkpoint {ck} --smooth one-euro --window 3 --out {b}/o2",
+        ("window",),
+    ),
+    (
+        "export-imu-tolerance",
+        "export onnx --checkpoint {ck} --out {b}/m.onnx --tolerance-mm 1",
+        ("--tolerance-mm", "--tolerance"),
+    ),
     ("export-bad-suffix", "export onnx --checkpoint {ck} --out {b}/m.txt", ("m.txt", ".onnx")),
 ]
 

@@ -218,7 +218,9 @@ def test_fit_mesh_gives_vertices_mano_and_a_side(baseline, image):
 
     hand = HandModel("open", side="right", flat_hand_mean=True)
     with torch.no_grad():
-        out = hand(global_orient=torch.tensor([[0.3, -0.2, 0.1]]), transl=torch.tensor([[0, 0, 0.5]]))
+        out = hand(
+            global_orient=torch.tensor([[0.3, -0.2, 0.1]]), transl=torch.tensor([[0, 0, 0.5]])
+        )
     from handpose.inference.image import HandPrediction
 
     h = HandPrediction("unknown", "unknown", out.joints21[0].double().numpy(), np.zeros((21, 2)),

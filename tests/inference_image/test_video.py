@@ -53,7 +53,9 @@ def _reference_windows(est, frames, K):
             run_start = t + 1
             continue
         s = max(run_start, t - T + 1)
-        crops = [est.plan_crops(0, frames[u], _box(u), K, "right", "ref")[0] for u in range(s, t + 1)]
+        crops = [
+            est.plan_crops(0, frames[u], _box(u), K, "right", "ref")[0] for u in range(s, t + 1)
+        ]
         xs = torch.from_numpy(
             np.stack([est.crop_pixels(frames[u], c) for u, c in zip(range(s, t + 1), crops)])
         )[None]
@@ -69,7 +71,9 @@ def test_video_model_sliding_windows_match_the_naive_reference(ckpts, clip):
     est = ImagePoseEstimator.load(ckpts["video"])
     pred = infer_video(est, clip["folder"], boxes=clip["boxes"])
     assert pred.smoothing == {"method": "none"}  # video models are not smoothed by default
-    assert pred.sides == ["right"] and pred.valid[:, 0].tolist() == [f != GAP for f in range(FRAMES)]
+    assert pred.sides == ["right"] and pred.valid[:, 0].tolist() == [
+        f != GAP for f in range(FRAMES)
+    ]
     ref = _reference_windows(est, clip["frames"], pred.K)
     np.testing.assert_allclose(pred.joints3d[:, 0], ref, rtol=1e-5, atol=1e-6, equal_nan=True)
     # the window matters: frame 3 differs from the same crop seen alone
