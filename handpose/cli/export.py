@@ -1,6 +1,12 @@
 """``handpose export``: trained models in deployment formats.
 
 handpose export onnx --checkpoint runs/student/last.ckpt --out student.onnx
+handpose export onnx --checkpoint runs/baseline/main/checkpoints/last.ckpt --out baseline.onnx
+
+The checkpoint's method decides: an MGDHand student goes to
+:func:`handpose.inference.onnx_export.export_onnx`, every image method of the training harness
+to :func:`handpose.inference.image_onnx.export_image_onnx` (the generic image graph that
+``handpose infer image`` runs from the file alone).
 """
 
 from __future__ import annotations
@@ -13,12 +19,13 @@ def register(subparsers) -> None:
     grp = add_group(subparsers, "export", "export trained models (ONNX)")
     p = grp.add_parser(
         "onnx",
-        help="export an MGDHand student to ONNX and check parity with onnxruntime",
-        description="Export the IMU-only student (fixed window T, dynamic batch) to ONNX with "
-        "its metadata, then compare torch and onnxruntime joints on random IMU windows; the "
-        "file is written only if they agree within the tolerance.",
+        help="export an MGDHand student or any image model to ONNX, parity-checked",
+        description="Export the IMU-only student (fixed window T, dynamic batch) or an image "
+        "model (crops and their K in; joints, 2D joints, mesh and MANO parameters out; dynamic "
+        "batch) to ONNX with its metadata, then compare torch and onnxruntime on random inputs; "
+        "the file is written only if they agree within the tolerance.",
     )
-    p.add_argument("--checkpoint", required=True, help="student checkpoint (.ckpt)")
+    p.add_argument("--checkpoint", required=True, help="student or image-model checkpoint (.ckpt)")
     p.add_argument("--out", required=True, help="output .onnx")
     p.add_argument(
         "--opset",
@@ -33,7 +40,14 @@ def register(subparsers) -> None:
         "--tolerance-mm",
         type=positive_float,
         default=None,
-        help="largest accepted joint difference (default 0.01 mm; 1 mm with --int8)",
+        help="student: largest accepted joint difference (default 0.01 mm; 1 mm with --int8)",
+    )
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=None,
+        help="image models: accepted |onnx - torch| per output value, times (1 + |value|) "
+        "(default 1e-4)",
     )
     p.add_argument(
         "--int8",
@@ -44,8 +58,43 @@ def register(subparsers) -> None:
     p.set_defaults(func=_export_onnx)
 
 
+def _checkpoint_method(path: str) -> str | None:
+    """The harness method of a checkpoint (None when it has no harness metadata: the MGDHand
+    exporter then explains what is wrong with the file)."""
+    from handpose.errors import HandposeError
+    from handpose.training.checkpoints import read_checkpoint
+    from handpose.training.harness import checkpoint_info
+
+    ckpt = read_checkpoint(path)  # unreadable: one error here
+    try:
+        return checkpoint_info(ckpt, path).get("method")
+    except HandposeError:
+        return None
+
+
 def _export_onnx(args) -> int:
+    from handpose.errors import HandposeError
     from handpose.inference.onnx_export import export_onnx
+
+    method = _checkpoint_method(args.checkpoint)
+    if method not in (None, "mgdhand"):
+        from handpose.inference.image_onnx import PARITY_TOLERANCE, export_image_onnx
+
+        if args.int8:
+            raise HandposeError("--int8 is available for the MGDHand student only.")
+        if args.tolerance_mm is not None:
+            raise HandposeError("--tolerance-mm is for the MGDHand student; use --tolerance.")
+        report = export_image_onnx(
+            args.checkpoint,
+            args.out,
+            opset=args.opset,
+            verify=not args.no_verify,
+            tolerance=PARITY_TOLERANCE if args.tolerance is None else args.tolerance,
+        )
+        print(report.summary())
+        return 0
+    if args.tolerance is not None:
+        raise HandposeError("--tolerance is for image models; the student takes --tolerance-mm.")
 
     report = export_onnx(
         args.checkpoint,

@@ -1,4 +1,5 @@
-"""``handpose infer``: hand poses from IMU recordings (files) or live IMU frames (NDJSON).
+"""``handpose infer``: hand poses from IMU recordings (files) or live IMU frames (NDJSON), and
+from images and videos (``infer image``, ``infer video``: :mod:`handpose.cli._image_infer`).
 
     handpose infer imu INPUT --checkpoint CKPT --out OUT.npz [--video OUT.mp4] [--backend onnx]
     handpose infer stream --checkpoint CKPT [--udp PORT] [--backend onnx]
@@ -25,7 +26,9 @@ from handpose.utils.validate import (
 
 
 def register(subparsers) -> None:
-    grp = add_group(subparsers, "infer", "estimate hand poses from IMU files or live IMU frames")
+    grp = add_group(
+        subparsers, "infer", "estimate hand poses from IMU files, live IMU frames, images or videos"
+    )
 
     p = grp.add_parser(
         "imu",
@@ -90,6 +93,10 @@ def register(subparsers) -> None:
     )
     r.add_argument("--no-end", action="store_true", help='do not send {"end": true} at the end')
     r.set_defaults(func=_replay)
+
+    from handpose.cli._image_infer import register_image_commands
+
+    register_image_commands(grp)  # infer image, infer video
 
 
 def _add_model_args(p) -> None:

@@ -123,20 +123,29 @@ def as_array(
 
 
 def read_image(
-    path: Path, expect_hw: tuple[int, int] | None = None, reason: str = "its annotation says"
+    path: Path,
+    expect_hw: tuple[int, int] | None = None,
+    reason: str = "its annotation says",
+    *,
+    exif_orientation: bool = False,
 ) -> np.ndarray:
     """Decode an RGB image (H, W, 3) uint8; check its size against the annotation.
 
-    A size mismatch reads "'PATH' is WxH pixels but {reason} W'xH'."
+    A size mismatch reads "'PATH' is WxH pixels but {reason} W'xH'." With
+    ``exif_orientation`` the picture is turned as its EXIF orientation tag says (photos from
+    phones; as image viewers show them); dataset annotations refer to the stored pixels.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
+    path = Path(path)
     if not path.is_file():
         raise HandposeError(f"missing image file '{path}'.")
     try:
         with Image.open(path) as im:
+            if exif_orientation:
+                im = ImageOps.exif_transpose(im)
             arr = np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as err:
         raise HandposeError(f"'{path}' is not a readable image ({err}).") from None
     if expect_hw is not None and arr.shape[:2] != tuple(expect_hw):
         h, w = arr.shape[:2]

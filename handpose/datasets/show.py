@@ -21,7 +21,16 @@ import numpy as np
 from handpose.handmodel.conventions import OPENPOSE_PARENTS
 from handpose.utils.io import atomic_path
 
-__all__ = ["draw_sample", "save_sample_picture", "FINGER_COLOURS", "MASK_COLOURS"]
+__all__ = [
+    "draw_sample",
+    "save_sample_picture",
+    "faces_for",
+    "mesh_edges",
+    "joint_colour",
+    "FINGER_COLOURS",
+    "MASK_COLOURS",
+    "HAND_COLOURS",
+]
 
 FINGER_COLOURS = {
     "thumb": (230, 40, 40),
@@ -33,18 +42,19 @@ FINGER_COLOURS = {
 MASK_COLOURS = {1: (255, 60, 60), 2: (60, 120, 255), 3: (60, 210, 90)}
 _WRIST = (255, 255, 255)
 _BBOX = (255, 230, 0)
-_MESH = ((255, 200, 200), (200, 215, 255))  # right, left
+HAND_COLOURS = ((255, 200, 200), (200, 215, 255))  # right, left
 _MIN_SIDE = 256
 _CAPTION_H = 16
 
 
-def _joint_colour(j: int) -> tuple[int, int, int]:
+def joint_colour(j: int) -> tuple[int, int, int]:
+    """Colour of OpenPose joint j (and of the bone ending at it): white wrist, one per finger."""
     if j == 0:
         return _WRIST
     return list(FINGER_COLOURS.values())[(j - 1) // 4]
 
 
-def _faces_for(num_vertices: int) -> np.ndarray | None:
+def faces_for(num_vertices: int) -> np.ndarray | None:
     """Faces of a known topology (open model, or MANO when installed), else None."""
     from handpose.errors import HandposeError
     from handpose.handmodel import load_hand_model_data
@@ -59,7 +69,8 @@ def _faces_for(num_vertices: int) -> np.ndarray | None:
     return None
 
 
-def _edges(faces: np.ndarray) -> np.ndarray:
+def mesh_edges(faces: np.ndarray) -> np.ndarray:
+    """(F, 3) triangles → (E, 2) unique undirected edges."""
     e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
     e.sort(axis=1)
     return np.unique(e, axis=0)
@@ -105,8 +116,8 @@ def draw_sample(
     if "vertices" in sample:
         verts = np.asarray(sample["vertices"], np.float64)
         if isinstance(faces, str):
-            faces = _faces_for(verts.shape[1])
-        edges = _edges(np.asarray(faces)) if faces is not None else None
+            faces = faces_for(verts.shape[1])
+        edges = mesh_edges(np.asarray(faces)) if faces is not None else None
         for slot in range(2):
             v = verts[slot]
             if not hv[slot] or not v.any() or np.any(v[:, 2] <= 0):
@@ -115,10 +126,10 @@ def draw_sample(
             uv = px(uvw[:, :2] / uvw[:, 2:])
             if edges is not None:
                 for a, b in edges:
-                    d.line([tuple(uv[a]), tuple(uv[b])], fill=_MESH[slot], width=1)
+                    d.line([tuple(uv[a]), tuple(uv[b])], fill=HAND_COLOURS[slot], width=1)
             else:
                 for u, vv in uv:
-                    d.rectangle([u - 1, vv - 1, u + 1, vv + 1], fill=_MESH[slot])
+                    d.rectangle([u - 1, vv - 1, u + 1, vv + 1], fill=HAND_COLOURS[slot])
     j2 = np.asarray(sample["joints2d"], np.float64)
     jv = np.asarray(sample["joint_valid"])
     r = min(4, max(2, s + 1))
@@ -128,11 +139,11 @@ def draw_sample(
         uv = px(j2[slot])
         for j, p in enumerate(OPENPOSE_PARENTS):
             if p >= 0 and jv[slot, j] and jv[slot, p]:
-                d.line([tuple(uv[p]), tuple(uv[j])], fill=_joint_colour(j), width=min(3, max(1, s)))
+                d.line([tuple(uv[p]), tuple(uv[j])], fill=joint_colour(j), width=min(3, max(1, s)))
         for j in range(21):
             if jv[slot, j]:
                 u, v = uv[j]
-                d.ellipse([u - r, v - r, u + r, v + r], fill=_joint_colour(j))
+                d.ellipse([u - r, v - r, u + r, v + r], fill=joint_colour(j))
 
     pic = Image.new("RGB", (2 * big.shape[1] + 4, big.shape[0] + _CAPTION_H), (0, 0, 0))
     pic.paste(Image.fromarray(big), (0, _CAPTION_H))

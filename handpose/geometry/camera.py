@@ -40,6 +40,7 @@ from handpose.errors import HandposeError
 
 __all__ = [
     "UVZ",
+    "inverse_3x3",
     "project",
     "backproject",
     "uvz_to_xyz",
@@ -82,6 +83,27 @@ def _check_K(K: Tensor) -> None:
         raise HandposeError(f"K must have shape (..., 3, 3), got {shape}.")
 
 
+def inverse_3x3(K: Tensor) -> Tensor:
+    """Inverse of (..., 3, 3) matrices from cofactors: ``adj(K) / det(K)``.
+
+    Plain multiplications and additions, so graphs that back-project export to ONNX (whose
+    opsets have no matrix inverse); as accurate as ``torch.linalg.inv`` for intrinsics.
+    """
+    a, b, c = K[..., 0, 0], K[..., 0, 1], K[..., 0, 2]
+    d, e, f = K[..., 1, 0], K[..., 1, 1], K[..., 1, 2]
+    g, h, i = K[..., 2, 0], K[..., 2, 1], K[..., 2, 2]
+    co = torch.stack(
+        [
+            e * i - f * h, c * h - b * i, b * f - c * e,
+            f * g - d * i, a * i - c * g, c * d - a * f,
+            d * h - e * g, b * g - a * h, a * e - b * d,
+        ],
+        dim=-1,
+    ).reshape(K.shape)  # fmt: skip
+    det = a * co[..., 0, 0] + b * co[..., 1, 0] + c * co[..., 2, 0]
+    return co / det[..., None, None]
+
+
 def project(points: Tensor, K: Tensor) -> Tensor:
     """Perspective projection of camera-frame points to pixels.
 
@@ -100,7 +122,7 @@ def project(points: Tensor, K: Tensor) -> Tensor:
     """
     _check(points, 3, "points", "(..., N, 3)")
     _check_K(K)
-    h = points @ K.mT
+    h = points @ K.transpose(-1, -2)
     return h[..., :2] / h[..., 2:]
 
 
@@ -128,7 +150,7 @@ def backproject(uv: Tensor, depth: Tensor, K: Tensor) -> Tensor:
         )
     ones = torch.ones_like(uv[..., :1])
     rays = torch.cat([uv, ones], dim=-1)  # (..., N, 3)
-    return (rays @ torch.linalg.inv(K).mT) * depth[..., None]
+    return (rays @ inverse_3x3(K).transpose(-1, -2)) * depth[..., None]
 
 
 def uvz_to_xyz(uv: Tensor, z_rel: Tensor, z_root: Tensor, K: Tensor) -> Tensor:
@@ -210,7 +232,7 @@ def root_depth_from_bone(
     a_idx, b_idx = bone
     if not (-n <= a_idx < n and -n <= b_idx < n) or a_idx % n == b_idx % n:
         raise HandposeError(f"bone must be two different joint indices below {n}, got {bone}.")
-    rays = torch.cat([uv, torch.ones_like(uv[..., :1])], dim=-1) @ torch.linalg.inv(K).mT
+    rays = torch.cat([uv, torch.ones_like(uv[..., :1])], dim=-1) @ inverse_3x3(K).transpose(-1, -2)
     ra, rb = rays[..., a_idx, :], rays[..., b_idx, :]
     za, zb = z_rel[..., a_idx, None], z_rel[..., b_idx, None]
     d = ra - rb
@@ -259,11 +281,11 @@ def solve_translation(
     b = torch.cat([b_u, b_v], dim=-1)
     if weights is not None:
         w = torch.cat([weights, weights], dim=-1)[..., None]
-        AtA = (A * w).mT @ A
-        Atb = ((A * w).mT @ b[..., None])[..., 0]
+        AtA = (A * w).transpose(-1, -2) @ A
+        Atb = ((A * w).transpose(-1, -2) @ b[..., None])[..., 0]
     else:
-        AtA = A.mT @ A
-        Atb = (A.mT @ b[..., None])[..., 0]
+        AtA = A.transpose(-1, -2) @ A
+        Atb = (A.transpose(-1, -2) @ b[..., None])[..., 0]
     return torch.linalg.solve(AtA, Atb)
 
 
@@ -331,7 +353,8 @@ def cam_crop_to_full(camera: Tensor, box_center: Tensor, box_size: Tensor, K: Te
     half = 0.5 * box_size * s  # weak magnification, pixels per metre
     q = box_center + half[..., None] * t  # where the model origin lands
     tz = _focal(K) / half
-    ray = torch.cat([q, torch.ones_like(q[..., :1])], dim=-1)[..., None, :] @ torch.linalg.inv(K).mT
+    ray = torch.cat([q, torch.ones_like(q[..., :1])], dim=-1)[..., None, :]
+    ray = ray @ inverse_3x3(K).transpose(-1, -2)
     return ray[..., 0, :] * tz[..., None]
 
 

@@ -259,9 +259,7 @@ def write_comparison_video(
     Returns:
         the written path.
     """
-    import imageio.v2 as imageio
-
-    from handpose.utils.io import atomic_path
+    from handpose.utils.video import write_video
 
     path = Path(path)
     suffix = path.suffix.lower()
@@ -285,26 +283,7 @@ def write_comparison_video(
         from tqdm import tqdm
 
         images = tqdm(images, total=total, desc="render", unit="frame", leave=False)
-    with atomic_path(path) as tmp:
-        if suffix == ".mp4":
-            writer = imageio.get_writer(
-                tmp,
-                format="FFMPEG",
-                fps=fps,
-                codec="libx264",
-                quality=7,
-                pixelformat="yuv420p",
-                macro_block_size=8,
-                ffmpeg_log_level="error",
-            )
-        else:
-            writer = imageio.get_writer(tmp, format="GIF", duration=1000.0 / fps, loop=0)
-        try:
-            for image in images:
-                writer.append_data(image)
-        finally:
-            writer.close()
-    return path
+    return write_video(path, images, fps)
 
 
 def write_comparison_strip(
