@@ -23,9 +23,11 @@ mean something.
 
 Usage:
     python benchmarks/bench_backbones.py [--only resnet18 vit_b16] [--threads 2]
-        [--seconds 1.0] [--max-call 2.5] [--out docs/benchmarks/backbones]
+        [--seconds 1.0] [--max-call 2.5] [--batch32 NAME ...] [--out docs/benchmarks/backbones]
 
-Writes ``<out>.json`` and ``<out>.md``. A few minutes on 2 cores.
+Writes ``<out>.json`` and ``<out>.md``; with ``--only``, the named rows replace theirs in an
+existing JSON and the others are kept (each row records its threads and load average). A few
+minutes on 2 idle cores.
 """
 
 from __future__ import annotations
@@ -143,7 +145,8 @@ def full_classifier_size(name: str, resolution: int) -> dict:
 
 def bench(name: str, args, log) -> dict:
     spec = BACKBONES[name]
-    row: dict = {"name": name, "family": spec.family, "small": spec.small}
+    row: dict = {"name": name, "family": spec.family, "small": spec.small, "threads": args.threads}
+    load_before = os.getloadavg()[0]
     if spec.published is not None:
         pub = spec.published
         row["published"] = {
@@ -189,7 +192,7 @@ def bench(name: str, args, log) -> dict:
         xn = x.numpy()
         if batch > 1:
             one = speed[1]["eager"]["best_s"]
-            if one * batch > args.max_call:
+            if one * batch > args.max_call and name not in (args.batch32 or ()):
                 log(f"[{name}] batch {batch} skipped (estimated {one * batch:.1f} s per call)")
                 continue
         t = race(
@@ -218,6 +221,7 @@ def bench(name: str, args, log) -> dict:
             f"({res['onnxruntime']['fraction_of_peak']:.1%}); peak {res['matmul_peak_gflops']:.0f} GFLOP/s"
         )
     row["speed"] = {str(k): v for k, v in speed.items()}
+    row["load_average"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
     return row
 
 
@@ -234,9 +238,8 @@ def markdown(result: dict) -> str:
         "# Image backbones: size and inference speed",
         "",
         f"Measured by `benchmarks/bench_backbones.py` on {result['machine']['cpu']} "
-        f"({result['machine']['threads']} threads; load average {result['machine']['load_before']} "
-        f"before, {result['machine']['load_after']} after; torch {result['machine']['torch']}, "
-        f"onnxruntime {result['machine']['onnxruntime']}); {result['seconds_total']:.0f} s in all.",
+        f"(threads and load average per row below; torch {result['machine']['torch']}, "
+        f"onnxruntime {result['machine']['onnxruntime']}).",
         "",
         "## Size",
         "",
@@ -269,8 +272,8 @@ def markdown(result: dict) -> str:
         "(pixels) and z (metres). FastViT is timed re-parameterised. — : batch 32 not run "
         "(one call would exceed the time limit).",
         "",
-        "| backbone | GMACs | eager b1 img/s (% peak) | ORT b1 img/s (% peak) | eager b32 img/s (% peak) | ORT b32 img/s (% peak) | matmul peak GFLOP/s (b1 run) | ONNX parity uv / z | export s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| backbone | GMACs | eager b1 img/s (% peak) | ORT b1 img/s (% peak) | eager b32 img/s (% peak) | ORT b32 img/s (% peak) | matmul peak GFLOP/s (b1 run) | threads, load avg | ONNX parity uv / z | export s |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     for r in rows:
         cells = []
@@ -285,9 +288,13 @@ def markdown(result: dict) -> str:
         peak = r["speed"]["1"]["matmul_peak_gflops"]
         lines.append(
             f"| {r['name']} | {r['total_gmacs']:.2f} | {' | '.join(cells)} | {peak:.0f} | "
+            f"{r.get('threads', '?')}, {r.get('load_average', ['?', '?'])[0]}→{r.get('load_average', ['?', '?'])[1]} | "
             f"{r['parity']['uv']:.1e} / {r['parity']['z']:.1e} | {r['export_s']:.1f} |"
         )
     lines.append("")
+    notes = Path(__file__).with_name("bench_backbones_notes.md")
+    if notes.is_file():
+        lines += [notes.read_text(encoding="utf-8").rstrip(), ""]
     return "\n".join(lines)
 
 
@@ -297,17 +304,30 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=1.0, help="race time per variant")
     parser.add_argument("--max-call", type=float, default=2.5, help="longest batch-32 call, s")
+    parser.add_argument("--batch32", nargs="*", help="run batch 32 for these whatever it costs")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "backbones"))
+    parser.add_argument(
+        "--markdown-only", action="store_true", help="rewrite <out>.md from <out>.json"
+    )
     args = parser.parse_args()
+    out = Path(args.out)
+    if args.markdown_only:
+        atomic_write_text(
+            out.with_suffix(".md"), markdown(json.loads(out.with_suffix(".json").read_text()))
+        )
+        return 0
     torch.set_num_threads(args.threads)
     names = args.only or list_backbones()
     import onnxruntime
 
     start = time.perf_counter()
     load_before = os.getloadavg()[0]
-    rows = []
+    rows = {}
+    if args.only and out.with_suffix(".json").exists():  # re-measure some rows, keep the rest
+        rows = {r["name"]: r for r in json.loads(out.with_suffix(".json").read_text())["backbones"]}
     for name in names:
-        rows.append(bench(name, args, lambda msg: print(msg, flush=True)))
+        rows[name] = bench(name, args, lambda msg: print(msg, flush=True))
+    rows = [rows[n] for n in list_backbones() if n in rows]
     result = {
         "machine": {
             "cpu": cpu_name(),
@@ -323,7 +343,6 @@ def main() -> int:
         "seconds_total": time.perf_counter() - start,
         "backbones": rows,
     }
-    out = Path(args.out)
     atomic_write_text(out.with_suffix(".json"), json.dumps(result, indent=1) + "\n")
     atomic_write_text(out.with_suffix(".md"), markdown(result))
     print(f"wrote {out}.md / .json in {result['seconds_total']:.0f} s")

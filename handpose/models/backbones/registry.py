@@ -1,7 +1,7 @@
 """The backbone registry: names, how each is built, its levels and its published size.
 
 =========================  ======================  ==================  =========================
-name                       source                  levels (stride: C)  checkpoint names
+name                       source                  level strides       checkpoint names
 =========================  ======================  ==================  =========================
 resnet18 / 34 / 50         timm ``resnet*``        4, 8, 16, 32        torchvision / timm
 hrnet_w18 / hrnet_w32      timm, raw branches      4, 8, 16, 32        HRNet-ImageNet / timm
@@ -14,7 +14,9 @@ mobilenetv3_large_100      timm                    4, 8, 16, 32        timm
 mobilenetv3_small_050      timm                    4, 8, 16, 32        timm
 =========================  ======================  ==================  =========================
 
-The stride-2 stem level that timm also offers is available with ``strides=(2, 4, ...)``.
+Channels per level: ``docs/benchmarks/backbones.md`` (and ``net.channels``). The stride-2 stem
+level that timm also offers is available with ``strides=(2, 4, ...)``. FastViT should be
+switched to its inference form with ``net.reparameterize()`` before timing or export.
 ``efficientnet_lite0``, ``mobilenetv3_large_100`` and ``mobilenetv3_small_050`` are the small
 backbones for ``cpu-small`` / ``tiny`` presets; ``efficientnet_lite0`` is the only one with
 ImageNet weights reachable offline here (``weights="imagenet"`` finds the installed
