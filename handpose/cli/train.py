@@ -100,6 +100,7 @@ def _eval(args) -> int:
         device=args.device,
         progress=not args.quiet,
         decompose=args.decompose,
+        p_mask=args.p_mask,
     )
     text = json.dumps(result, indent=2)
     if args.json:
@@ -143,5 +144,11 @@ def register(subparsers) -> None:
         action="store_true",
         help="also MPJPE with the ground-truth global orientation, β or finger rotations "
         "swapped in (where the error comes from)",
+    )
+    p.add_argument(
+        "--p-mask",
+        type=float,
+        help="teacher only: its masking probability for this evaluation (default: the "
+        "config's data.p_mask; 1 = every pose token masked)",
     )
     p.set_defaults(func=_eval)

@@ -135,12 +135,19 @@ class RunSpec:
         seed: the config seed (initialisation, sampling, masks).
         variant: the student's distillation variant ("" for the teacher).
         imus: the student's IMU count (7, 3, 2); the teacher always reads 7.
+        level: a study level (:mod:`handpose.experiments.mgdhand_factors`): the run lives
+            under ``OUT/<level>/``; "" = ``OUT/`` (the comparison).
+        sets: config overrides of this run, after the experiment's own.
+        teacher_level: the level whose teacher a student distils from (None = its own).
     """
 
     kind: str
     seed: int
     variant: str = ""
     imus: int = 7
+    level: str = ""
+    sets: tuple[str, ...] = ()
+    teacher_level: str | None = None
 
     @property
     def name(self) -> str:
@@ -148,7 +155,14 @@ class RunSpec:
 
     @property
     def key(self) -> str:
-        return f"seed{self.seed}/{self.name}"
+        base = f"seed{self.seed}/{self.name}"
+        return f"{self.level}/{base}" if self.level else base
+
+    @property
+    def teacher_key(self) -> str:
+        """The key of the teacher this run needs (its own key for a teacher)."""
+        level = self.level if self.teacher_level is None else self.teacher_level
+        return RunSpec("teacher", self.seed, level=level).key
 
     @property
     def group(self) -> tuple[str, int]:
@@ -204,12 +218,12 @@ def _train_command(
         "--config", preset, "--data", str(data), "--seed", str(spec.seed),
         "--set", "train.threads=1", "--set", "train.progress_bar=false",
     ]  # fmt: skip
-    for s in sets:
+    for s in (*sets, *spec.sets):
         common += ["--set", s]
     run_dir = out / spec.key
     if spec.kind == "teacher":
         return ["handpose", "train", "teacher", *common, "--out", str(run_dir)]
-    teacher = out / f"seed{spec.seed}" / "teacher" / "checkpoints" / "last.ckpt"
+    teacher = out / spec.teacher_key / "checkpoints" / "last.ckpt"
     return [
         "handpose", "train", "student", *common, "--teacher", str(teacher),
         "--variant", spec.variant, "--imus", str(spec.imus), "--out", str(run_dir),
@@ -266,15 +280,25 @@ def _execute(spec: RunSpec, preset: str, data: Path, out: Path, sets: Sequence[s
     t0 = time.perf_counter()
     eval_cpu = _run_child(eval_cmd, log)
     eval_s = time.perf_counter() - t0
+    extra, commands = {}, [_shown(train_cmd), _shown(eval_cmd)]
+    if spec.kind == "teacher":
+        # The teacher with every pose token masked (IMUs and β only): what it knows without
+        # its target in the input (no shortcut: this is far from its masked-input error).
+        full_json = run_dir / "eval_full_mask.json"
+        full_cmd = [*eval_cmd[:-3], "--json", str(full_json), "--quiet", "--p-mask", "1"]
+        _run_child(full_cmd, log)
+        extra["full_mask"] = json.loads(full_json.read_text())
+        commands.append(_shown(full_cmd))
     result = {
         **json.loads(eval_json.read_text()),
+        **extra,
         "seed": spec.seed,
         "group": list(spec.group),
         "imus": spec.imus,
         **timing,
         "eval_s": eval_s,
         "eval_cpu_s": eval_cpu,
-        "commands": [_shown(train_cmd), _shown(eval_cmd)],
+        "commands": commands,
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     atomic_write_text(run_dir / "result.json", json.dumps(result, indent=2) + "\n")
@@ -386,6 +410,50 @@ def run_experiment(
     Returns:
         the :func:`summarize` dict of all finished runs.
     """
+    specs = plan_runs(seeds, variants, sparse_variants, sparse_imus)
+    command = [
+        "handpose", "experiment", "mgdhand", "--preset", preset,
+        "--seeds", *map(str, seeds), "--out", str(out), "--jobs", str(jobs),
+    ]  # fmt: skip
+    settings = dict(
+        seeds=list(seeds),
+        variants=list(variants),
+        sparse_variants=list(sparse_variants),
+        sparse_imus=list(sparse_imus),
+    )
+
+    def report() -> None:
+        if doc is not None:
+            _report(Path(out), doc, bar, notes)
+
+    execute_runs(specs, out, preset, jobs, data, sets, synth, command, settings, report, progress)
+    return summarize(collect_results(out))
+
+
+def execute_runs(
+    specs: Sequence[RunSpec],
+    out: str | os.PathLike,
+    preset: str,
+    jobs: int,
+    data: str | os.PathLike | None,
+    sets: Sequence[str],
+    synth: SynthSize | None,
+    command: list[str],
+    settings: dict,
+    report: Callable[[], None],
+    progress: bool = True,
+) -> None:
+    """Run the runs that have no ``result.json`` yet, ``jobs`` at a time, each student after
+    the teacher it needs; record the session in ``OUT/experiment.json``; call ``report`` after
+    every finished run and at the end. The machinery of :func:`run_experiment` and of the
+    factor study (:mod:`handpose.experiments.mgdhand_factors`).
+
+    Args:
+        command: the user-facing command (``--data`` and ``--set`` are appended here).
+        settings: what else to record in ``experiment.json`` (seeds, variants, levels ...).
+    Raises:
+        HandposeError: after all other runs, when some failed.
+    """
     from tqdm.auto import tqdm
 
     from handpose.training.config import load_config
@@ -393,11 +461,13 @@ def run_experiment(
     if jobs < 1:
         raise HandposeError(f"--jobs must be ≥ 1, got {jobs}")
     load_config(preset, list(sets))  # validate the config and overrides before any work
+    for spec in specs:
+        if spec.sets:
+            load_config(preset, [*sets, *spec.sets])
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     data = Path(data) if data is not None else out / "data" / "synth.h5"
     synth = synth or SynthSize()
-    specs = plan_runs(seeds, variants, sparse_variants, sparse_imus)
     log_lock = threading.Lock()
 
     def log(msg: str) -> None:
@@ -418,30 +488,15 @@ def run_experiment(
     }
     meta.update(
         preset=preset,
-        seeds=list(seeds),
-        variants=list(variants),
-        sparse_variants=list(sparse_variants),
-        sparse_imus=list(sparse_imus),
+        **settings,
         sets=list(sets),
         data=describe_data(data),
         hardware=hardware(),
         command=_shown(
-            [
-                "handpose",
-                "experiment",
-                "mgdhand",
-                "--preset",
-                preset,
-                "--seeds",
-                *map(str, seeds),
-                "--out",
-                str(out),
-                "--jobs",
-                str(jobs),
-            ]
+            list(command)
             + ([] if data == out / "data" / "synth.h5" else ["--data", str(data)])
             + [x for s in sets for x in ("--set", s)]
-        ),  # fmt: skip
+        ),
     )
     meta["sessions"].append(session)
     atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
@@ -458,10 +513,9 @@ def run_experiment(
         """True = can start, False = wait for its teacher, None = its teacher failed."""
         if s.kind == "teacher":
             return True
-        t = RunSpec("teacher", s.seed).key
-        if t in failed:
+        if s.teacher_key in failed:
             return None
-        return t in done
+        return s.teacher_key in done
 
     try:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -499,21 +553,17 @@ def run_experiment(
                         f"{'?' if t is None else f'{t:.0f}'} CPU-s, eval "
                         f"{res['eval_cpu_s']:.0f} CPU-s"
                     )
-                    if doc is not None:
-                        _report(out, doc, bar, notes)
+                    report()
     finally:
         bar_.close()
         session["end"] = datetime.now(UTC).isoformat(timespec="seconds")
         session["wall_s"] = round(time.time() - started, 1)
         session["runs_done_after"] = len(done)
         atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
-        if doc is not None:
-            _report(out, doc, bar, notes)
-    summary = summarize(collect_results(out))
+        report()
     if failed:
         details = "; ".join(f"{k}: {v}" for k, v in failed.items())
         raise HandposeError(f"{len(failed)} run(s) failed ({details})")
-    return summary
 
 
 def _report(out: Path, doc, bar, notes) -> None:

@@ -294,7 +294,8 @@ class DSTformer(nn.Module):
             token_mask: optional (B, F, J) bool; True entries have their embedding replaced by
                 ``mask_token`` *before* the positional embeddings are added (so a masked token
                 still knows where and when it is).
-            mask_token: (d,) learned replacement, required with ``token_mask``.
+            mask_token: (d,) learned replacement, or any tensor broadcasting to
+                (B, F, J, d); required with ``token_mask``.
         Returns:
             (B, F, J, d)
         """
