@@ -91,6 +91,11 @@ def register(subparsers) -> None:
     p.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override for every run"
     )
+    p.add_argument(
+        "--base-runs",
+        help="a finished `handpose experiment mgdhand` folder (same preset and seeds) to reuse "
+        "as the base level: its 7-IMU teacher, none and mgdistill runs are the base's",
+    )
     p.add_argument("--doc", default="docs/results/mgdhand_factors.md", help="the report")
     p.add_argument("--report-only", action="store_true", help="only rewrite the report")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -113,6 +118,7 @@ def _factors(args) -> int:
             sets=args.set,
             doc=args.doc,
             progress=not args.no_progress,
+            base_from=args.base_runs,
         )
     print(f"wrote {args.doc}")
     return 0

@@ -20,9 +20,12 @@ of the same seed (the paper: −40.7 %). The factors:
 The runs are the comparison's runs (:func:`handpose.experiments.mgdhand.execute_runs`: child
 processes with one thread, resumable, ``result.json`` per run), laid out as
 ``OUT/<level>/seed<S>/<run>/``, on one data file of 12 subjects (``OUT/data/synth.h5``). The
-base level is the comparison's 7-IMU setting on the same windows (the file's first 6 subjects
-are those of the comparison's 6-subject file: the synthesiser keys every sequence by (seed,
-subject, gesture)), with the same number of steps.
+base level is the comparison's 7-IMU setting on the same windows: the file's first 6 subjects
+are those of the comparison's 6-subject file (the synthesiser keys every sequence by (seed,
+subject, gesture)), the test split is theirs, and 135 steps per epoch is one pass in the same
+order. So ``base_from`` can point at a finished comparison (``handpose experiment mgdhand``
+with the same preset and seeds): ``OUT/base`` then links to it and its teacher and
+no-distillation and MGDistill students at 7 IMUs are the base level's runs.
 
 The report (:func:`write_factors_report`) has one table per factor and a figure with one panel
 per factor, and extrapolates the data-size trend to VIHand's size.
@@ -228,17 +231,39 @@ def run_factors(
     steps_per_epoch: int = STEPS_PER_EPOCH,
     doc: str | os.PathLike | None = "docs/results/mgdhand_factors.md",
     progress: bool = True,
+    base_from: str | os.PathLike | None = None,
 ) -> list[dict]:
     """Run (or continue) the factor study and write its report; returns
     :func:`factor_outcomes`. Arguments as :func:`handpose.experiments.mgdhand.run_experiment`;
-    the data file defaults to ``OUT/data/synth.h5`` with 12 subjects × 500 frames."""
+    the data file defaults to ``OUT/data/synth.h5`` with 12 subjects × 500 frames.
+    ``base_from``: a finished comparison's folder to use as the base level (module docstring;
+    ``OUT/base`` becomes a link to it)."""
     specs = plan_factor_runs(seeds, factors, steps_per_epoch)
+    base = Path(out) / BASE.name
+    if base_from is not None:
+        source = Path(base_from).resolve()
+        if not (source / "experiment.json").is_file():
+            raise HandposeError(f"'{base_from}' is not an experiment folder (no experiment.json)")
+        if base.is_symlink() and base.resolve() != source:
+            raise HandposeError(f"'{base}' already links to '{base.resolve()}', not '{source}'")
+        if not base.exists():
+            base.parent.mkdir(parents=True, exist_ok=True)
+            base.symlink_to(source, target_is_directory=True)
+        elif not base.is_symlink():
+            raise HandposeError(f"'{base}' exists and is not a link; remove it or drop --base-runs")
     command = [
         "handpose", "experiment", "mgdhand-factors", "--preset", preset,
         "--seeds", *map(str, seeds), "--factors", *factors, "--out", str(out),
         "--jobs", str(jobs),
     ]  # fmt: skip
-    settings = {"seeds": list(seeds), "factors": list(factors), "steps_per_epoch": steps_per_epoch}
+    if base_from is not None:
+        command += ["--base-runs", str(base_from)]
+    settings = {
+        "seeds": list(seeds),
+        "factors": list(factors),
+        "steps_per_epoch": steps_per_epoch,
+        "base_from": None if base_from is None else str(base_from),
+    }
 
     def report() -> None:
         if doc is not None:

@@ -232,7 +232,9 @@ def train_teacher(
     """Stage 1: train the MANO + IMU teacher.
 
     Args:
-        cfg: experiment config (``teacher``, ``priors``, ``loss``, ``train``, ``data``).
+        cfg: experiment config (``teacher``, ``priors``, ``loss``, ``train``, ``data``);
+            ``train.teacher_epochs``, when set, is the teacher's number of epochs (the run
+            folder's config.yaml then records it as ``train.epochs``).
         data: handpose IMU file (e.g. the synthetic VIHand-like HDF5).
         out_dir: run folder (see the module docstring).
         resume: continue from ``out_dir/checkpoints/last.ckpt``.
@@ -245,6 +247,8 @@ def train_teacher(
 
     from handpose.training.modules import TeacherModule
 
+    if cfg.train.teacher_epochs is not None:
+        cfg = replace(cfg, train=replace(cfg.train, epochs=cfg.train.teacher_epochs))
     _set_threads(cfg)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     return _fit(TeacherModule(cfg), cfg, data, out_dir, resume, callbacks)

@@ -20,7 +20,7 @@ hyper-parameters), ``cpu-small`` (trains here in minutes), ``tiny`` (tests).
     distill:  {variant, weight, weights: {term: w}, options: {name: v}, teacher_mask}
     train:    {epochs, batch_size, lr, weight_decay, warmup_epochs, min_lr_ratio, grad_clip,
                accelerator, devices, precision, log_every_n_steps, val_every_n_epochs,
-               limit_train_batches, progress_bar, threads, steps_per_epoch}
+               limit_train_batches, progress_bar, threads, steps_per_epoch, teacher_epochs}
 
 Unknown keys, wrong types and out-of-range values raise :class:`HandposeError` naming the key.
 """
@@ -189,7 +189,9 @@ class TrainConfig:
     default); one thread per run is fastest when several small runs share a few cores.
     ``steps_per_epoch`` fixes the optimiser steps of an epoch whatever the data size (the
     sampler cycles through seeded permutations of the training windows; None = one pass), so
-    that studies of the data size do not change the training length too.
+    that studies of the data size do not change the training length too. ``teacher_epochs``
+    replaces ``epochs`` for the teacher (stage 1; None = ``epochs``): without a shortcut to
+    its target, the teacher needs a longer schedule than the students.
     """
 
     epochs: int = 80
@@ -208,8 +210,11 @@ class TrainConfig:
     progress_bar: bool = True
     threads: int | None = None
     steps_per_epoch: int | None = None
+    teacher_epochs: int | None = None
 
     def __post_init__(self) -> None:
+        if self.teacher_epochs is not None and self.teacher_epochs < 1:
+            raise ValueError("teacher_epochs must be ≥ 1 or null")
         if self.threads is not None and self.threads < 1:
             raise ValueError("threads must be ≥ 1 or null")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:

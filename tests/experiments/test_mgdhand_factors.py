@@ -103,6 +103,24 @@ def test_report_and_vihand_extrapolation(tmp_path):
     assert f"Δ ≈ {-5 - 10 * math.log10(1.12e6 / 12e3):+.1f} %" in text
 
 
+def test_base_runs_link_to_a_comparison(tmp_path):
+    comparison = tmp_path / "exp"
+    _write(comparison, ".", 0, "none_imu7", 10.0)
+    _write(comparison, ".", 0, "mgdistill_imu7", 9.0)
+    with pytest.raises(HandposeError, match="experiment.json"):
+        run_factors(out=tmp_path / "s", base_from=comparison, seeds=[0], doc=None)
+    (comparison / "experiment.json").write_text("{}")
+    # Linked before anything runs (the run itself fails here: no such preset).
+    with pytest.raises(HandposeError, match="neither a preset"):
+        run_factors(out=tmp_path / "s", preset="nope", base_from=comparison, seeds=[0], doc=None)
+    assert (tmp_path / "s" / "base").resolve() == comparison.resolve()
+    rows = {r["level"]: r for r in factor_outcomes(tmp_path / "s")}
+    assert rows["base"]["delta_mm"][0] == -1.0
+    (tmp_path / "t" / "base").mkdir(parents=True)
+    with pytest.raises(HandposeError, match="not a link"):
+        run_factors(out=tmp_path / "t", base_from=comparison, seeds=[0], doc=None)
+
+
 @pytest.mark.slow
 def test_tiny_study_end_to_end(tmp_path, capsys):
     hand = write_stick_hand(tmp_path / "stick.npz")

@@ -24,7 +24,7 @@ def test_inference_path_equals_full_forward(variant):
     torch.testing.assert_close(rotmats, full.rotmats, rtol=0, atol=0)
     torch.testing.assert_close(betas, full.betas, rtol=0, atol=0)
     torch.testing.assert_close(joints, full.joints, rtol=0, atol=0)
-    assert joints.std(0).max() > 1e-3  # the outputs depend on the input
+    assert joints.std(0).max() > 1e-4  # the outputs depend on the input (0.1 mm)
     with pytest.raises(ValueError, match="expects 7 IMU tokens"):
         StudentInference(student)(imu[:, :, :3])
 

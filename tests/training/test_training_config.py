@@ -116,10 +116,12 @@ def test_sensor_set_names():
 def test_issue16_keys_validate():
     cfg = load_config("tiny", ["data.train_subjects=3", "data.train_gestures=4",
                                "data.eval_subjects=2", "train.steps_per_epoch=7",
-                               "teacher.root_skip=true"])  # fmt: skip
+                               "teacher.root_skip=true", "train.teacher_epochs=5"])  # fmt: skip
     assert (cfg.data.train_subjects, cfg.data.train_gestures, cfg.data.eval_subjects) == (3, 4, 2)
     assert cfg.train.steps_per_epoch == 7 and cfg.teacher.root_skip
-    for bad in ("data.train_subjects=0", "data.eval_subjects=-1", "train.steps_per_epoch=0"):
+    assert cfg.train.teacher_epochs == 5
+    for bad in ("data.train_subjects=0", "data.eval_subjects=-1", "train.steps_per_epoch=0",
+                "train.teacher_epochs=0"):  # fmt: skip
         with pytest.raises(HandposeError, match=bad.split("=")[0].split(".")[1]):
             load_config("tiny", [bad])
     for name in PRESETS:  # no preset gives the teacher its own target through a skip
