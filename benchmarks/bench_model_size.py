@@ -127,7 +127,15 @@ def main() -> None:
     ap.add_argument("--configs", nargs="+", default=["paper", "paper-wide"])
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "model_size"))
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--markdown-only", action="store_true", help="rewrite <out>.md from an existing <out>.json"
+    )
     args = ap.parse_args()
+    out = Path(args.out)
+    if args.markdown_only:
+        payload = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+        atomic_write_text(out.with_suffix(".md"), markdown(payload))
+        return
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     presets = {}
@@ -177,7 +185,6 @@ def main() -> None:
         "machine": platform.platform(),
         "seconds": time.perf_counter() - t0,
     }
-    out = Path(args.out)
     atomic_write_text(out.with_suffix(".json"), json.dumps(payload, indent=2) + "\n")
     atomic_write_text(out.with_suffix(".md"), markdown(payload))
     print(markdown(payload))
@@ -258,7 +265,7 @@ def markdown(p: dict) -> str:
         "",
         f"`paper` is within {100 * p['tolerance']:.0f} % of all four of the paper's numbers "
         "(pinned by `tests/models/test_mgdhand_size.py`); `paper-wide` is the supplement's "
-        '"feature size C = 512" read as the token width, 4–5× the paper\'s size.',
+        '"feature size C = 512" read as the token width, 4–5× the paper\'s parameters.',
         "",
         "## How `paper` was chosen",
         "",

@@ -159,6 +159,7 @@ class MGDHandStudent(nn.Module):
         return_vertices: bool = True,
         vertex_ids: Tensor | None = None,
         priors: bool = True,
+        encoder: nn.Module | None = None,
     ) -> MGDHandOutput:
         """Args:
             imu: (B, T, N, C) IMU tokens — the only input; no ground truth reaches the student.
@@ -166,12 +167,14 @@ class MGDHandStudent(nn.Module):
             vertex_ids: (K,) long: with ``return_vertices``, only these vertices (training).
             priors: run the three prior heads (needed for distillation only; inference skips
                 them, ``priors`` is then empty).
+            encoder: replaces ``backbone.encode`` (the same function, e.g. the inference
+                path's :class:`~handpose.models.dstformer.LockstepEncoder`).
         Returns:
             :class:`MGDHandOutput` (``aux`` empty).
         """
         if imu.shape[2] != self.num_imus:
             raise ValueError(f"student expects {self.num_imus} IMU tokens, got {imu.shape[2]}")
-        sensors = self.backbone.encode(self.backbone.embed(imu))
+        sensors = (encoder or self.backbone.encode)(self.backbone.embed(imu))
         joints_tok = self.lift(sensors)
         prior_features = {}
         if priors:
