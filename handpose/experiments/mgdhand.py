@@ -566,6 +566,16 @@ def execute_runs(
         raise HandposeError(f"{len(failed)} run(s) failed ({details})")
 
 
+def _p_mask(meta: dict) -> float | None:
+    """The teachers' masking probability from the experiment's preset and overrides."""
+    from handpose.training.config import load_config
+
+    try:
+        return load_config(meta["preset"], meta.get("sets", [])).data.p_mask
+    except (KeyError, HandposeError):
+        return None
+
+
 def _report(out: Path, doc, bar, notes) -> None:
     doc = Path(doc)
     bar = Path(bar) if bar is not None else doc.with_name(f"{doc.stem}_bar.png")
@@ -764,21 +774,36 @@ def write_report(
             "",
         ]
     teacher = summary.get(("teacher", 7))
-    L += ["## Teacher (stage 1, MANO sequence with 15 % masking + 7 IMUs)", ""]
+    p_mask = _p_mask(meta)
+    masking = (
+        f"pose masking p_mask = {p_mask:g} joint-wise or frame-wise: "
+        f"{100 * (1 - (1 - p_mask) ** 2):.0f} % of the pose tokens"
+        if p_mask is not None
+        else "masked MANO sequence"
+    )
+    L += [f"## Teacher (stage 1: MANO sequence with {masking}; β visible; 7 IMUs)", ""]
     L += [
-        "| | paper MPJPE | MPJPE | MPVPE | PA-MPJPE | accel (mm/s²) | seeds |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| | paper MPJPE | MPJPE | MPVPE | PA-MPJPE | accel (mm/s²) | MPJPE, all pose masked "
+        "| seeds |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     if teacher:
         n = teacher["n"]
+        full = [r["full_mask"]["mpjpe_mm"] for r in results if r.get("full_mask")]
         L.append(
             f"| teacher | {_paper(PAPER_RESULTS['teacher'][0])} "
             f"| {_fmt(teacher['mpjpe_mm'], n)} | {_fmt(teacher['mpvpe_mm'], n)} "
-            f"| {_fmt(teacher['pa_mpjpe_mm'], n)} | {_fmt(teacher['accel_error'], n, 0)} | {n} |"
+            f"| {_fmt(teacher['pa_mpjpe_mm'], n)} | {_fmt(teacher['accel_error'], n, 0)} "
+            f"| {_fmt(_mean_std(full), len(full)) if full else '—'} | {n} |"
         )
     else:
-        L.append("| teacher | 5.84 | not run yet | | | | 0 |")
-    L.append("")
+        L.append("| teacher | 5.84 | not run yet | | | | | 0 |")
+    L += [
+        "",
+        "The last column evaluates the same teachers with every pose token masked (IMUs and β "
+        "only): what the teacher knows without its target in its input.",
+        "",
+    ]
     ref7 = summary.get(("none", 7))
     L += ["## Students at 7 IMUs (all variants)", ""]
     L += _variant_table(summary, variants, 7, ref7)
