@@ -97,6 +97,7 @@ def register(subparsers) -> None:
         "as the base level: its 7-IMU teacher, none and mgdistill runs are the base's",
     )
     p.add_argument("--doc", default="docs/results/mgdhand_factors.md", help="the report")
+    p.add_argument("--notes", help="a markdown file included verbatim in the report")
     p.add_argument("--report-only", action="store_true", help="only rewrite the report")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_factors)
@@ -106,7 +107,7 @@ def _factors(args) -> int:
     from handpose.experiments.mgdhand_factors import run_factors, write_factors_report
 
     if args.report_only:
-        write_factors_report(args.out, args.doc, args.factors)
+        write_factors_report(args.out, args.doc, args.factors, args.notes)
     else:
         run_factors(
             out=args.out,

@@ -321,9 +321,13 @@ def plot_factors(rows: list[dict], path: str | os.PathLike, factors: Sequence[st
 
 
 def write_factors_report(
-    out: str | os.PathLike, doc: str | os.PathLike, factors: Sequence[str] = FACTORS
+    out: str | os.PathLike,
+    doc: str | os.PathLike,
+    factors: Sequence[str] = FACTORS,
+    notes: str | os.PathLike | None = None,
 ) -> str:
-    """The study's markdown report and figure (``<doc stem>.png``) from the finished runs."""
+    """The study's markdown report and figure (``<doc stem>.png``) from the finished runs;
+    ``notes``: a markdown file included verbatim before the command."""
     out, doc = Path(out), Path(doc)
     meta_path = out / "experiment.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
@@ -380,6 +384,8 @@ def write_factors_report(
             "(an extrapolation over more than a decade beyond the data; synthetic motion).",
             "",
         ]
+    if notes is not None and Path(notes).exists():
+        L += [Path(notes).read_text(encoding="utf-8").rstrip(), ""]
     L += [
         "Command (resumable): `" + meta.get("command", "handpose experiment mgdhand-factors") + "`",
         "",
