@@ -120,6 +120,7 @@ def _factors(args) -> int:
             doc=args.doc,
             progress=not args.no_progress,
             base_from=args.base_runs,
+            notes=args.notes,
         )
     print(f"wrote {args.doc}")
     return 0

@@ -232,6 +232,7 @@ def run_factors(
     doc: str | os.PathLike | None = "docs/results/mgdhand_factors.md",
     progress: bool = True,
     base_from: str | os.PathLike | None = None,
+    notes: str | os.PathLike | None = None,
 ) -> list[dict]:
     """Run (or continue) the factor study and write its report; returns
     :func:`factor_outcomes`. Arguments as :func:`handpose.experiments.mgdhand.run_experiment`;
@@ -267,7 +268,7 @@ def run_factors(
 
     def report() -> None:
         if doc is not None:
-            write_factors_report(out, doc, factors)
+            write_factors_report(out, doc, factors, notes)
 
     execute_runs(
         specs, out, preset, jobs, data, sets, SynthSize(subjects=12), command, settings,
