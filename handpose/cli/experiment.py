@@ -21,6 +21,25 @@ _VARIANTS = (
 _FACTORS = ("data", "capacity", "teacher", "weight")
 
 
+def _common(p, out: str, data: str) -> None:
+    """The options both experiments share."""
+    p.add_argument("--preset", default="cpu-small", help="config preset or YAML file")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds")
+    p.add_argument("--out", default=out, help="experiment folder")
+    p.add_argument("--jobs", type=int, default=2, help="runs at a time (one thread each)")
+    p.add_argument("--data", help=f"handpose IMU file (default OUT/data/synth.h5, {data})")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override for every run, e.g. --set train.epochs=3 (repeatable)",
+    )
+    p.add_argument("--notes", help="a markdown file included verbatim in the report")
+    p.add_argument("--report-only", action="store_true", help="only rewrite the report")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def register(subparsers) -> None:
     grp = add_group(subparsers, "experiment", "run the papers' comparisons end to end")
     p = grp.add_parser(
@@ -32,13 +51,7 @@ def register(subparsers) -> None:
             "test split and write the report. Resumable: finished runs are skipped."
         ),
     )
-    p.add_argument("--preset", default="cpu-small", help="config preset or YAML file")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds")
-    p.add_argument("--out", default="runs/mgdhand_exp", help="experiment folder")
-    p.add_argument("--jobs", type=int, default=2, help="runs at a time (one thread each)")
-    p.add_argument(
-        "--data", help="handpose IMU file (default OUT/data/synth.h5, synthesised if missing)"
-    )
+    _common(p, "runs/mgdhand_exp", "synthesised if missing")
     p.add_argument(
         "--variants", nargs="+", choices=_VARIANTS, default=list(_VARIANTS), help="7-IMU variants"
     )
@@ -52,20 +65,10 @@ def register(subparsers) -> None:
     p.add_argument(
         "--sparse-imus", type=int, nargs="*", default=[3, 2], help="sparse IMU counts (3, 2)"
     )
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="config override for every run, e.g. --set train.epochs=3 (repeatable)",
-    )
     p.add_argument("--subjects", type=int, default=None, help="subjects of synthesised data")
     p.add_argument("--frames", type=int, default=None, help="frames per synthesised sequence")
     p.add_argument("--doc", default="docs/results/mgdhand.md", help="the markdown report")
     p.add_argument("--bar", help="the bar chart PNG (default: <doc stem>_bar.png beside it)")
-    p.add_argument("--notes", help="a markdown file included verbatim in the report")
-    p.add_argument("--report-only", action="store_true", help="only rewrite the report")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_mgdhand)
 
     p = grp.add_parser(
@@ -78,18 +81,9 @@ def register(subparsers) -> None:
             "Resumable: finished runs are skipped."
         ),
     )
-    p.add_argument("--preset", default="cpu-small", help="config preset or YAML file")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds")
-    p.add_argument("--out", default="runs/mgdhand_factors", help="study folder")
-    p.add_argument("--jobs", type=int, default=2, help="runs at a time (one thread each)")
-    p.add_argument(
-        "--data", help="handpose IMU file (default OUT/data/synth.h5: 12 subjects, made if missing)"
-    )
+    _common(p, "runs/mgdhand_factors", "12 subjects, synthesised if missing")
     p.add_argument(
         "--factors", nargs="+", choices=_FACTORS, default=list(_FACTORS), help="factors to vary"
-    )
-    p.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override for every run"
     )
     p.add_argument(
         "--base-runs",
@@ -97,9 +91,6 @@ def register(subparsers) -> None:
         "as the base level: its 7-IMU teacher, none and mgdistill runs are the base's",
     )
     p.add_argument("--doc", default="docs/results/mgdhand_factors.md", help="the report")
-    p.add_argument("--notes", help="a markdown file included verbatim in the report")
-    p.add_argument("--report-only", action="store_true", help="only rewrite the report")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_factors)
 
 

@@ -723,9 +723,16 @@ def plot_bars(summary: dict, path: str | os.PathLike, variants: Sequence[str]) -
     ax.set_title("sparse IMUs (ours)")
     ax.set_ylabel("MPJPE (mm)")
     ax.grid(axis="y", alpha=0.3)
+    save_figure(fig, path)
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> None:
+    """Lay out, write atomically (the report's figures) and close a pyplot figure."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
+        fig.savefig(tmp, dpi=dpi)
     plt.close(fig)
 
 

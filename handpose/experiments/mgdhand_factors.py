@@ -46,8 +46,9 @@ from handpose.experiments.mgdhand import (
     SynthSize,
     _mean_std,
     execute_runs,
+    save_figure,
 )
-from handpose.utils.io import atomic_path, atomic_write_text
+from handpose.utils.io import atomic_write_text
 
 __all__ = [
     "FACTORS",
@@ -315,10 +316,7 @@ def plot_factors(rows: list[dict], path: str | os.PathLike, factors: Sequence[st
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("MPJPE: MGDistill − none (% of none)")
     axes[0][0].legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def write_factors_report(
