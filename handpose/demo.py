@@ -66,7 +66,7 @@ def _train(s: DemoSettings, data: Path, runs: Path) -> dict[str, Path]:
     from handpose.training.api import last_checkpoint
 
     ckpts: dict[str, Path] = {}
-    cfg = load_config(s.config, {"seed": s.seed, "train.epochs": s.teacher_epochs})
+    cfg = load_config(s.config, {"seed": s.seed, "train.teacher_epochs": s.teacher_epochs})
     teacher_dir = runs / "teacher"
     if not _done(teacher_dir):
         _step(f"stage 1: teacher (MANO + IMU), {s.teacher_epochs} epochs")

@@ -3,6 +3,7 @@
 Example::
 
     handpose experiment mgdhand --preset cpu-small --seeds 0 1 2 --jobs 2 --out runs/mgdhand_exp
+    handpose experiment mgdhand-factors --seeds 0 1 2 --jobs 2 --out runs/mgdhand_factors
 
 Runs whose ``result.json`` exists are skipped, so the same command continues a killed run.
 ``--report-only`` rewrites the report from the finished runs without training anything.
@@ -18,6 +19,26 @@ _VARIANTS = (
     "none", "global", "ssd", "dpd", "tmd", "wo_ssd", "wo_dpd", "wo_tmd", "mgdistill",
     "simkd", "dkd", "scjd",
 )  # fmt: skip
+_FACTORS = ("data", "capacity", "teacher", "weight")
+
+
+def _common(p, out: str, data: str) -> None:
+    """The options both experiments share."""
+    p.add_argument("--preset", default="cpu-small", help="config preset or YAML file")
+    p.add_argument("--seeds", type=seed, nargs="+", default=[0, 1, 2], help="seeds")
+    p.add_argument("--out", default=out, help="experiment folder")
+    p.add_argument("--jobs", type=positive_int, default=2, help="runs at a time (one thread each)")
+    p.add_argument("--data", help=f"handpose IMU file (default OUT/data/synth.h5, {data})")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override for every run, e.g. --set train.epochs=3 (repeatable)",
+    )
+    p.add_argument("--notes", help="a markdown file included verbatim in the report")
+    p.add_argument("--report-only", action="store_true", help="only rewrite the report")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def register(subparsers) -> None:
@@ -31,13 +52,7 @@ def register(subparsers) -> None:
             "test split and write the report. Resumable: finished runs are skipped."
         ),
     )
-    p.add_argument("--preset", default="cpu-small", help="config preset or YAML file")
-    p.add_argument("--seeds", type=seed, nargs="+", default=[0, 1, 2], help="seeds")
-    p.add_argument("--out", default="runs/mgdhand_exp", help="experiment folder")
-    p.add_argument("--jobs", type=positive_int, default=2, help="runs at a time (one thread each)")
-    p.add_argument(
-        "--data", help="handpose IMU file (default OUT/data/synth.h5, synthesised if missing)"
-    )
+    _common(p, "runs/mgdhand_exp", "synthesised if missing")
     p.add_argument(
         "--variants", nargs="+", choices=_VARIANTS, default=list(_VARIANTS), help="7-IMU variants"
     )
@@ -57,13 +72,6 @@ def register(subparsers) -> None:
         help="sparse IMU counts (3, 2)",
     )
     p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="config override for every run, e.g. --set train.epochs=3 (repeatable)",
-    )
-    p.add_argument(
         "--subjects", type=positive_int, default=None, help="subjects of synthesised data"
     )
     p.add_argument(
@@ -71,10 +79,52 @@ def register(subparsers) -> None:
     )
     p.add_argument("--doc", default="docs/results/mgdhand.md", help="the markdown report")
     p.add_argument("--bar", help="the bar chart PNG (default: <doc stem>_bar.png beside it)")
-    p.add_argument("--notes", help="a markdown file included verbatim in the report")
-    p.add_argument("--report-only", action="store_true", help="only rewrite the report")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_mgdhand)
+
+    p = grp.add_parser(
+        "mgdhand-factors",
+        help="MGDHand: MGDistill − no distillation against data size, student capacity, "
+        "teacher quality and distillation weight → markdown report and figure",
+        description=(
+            "Per seed, a base setting (7 IMUs) and one level at a time away from it; the "
+            "outcome of each level is the paired MPJPE difference MGDistill − none. "
+            "Resumable: finished runs are skipped."
+        ),
+    )
+    _common(p, "runs/mgdhand_factors", "12 subjects, synthesised if missing")
+    p.add_argument(
+        "--factors", nargs="+", choices=_FACTORS, default=list(_FACTORS), help="factors to vary"
+    )
+    p.add_argument(
+        "--base-runs",
+        help="a finished `handpose experiment mgdhand` folder (same preset and seeds) to reuse "
+        "as the base level: its 7-IMU teacher, none and mgdistill runs are the base's",
+    )
+    p.add_argument("--doc", default="docs/results/mgdhand_factors.md", help="the report")
+    p.set_defaults(func=_factors)
+
+
+def _factors(args) -> int:
+    from handpose.experiments.mgdhand_factors import run_factors, write_factors_report
+
+    if args.report_only:
+        write_factors_report(args.out, args.doc, args.factors, args.notes)
+    else:
+        run_factors(
+            out=args.out,
+            preset=args.preset,
+            seeds=args.seeds,
+            jobs=args.jobs,
+            data=args.data,
+            factors=args.factors,
+            sets=args.set,
+            doc=args.doc,
+            progress=not args.no_progress,
+            base_from=args.base_runs,
+            notes=args.notes,
+        )
+    print(f"wrote {args.doc}")
+    return 0
 
 
 def _mgdhand(args) -> int:

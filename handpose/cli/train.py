@@ -26,7 +26,7 @@ import json
 
 from handpose.cli import add_group
 from handpose.errors import HandposeError
-from handpose.utils.validate import positive_int, seed
+from handpose.utils.validate import float_range, positive_int, seed
 
 # The names of handpose.losses.distill.VARIANTS, repeated here so that `handpose --help` does not
 # import torch (tests/training/test_training_cli.py keeps the two lists equal).
@@ -243,6 +243,7 @@ def _eval(args) -> int:
         device=args.device,
         progress=not args.quiet,
         decompose=args.decompose,
+        p_mask=args.p_mask,
     )
     text = json.dumps(result, indent=2)
     if args.json:
@@ -296,6 +297,12 @@ def register(subparsers) -> None:
         action="store_true",
         help="also MPJPE with the ground-truth global orientation, β or finger rotations "
         "swapped in (where the error comes from)",
+    )
+    p.add_argument(
+        "--p-mask",
+        type=float_range(0, 1),
+        help="teacher only: its masking probability for this evaluation (default: the "
+        "config's data.p_mask; 1 = every pose token masked)",
     )
     img = p.add_argument_group("image checkpoints (baseline, ...)")
     img.add_argument("--protocol", help="freihand, interhand, dexycb or hanco (default: by data)")

@@ -123,6 +123,9 @@ class ImuWindowDataset(Dataset):
             first selected sensor.
         p_mask: teacher masking probability p_m (joint-wise and frame-wise).
         seed: seed of the masks. acc_scale: accelerometer divisor of the tokens, m/s².
+        subjects: None (all), or N: only the N subjects with the lowest ids.
+        gestures: None (all), or N: only the N lowest-numbered gestures (ROMs) of the
+            selected sequences (e.g. ``split="train", gestures=4``: ROM01–ROM04).
 
     Example:
         >>> ds = ImuWindowDataset("data/synth_vihand.h5", split="train", sensors="sparse3")  # doctest: +SKIP
@@ -140,6 +143,8 @@ class ImuWindowDataset(Dataset):
         p_mask: float = DEFAULT_P_MASK,
         seed: int = 0,
         acc_scale: float = DEFAULT_ACC_SCALE,
+        subjects: int | None = None,
+        gestures: int | None = None,
     ) -> None:
         if window < 1:
             raise HandposeError(f"window must be >= 1, got {window}.")
@@ -154,16 +159,24 @@ class ImuWindowDataset(Dataset):
         records = self._load(source)
         if isinstance(split, str) and split not in ("train", "test", "all"):
             raise HandposeError(f"split must be 'train', 'test', 'all' or a list, got {split!r}.")
+        for name, n in (("subjects", subjects), ("gestures", gestures)):
+            if n is not None and n < 1:
+                raise HandposeError(f"{name} must be >= 1 or None, got {n}.")
+        if isinstance(split, str) and split != "all":
+            records = [r for r in records if sequence_split(r.sequence) == split]
+        elif not isinstance(split, str):
+            records = [r for r in records if r.sequence in split]
+        if subjects is not None:
+            keep = set(sorted({int(r.subject) for r in records})[:subjects])
+            records = [r for r in records if int(r.subject) in keep]
+        if gestures is not None:
+            keep = set(sorted({rom_number(r.sequence) for r in records})[:gestures])
+            records = [r for r in records if rom_number(r.sequence) in keep]
         self._seqs: list[dict] = []
         self.sensor_names: tuple[str, ...] = ()
         self.index: list[tuple[int, int]] = []  # (sequence slot, start frame)
         self.fps: float | None = None  # frame rate of the selected sequences (one rate)
         for rec in records:
-            if isinstance(split, str):
-                if split != "all" and sequence_split(rec.sequence) != split:
-                    continue
-            elif rec.sequence not in split:
-                continue
             if rec.num_frames < window:
                 continue
             if self.fps is not None and float(rec.fps) != self.fps:

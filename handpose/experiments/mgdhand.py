@@ -145,12 +145,19 @@ class RunSpec:
         seed: the config seed (initialisation, sampling, masks).
         variant: the student's distillation variant ("" for the teacher).
         imus: the student's IMU count (7, 3, 2); the teacher always reads 7.
+        level: a study level (:mod:`handpose.experiments.mgdhand_factors`): the run lives
+            under ``OUT/<level>/``; "" = ``OUT/`` (the comparison).
+        sets: config overrides of this run, after the experiment's own.
+        teacher_level: the level whose teacher a student distils from (None = its own).
     """
 
     kind: str
     seed: int
     variant: str = ""
     imus: int = 7
+    level: str = ""
+    sets: tuple[str, ...] = ()
+    teacher_level: str | None = None
 
     @property
     def name(self) -> str:
@@ -158,7 +165,14 @@ class RunSpec:
 
     @property
     def key(self) -> str:
-        return f"seed{self.seed}/{self.name}"
+        base = f"seed{self.seed}/{self.name}"
+        return f"{self.level}/{base}" if self.level else base
+
+    @property
+    def teacher_key(self) -> str:
+        """The key of the teacher this run needs (its own key for a teacher)."""
+        level = self.level if self.teacher_level is None else self.teacher_level
+        return RunSpec("teacher", self.seed, level=level).key
 
     @property
     def group(self) -> tuple[str, int]:
@@ -214,12 +228,12 @@ def _train_command(
         "--config", preset, "--data", str(data), "--seed", str(spec.seed),
         "--set", "train.threads=1", "--set", "train.progress_bar=false",
     ]  # fmt: skip
-    for s in sets:
+    for s in (*sets, *spec.sets):
         common += ["--set", s]
     run_dir = out / spec.key
     if spec.kind == "teacher":
         return ["handpose", "train", "teacher", *common, "--out", str(run_dir)]
-    teacher = out / f"seed{spec.seed}" / "teacher" / "checkpoints" / "last.ckpt"
+    teacher = out / spec.teacher_key / "checkpoints" / "last.ckpt"
     return [
         "handpose", "train", "student", *common, "--teacher", str(teacher),
         "--variant", spec.variant, "--imus", str(spec.imus), "--out", str(run_dir),
@@ -276,15 +290,25 @@ def _execute(spec: RunSpec, preset: str, data: Path, out: Path, sets: Sequence[s
     t0 = time.perf_counter()
     eval_cpu = _run_child(eval_cmd, log)
     eval_s = time.perf_counter() - t0
+    extra, commands = {}, [_shown(train_cmd), _shown(eval_cmd)]
+    if spec.kind == "teacher":
+        # The teacher with every pose token masked (IMUs and β only): what it knows without
+        # its target in the input (no shortcut: this is far from its masked-input error).
+        full_json = run_dir / "eval_full_mask.json"
+        full_cmd = [*eval_cmd[:-3], "--json", str(full_json), "--quiet", "--p-mask", "1"]
+        _run_child(full_cmd, log)
+        extra["full_mask"] = json.loads(full_json.read_text())
+        commands.append(_shown(full_cmd))
     result = {
         **json.loads(eval_json.read_text()),
+        **extra,
         "seed": spec.seed,
         "group": list(spec.group),
         "imus": spec.imus,
         **timing,
         "eval_s": eval_s,
         "eval_cpu_s": eval_cpu,
-        "commands": [_shown(train_cmd), _shown(eval_cmd)],
+        "commands": commands,
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     atomic_write_text(run_dir / "result.json", json.dumps(result, indent=2) + "\n")
@@ -396,16 +420,64 @@ def run_experiment(
     Returns:
         the :func:`summarize` dict of all finished runs.
     """
+    for s in seeds:
+        check_int(s, "--seeds", 0, MAX_SEED)
+    specs = plan_runs(seeds, variants, sparse_variants, sparse_imus)
+    if doc is not None:
+        _report_paths(doc, bar, notes)  # checked before any work
+    command = [
+        "handpose", "experiment", "mgdhand", "--preset", preset,
+        "--seeds", *map(str, seeds), "--out", str(out), "--jobs", str(jobs),
+    ]  # fmt: skip
+    settings = dict(
+        seeds=list(seeds),
+        variants=list(variants),
+        sparse_variants=list(sparse_variants),
+        sparse_imus=list(sparse_imus),
+    )
+
+    def report() -> None:
+        if doc is not None:
+            _report(Path(out), doc, bar, notes)
+
+    execute_runs(specs, out, preset, jobs, data, sets, synth, command, settings, report, progress)
+    return summarize(collect_results(out))
+
+
+def execute_runs(
+    specs: Sequence[RunSpec],
+    out: str | os.PathLike,
+    preset: str,
+    jobs: int,
+    data: str | os.PathLike | None,
+    sets: Sequence[str],
+    synth: SynthSize | None,
+    command: list[str],
+    settings: dict,
+    report: Callable[[], None],
+    progress: bool = True,
+) -> None:
+    """Run the runs that have no ``result.json`` yet, ``jobs`` at a time, each student after
+    the teacher it needs; record the session in ``OUT/experiment.json``; call ``report`` after
+    every finished run and at the end. The machinery of :func:`run_experiment` and of the
+    factor study (:mod:`handpose.experiments.mgdhand_factors`).
+
+    Args:
+        command: the user-facing command (``--data`` and ``--set`` are appended here).
+        settings: what else to record in ``experiment.json`` (seeds, variants, levels ...).
+    Raises:
+        HandposeError: after all other runs, when some failed.
+    """
     from tqdm.auto import tqdm
 
     from handpose.training.config import load_config
 
     # Everything a user can get wrong is checked before the experiment folder is touched.
     check_int(jobs, "--jobs", 1)
-    for s in seeds:
-        check_int(s, "--seeds", 0, MAX_SEED)
-    specs = plan_runs(seeds, variants, sparse_variants, sparse_imus)
     load_config(preset, list(sets))  # validate the config and overrides before any work
+    for spec in specs:
+        if spec.sets:
+            load_config(preset, [*sets, *spec.sets])
     out = output_folder(out, "experiment folder")
     data = Path(data) if data is not None else out / "data" / "synth.h5"
     synth = synth or SynthSize()
@@ -415,8 +487,6 @@ def run_experiment(
         output_file(data, "data file")
         check_int(synth.subjects, "--subjects", 1)
         check_int(synth.frames_per_sequence, "--frames", 8)
-    if doc is not None:
-        _report_paths(doc, bar, notes)
     out.mkdir(parents=True, exist_ok=True)
     log_lock = threading.Lock()
 
@@ -440,30 +510,15 @@ def run_experiment(
     }
     meta.update(
         preset=preset,
-        seeds=list(seeds),
-        variants=list(variants),
-        sparse_variants=list(sparse_variants),
-        sparse_imus=list(sparse_imus),
+        **settings,
         sets=list(sets),
         data=describe_data(data),
         hardware=hardware(),
         command=_shown(
-            [
-                "handpose",
-                "experiment",
-                "mgdhand",
-                "--preset",
-                preset,
-                "--seeds",
-                *map(str, seeds),
-                "--out",
-                str(out),
-                "--jobs",
-                str(jobs),
-            ]
+            list(command)
             + ([] if data == out / "data" / "synth.h5" else ["--data", str(data)])
             + [x for s in sets for x in ("--set", s)]
-        ),  # fmt: skip
+        ),
     )
     meta["sessions"].append(session)
     atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
@@ -480,10 +535,9 @@ def run_experiment(
         """True = can start, False = wait for its teacher, None = its teacher failed."""
         if s.kind == "teacher":
             return True
-        t = RunSpec("teacher", s.seed).key
-        if t in failed:
+        if s.teacher_key in failed:
             return None
-        return t in done
+        return s.teacher_key in done
 
     try:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -521,21 +575,27 @@ def run_experiment(
                         f"{'?' if t is None else f'{t:.0f}'} CPU-s, eval "
                         f"{res['eval_cpu_s']:.0f} CPU-s"
                     )
-                    if doc is not None:
-                        _report(out, doc, bar, notes)
+                    report()
     finally:
         bar_.close()
         session["end"] = datetime.now(UTC).isoformat(timespec="seconds")
         session["wall_s"] = round(time.time() - started, 1)
         session["runs_done_after"] = len(done)
         atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
-        if doc is not None:
-            _report(out, doc, bar, notes)
-    summary = summarize(collect_results(out))
+        report()
     if failed:
         details = "; ".join(f"{k}: {v}" for k, v in failed.items())
         raise HandposeError(f"{len(failed)} run(s) failed ({details})")
-    return summary
+
+
+def _p_mask(meta: dict) -> float | None:
+    """The teachers' masking probability from the experiment's preset and overrides."""
+    from handpose.training.config import load_config
+
+    try:
+        return load_config(meta["preset"], meta.get("sets", [])).data.p_mask
+    except (KeyError, HandposeError):
+        return None
 
 
 def _report_paths(doc, bar, notes) -> tuple[Path, Path, Path | None]:
@@ -716,9 +776,16 @@ def plot_bars(summary: dict, path: str | os.PathLike, variants: Sequence[str]) -
     ax.set_title("sparse IMUs (ours)")
     ax.set_ylabel("MPJPE (mm)")
     ax.grid(axis="y", alpha=0.3)
+    save_figure(fig, path)
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> None:
+    """Lay out, write atomically (the report's figures) and close a pyplot figure."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
+        fig.savefig(tmp, dpi=dpi)
     plt.close(fig)
 
 
@@ -779,21 +846,36 @@ def write_report(
             "",
         ]
     teacher = summary.get(("teacher", 7))
-    L += ["## Teacher (stage 1, MANO sequence with 15 % masking + 7 IMUs)", ""]
+    p_mask = _p_mask(meta)
+    masking = (
+        f"pose masking p_mask = {p_mask:g} joint-wise or frame-wise: "
+        f"{100 * (1 - (1 - p_mask) ** 2):.0f} % of the pose tokens"
+        if p_mask is not None
+        else "masked MANO sequence"
+    )
+    L += [f"## Teacher (stage 1: MANO sequence with {masking}; β visible; 7 IMUs)", ""]
     L += [
-        "| | paper MPJPE | MPJPE | MPVPE | PA-MPJPE | accel (mm/s²) | seeds |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| | paper MPJPE | MPJPE | MPVPE | PA-MPJPE | accel (mm/s²) | MPJPE, all pose masked "
+        "| seeds |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     if teacher:
         n = teacher["n"]
+        full = [r["full_mask"]["mpjpe_mm"] for r in results if r.get("full_mask")]
         L.append(
             f"| teacher | {_paper(PAPER_RESULTS['teacher'][0])} "
             f"| {_fmt(teacher['mpjpe_mm'], n)} | {_fmt(teacher['mpvpe_mm'], n)} "
-            f"| {_fmt(teacher['pa_mpjpe_mm'], n)} | {_fmt(teacher['accel_error'], n, 0)} | {n} |"
+            f"| {_fmt(teacher['pa_mpjpe_mm'], n)} | {_fmt(teacher['accel_error'], n, 0)} "
+            f"| {_fmt(_mean_std(full), len(full)) if full else '—'} | {n} |"
         )
     else:
-        L.append("| teacher | 5.84 | not run yet | | | | 0 |")
-    L.append("")
+        L.append("| teacher | 5.84 | not run yet | | | | | 0 |")
+    L += [
+        "",
+        "The last column evaluates the same teachers with every pose token masked (IMUs and β "
+        "only): what the teacher knows without its target in its input.",
+        "",
+    ]
     ref7 = summary.get(("none", 7))
     L += ["## Students at 7 IMUs (all variants)", ""]
     L += _variant_table(summary, variants, 7, ref7)

@@ -28,6 +28,9 @@ Batches below ``batch_last_from`` use :func:`~handpose.handmodel.lbs.rigid_trans
 :func:`~handpose.handmodel.lbs.skin_t` (few kernels), and the plain call with ``(N, 3)`` +
 ``(N, 45)`` (or ``(N, k)`` PCA) tensors of the model's dtype skips the general input handling
 (``_forward_small``): at batch 1 the Python around the kernels costs as much as the kernels.
+One hand (N = 1) runs the chain in level-major joint order
+(:func:`~handpose.handmodel.lbs.rigid_transforms_1`, skinning weights stored in that order):
+fewer kernels and views again (issue 16: ≥ 3× the smplx algorithm at batch 1).
 """
 
 from __future__ import annotations
@@ -50,10 +53,12 @@ from handpose.handmodel.conventions import (
 )
 from handpose.handmodel.data import HandModelData, load_hand_model_data
 from handpose.handmodel.lbs import (
+    LEVEL_MAJOR,
     _rodrigues_flat,
     batch_rodrigues,
     joint_shape_space,
     rigid_transforms,
+    rigid_transforms_1,
     rigid_transforms_t,
     shaped_joints,
     skin,
@@ -224,6 +229,11 @@ class HandModel(nn.Module):
             buf(f"{prefix}_template", arrays[0])  # (P, 3)
             buf(f"{prefix}_basis", arrays[1])  # (B [+ 144], P·3)
             buf(f"{prefix}_weights", arrays[2])  # (P, 16)
+            # The same weights with the joints in level-major order (the one-hand path).
+            buf(f"{prefix}_weights_lm", arrays[2][:, list(LEVEL_MAJOR)])
+        level_major = torch.tensor(LEVEL_MAJOR)
+        buf("level_major", level_major, torch.long)
+        buf("level_major_inv", torch.argsort(level_major), torch.long)
         # The head in homogeneous coordinates (x, y, z, 1) for small batches: skinning the
         # 37 head points is then one batched product (lbs.skin_t); the extra GEMM column
         # costs nothing at this size (for the mesh it would cost more than it saves).
@@ -549,6 +559,8 @@ class HandModel(nn.Module):
         if not self.flat_hand_mean:
             hp = hp + b["hands_mean"]
         rot = _rodrigues_flat(torch.cat([go, hp], dim=1).view(n * _NJ, 3))  # (n·16, 9)
+        if n == 1:
+            return self._forward_one(rot, betas, nb, transl, return_vertices)
         if return_vertices:
             arrays = b["mesh_template"], b["mesh_basis"], b["mesh_weights"]
         else:
@@ -556,6 +568,60 @@ class HandModel(nn.Module):
         pts, rotations = self._pose_points(rot, betas, nb, *arrays)
         if transl is not None:
             pts = pts + transl.unsqueeze(1)
+        return HandModelOutput(
+            vertices=pts[:, _NP:] if return_vertices else None,
+            joints=pts[:, :_NJ],
+            joints21=pts[:, _NJ:_NP],
+            global_rotations=rotations,
+        )
+
+    def _blend(self, rot: Tensor, betas: Tensor | None, nb: int, basis: Tensor):
+        """Blend coefficients (n, K) — β, then vec(R_k) of all 16 joints (see _point_set) — and
+        the matching rows of ``basis``; coefficients None when there is nothing to blend."""
+        if self._has_posedirs:
+            n = rot.shape[0] if rot.dim() == 4 else rot.shape[0] // _NJ
+            pose = rot.reshape(n, 144)
+            coeffs = pose if betas is None else torch.cat([betas, pose], dim=1)
+            if betas is None:
+                basis = basis[self.num_betas :]
+            elif nb < self.num_betas:
+                basis = torch.cat([basis[:nb], basis[self.num_betas :]])
+            return coeffs, basis
+        if betas is not None:
+            return betas, basis[:nb]
+        return None, basis
+
+    def _forward_one(
+        self,
+        rot: Tensor,
+        betas: Tensor | None,
+        nb: int,
+        transl: Tensor | None,
+        return_vertices: bool,
+    ) -> HandModelOutput:
+        """One hand (MANO tree): the chain in level-major order (lbs.rigid_transforms_1).
+        ``rot``: (16, 9) row-major local rotations, MANO order."""
+        b = self._buffers
+        if return_vertices:
+            template, basis, weights = b["mesh_template"], b["mesh_basis"], b["mesh_weights_lm"]
+        else:
+            template, basis = b["head_template_h"], b["head_basis_h"]
+            weights = b["head_weights_lm"]
+        P, d = template.shape
+        coeffs, basis = self._blend(rot, betas, nb, basis)
+        rest = template if coeffs is None else torch.addmm(template.view(1, P * d), coeffs, basis)
+        rest = rest.view(P, d)
+        lm = b["level_major"]
+        AT = rigid_transforms_1(rot.index_select(0, lm), rest[:_NJ].index_select(0, lm))
+        blended = torch.mm(weights, AT.view(_NJ, 12)).view(P, 4, 3)
+        if d == 4:
+            pts = torch.bmm(rest.view(P, 1, 4), blended)
+        else:
+            pts = torch.baddbmm(blended[:, 3:], rest.view(P, 1, 3), blended[:, :3])
+        pts = pts.view(1, P, 3)
+        if transl is not None:
+            pts = pts + transl.unsqueeze(1)
+        rotations = AT.index_select(0, b["level_major_inv"]).narrow(1, 0, 3).mT.unsqueeze(0)
         return HandModelOutput(
             vertices=pts[:, _NP:] if return_vertices else None,
             joints=pts[:, :_NJ],
@@ -571,18 +637,7 @@ class HandModel(nn.Module):
         Returns posed points (n, P, 3) and world joint rotations (n, 16, 3, 3)."""
         n = rot.shape[0] if rot.dim() == 4 else rot.shape[0] // _NJ
         P, d = template.shape
-        # Blend coefficients: β, then vec(R_k) of all 16 joints (see _point_set).
-        if self._has_posedirs:
-            pose = rot.reshape(n, 144)
-            coeffs = pose if betas is None else torch.cat([betas, pose], dim=1)
-            if betas is None:
-                basis = basis[self.num_betas :]
-            elif nb < self.num_betas:
-                basis = torch.cat([basis[:nb], basis[self.num_betas :]])
-        elif betas is not None:
-            coeffs, basis = betas, basis[:nb]
-        else:
-            coeffs = None
+        coeffs, basis = self._blend(rot, betas, nb, basis)
         flat = template.view(1, P * d)
         if n < self.batch_last_from:
             if coeffs is None:

@@ -64,6 +64,8 @@ __all__ = [
     "rigid_transforms",
     "posed_joints",
     "rigid_transforms_t",
+    "rigid_transforms_1",
+    "LEVEL_MAJOR",
     "skin",
     "skin_t",
     "skin_batch_last",
@@ -380,6 +382,35 @@ def rigid_transforms_t(rot_mats: Tensor, joints: Tensor) -> Tensor:
     A3 = torch.bmm(fingers.select(2, 2).reshape(n * 5, 4, 4), A2)
     chains = torch.stack([A1, A2, A3], dim=1).view(n, 15, 4, 3)  # back to MANO order
     return torch.cat([A0.unsqueeze(1), chains], dim=1)
+
+
+# MANO's joints by tree level: the root, then level 1 of the five fingers, then level 2, then 3.
+LEVEL_MAJOR = (0, *(j for level in MANO_LEVELS for j in level))
+
+
+def rigid_transforms_1(rot_mats: Tensor, joints: Tensor) -> Tensor:
+    """:func:`rigid_transforms_t` for *one* hand, with the joints in :data:`LEVEL_MAJOR` order.
+
+    The batch-1 layout: with the joints of a level stored next to each other, every level is
+    a contiguous block, so the chain needs no copy to gather a level and no stack to put the
+    levels back (one ``cat``): level 1 is one (20 × 4)·(4 × 3) product with the root, levels 2
+    and 3 one batched product each.
+
+    Args:
+        rot_mats: (16, 9) row-major local rotations, :data:`LEVEL_MAJOR` order.
+        joints: (16, 3) rest joints of the shaped hand, or (16, 4) homogeneous, same order.
+    Returns:
+        (16, 4, 3) transposed skinning transforms ``A_kᵀ`` in :data:`LEVEL_MAJOR` order.
+    """
+    k = _constants(rot_mats)
+    Rh = torch.addmm(k["rot_bias_t"], rot_mats, k["rot_to_t"]).view(16, 4, 4)
+    jmap = k["joint_to_t" if joints.shape[-1] == 3 else "joint_to_t_h"]
+    E = torch.addmm(k["joint_bias_t"], joints, jmap).view(16, 2, 4, 4)
+    BT = torch.baddbmm(E[:, 0], E[:, 1], Rh)  # B_kᵀ
+    A0 = BT[0, :, :3]
+    A1 = torch.mm(BT[1:6].view(20, 4), A0).view(5, 4, 3)
+    A2 = torch.bmm(BT[6:11], A1)
+    return torch.cat([A0.unsqueeze(0), A1, A2, torch.bmm(BT[11:16], A2)])
 
 
 def skin_t(points: Tensor, weights: Tensor, transforms_t: Tensor) -> Tensor:

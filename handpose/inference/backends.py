@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from handpose.errors import HandposeError
+from handpose.models.dstformer import DSTformer, LockstepEncoder
 
 __all__ = [
     "StudentInference",
@@ -107,6 +108,9 @@ class StudentInference(nn.Module):
 
     Args:
         student: a trained :class:`~handpose.models.mgdhand.MGDHandStudent` (eval mode).
+        lockstep: run the backbone's two streams side by side
+            (:class:`~handpose.models.dstformer.LockstepEncoder`: the same arithmetic, batched
+            GEMMs; it copies the backbone's weights when this module is built).
 
     Forward:
         imu (B, T, N, 12) float32 → ``rotmats`` (B, T, 16, 3, 3) (global orientation + 15 local,
@@ -115,9 +119,12 @@ class StudentInference(nn.Module):
         frames that are kept, see :meth:`ImuPoseEstimator.vertices`).
     """
 
-    def __init__(self, student: nn.Module) -> None:
+    def __init__(self, student: nn.Module, lockstep: bool = True) -> None:
         super().__init__()
         self.student = student
+        self.encoder = None
+        if lockstep and isinstance(getattr(student, "backbone", None), DSTformer):
+            self.encoder = LockstepEncoder(student.backbone)
 
     def forward(self, imu: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         # The student's own forward without the three prior heads (shape, pose, motion): they
@@ -127,7 +134,10 @@ class StudentInference(nn.Module):
             raise ValueError(
                 f"student expects {self.student.num_imus} IMU tokens, got {imu.shape[2]}"
             )
-        out = self.student(imu, return_vertices=False, priors=False)
+        if self.encoder is None:
+            out = self.student(imu, return_vertices=False, priors=False)
+        else:
+            out = self.student(imu, return_vertices=False, priors=False, encoder=self.encoder)
         return out.rotmats, out.betas, out.joints
 
 

@@ -92,17 +92,20 @@ class ExportReport:
         )
 
 
-def student_to_onnx(student: nn.Module, spec: StudentSpec, *, opset: int = DEFAULT_OPSET) -> bytes:
+def student_to_onnx(
+    student: nn.Module, spec: StudentSpec, *, opset: int = DEFAULT_OPSET, lockstep: bool = True
+) -> bytes:
     """Serialise a student to ONNX bytes (metadata included), with a dynamic batch axis.
 
     Args:
         student: the trained student (any dtype; exported in float32, eval mode).
         spec: its :class:`StudentSpec`, stored in the metadata.
         opset: ONNX opset version.
+        lockstep: the backbone's streams side by side (see :class:`StudentInference`).
     """
     import onnx
 
-    module = StudentInference(student).float().eval()
+    module = StudentInference(student, lockstep=lockstep).float().eval()
     dummy = torch.zeros(1, spec.window, len(spec.sensor_names), 12)
     dummy[..., 0] = dummy[..., 4] = dummy[..., 8] = 1.0  # identity rotations
     buf = io.BytesIO()

@@ -294,7 +294,8 @@ class DSTformer(nn.Module):
             token_mask: optional (B, F, J) bool; True entries have their embedding replaced by
                 ``mask_token`` *before* the positional embeddings are added (so a masked token
                 still knows where and when it is).
-            mask_token: (d,) learned replacement, required with ``token_mask``.
+            mask_token: (d,) learned replacement, or any tensor broadcasting to
+                (B, F, J, d); required with ``token_mask``.
         Returns:
             (B, F, J, d)
         """
@@ -369,3 +370,115 @@ def dstformer_num_params(
         + num_joints * d
         + depth * (4 * d + 2)
     )
+
+
+def _attend(qkv: Tensor, shape: tuple[int, int, int], axis: str, heads: int, scale: float):
+    """Attention of one stream from its fused q, k, v: (N, 3d) → (N, d), N = B·F·J tokens in
+    (B, F, J) order; ``axis="spatial"`` mixes the J tokens of a frame, ``"temporal"`` the F
+    frames of a token (the same arithmetic as :class:`Attention`)."""
+    b, f, j = shape
+    d = qkv.shape[-1] // 3
+    c = d // heads
+    x = qkv.view(b, f, j, 3, heads, c)
+    if axis == "spatial":  # (3, B·F, heads, J, c)
+        q, k, v = x.permute(3, 0, 1, 4, 2, 5).reshape(3, b * f, heads, j, c).unbind(0)
+    else:  # (3, B·J, heads, F, c)
+        q, k, v = x.permute(3, 0, 2, 4, 1, 5).reshape(3, b * j, heads, f, c).unbind(0)
+    out = ((q @ k.transpose(-2, -1)) * scale).softmax(dim=-1) @ v  # (groups, heads, L, c)
+    if axis == "spatial":
+        return out.transpose(1, 2).reshape(b * f * j, d)
+    return out.view(b, j, heads, f, c).permute(0, 3, 1, 2, 4).reshape(b * f * j, d)
+
+
+class LockstepEncoder(nn.Module):
+    """:meth:`DSTformer.encode` for inference, with the two streams run side by side.
+
+    The ST and TS stacks of a depth read the same input and have the same layer shapes, so
+    their sub-layers can run in lockstep: step s of both (ST: S-attention, S-MLP, T-attention,
+    T-MLP; TS: the temporal pair first) as *one* batched product per linear layer over the two
+    streams (``baddbmm`` with stacked weights), each stream then attending along its own axis.
+    The same arithmetic as ``encode`` (outputs equal to float rounding, tested); one batched
+    GEMM instead of two small ones lets the BLAS give each stream a core at batch 1.
+
+    The stacked weights are copies made here: build it from the trained network, in eval mode
+    (no dropout, no DropPath); later changes to ``net`` do not reach it.
+
+    Args:
+        net: a :class:`DSTformer`.
+    """
+
+    def __init__(self, net: DSTformer) -> None:
+        super().__init__()
+        self.depth, self.att_fuse = net.depth, net.att_fuse
+        blk = net.blocks_st[0]
+        self.heads, self.scale = blk.attn_s.num_heads, blk.attn_s.scale
+        self.norm = net.norm
+        d = self.dim = net.dim_feat
+
+        def stack(*tensors):  # (2, ...) with Linear weights transposed to (in, out)
+            return nn.Parameter(torch.stack([t.detach().clone() for t in tensors]), False)
+
+        self.steps = nn.ModuleList()
+        self.axes: list[tuple[str, str] | None] = []
+        for st, ts in zip(net.blocks_st, net.blocks_ts):
+            subs_st = [("spatial", st.norm1_s, st.attn_s), (st.norm2_s, st.mlp_s),
+                       ("temporal", st.norm1_t, st.attn_t), (st.norm2_t, st.mlp_t)]  # fmt: skip
+            subs_ts = [("temporal", ts.norm1_t, ts.attn_t), (ts.norm2_t, ts.mlp_t),
+                       ("spatial", ts.norm1_s, ts.attn_s), (ts.norm2_s, ts.mlp_s)]  # fmt: skip
+            for a, b in zip(subs_st, subs_ts):
+                step = nn.Module()
+                if len(a) == 3:  # attention
+                    (ax_a, na, la), (ax_b, nb, lb) = a, b
+                    self.axes.append((ax_a, ax_b))
+                    w1, b1, w2, b2 = la.qkv, la.qkv, la.proj, la.proj
+                    m1, m2 = lb.qkv, lb.proj
+                else:  # MLP
+                    (na, la), (nb, lb) = a, b
+                    self.axes.append(None)
+                    w1, b1, w2, b2 = la.fc1, la.fc1, la.fc2, la.fc2
+                    m1, m2 = lb.fc1, lb.fc2
+                step.eps = na.eps
+                step.gamma = stack(na.weight, nb.weight).unsqueeze(1)  # (2, 1, d)
+                step.beta = stack(na.bias, nb.bias).unsqueeze(1)
+                step.w1 = stack(w1.weight.T, m1.weight.T)  # (2, d, out)
+                step.b1 = stack(b1.bias, m1.bias).unsqueeze(1)
+                step.w2 = stack(w2.weight.T, m2.weight.T)
+                step.b2 = stack(b2.bias, m2.bias).unsqueeze(1)
+                self.steps.append(step)
+        if net.att_fuse:
+            # α = softmax([x_st ‖ x_ts]·Wᵀ + b) = softmax(x_st·W_aᵀ + x_ts·W_bᵀ + b)
+            self.fuse_w = nn.ParameterList(
+                [stack(f.weight[:, :d].T, f.weight[:, d:].T) for f in net.ts_attn]
+            )
+            self.fuse_b = nn.ParameterList([nn.Parameter(f.bias.detach().clone(), False)
+                                            for f in net.ts_attn])  # fmt: skip
+
+    def forward(self, h: Tensor) -> Tensor:
+        """Args: h (B, F, J, d) embedded tokens. Returns (B, F, J, d), as ``net.encode(h)``."""
+        b, f, j, _ = h.shape
+        d = self.dim  # a Python int: static in a traced (ONNX) graph
+        n = b * f * j
+        x = h.reshape(1, n, d).expand(2, n, d)
+        for i in range(self.depth):
+            for s in range(4):
+                step, axes = self.steps[4 * i + s], self.axes[4 * i + s]
+                y = nn.functional.layer_norm(x, (d,), eps=step.eps) * step.gamma + step.beta
+                y = torch.baddbmm(step.b1, y, step.w1)
+                if axes is not None:
+                    y = torch.stack(
+                        [
+                            _attend(y[k], (b, f, j), axes[k], self.heads, self.scale)
+                            for k in range(2)
+                        ]  # fmt: skip
+                    )
+                else:
+                    y = nn.functional.gelu(y)
+                x = x + torch.baddbmm(step.b2, y, step.w2)
+            if self.att_fuse:
+                logits = torch.bmm(x, self.fuse_w[i]).sum(0) + self.fuse_b[i]
+                alpha = logits.softmax(dim=-1)
+                hh = x[0] * alpha[:, 0:1] + x[1] * alpha[:, 1:2]
+            else:
+                hh = 0.5 * (x[0] + x[1])
+            x = hh.unsqueeze(0).expand(2, n, d)
+        return self.norm(x[0]).view(b, f, j, d)

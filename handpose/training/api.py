@@ -94,6 +94,7 @@ def _datamodule(cfg: ExperimentConfig, train_set, val_set):
                 cfg.data.num_workers,
                 world,
                 rank,
+                steps_per_epoch=cfg.train.steps_per_epoch if shuffle else None,
             )
 
         def train_dataloader(self):
@@ -308,7 +309,9 @@ def train_teacher(
     """Stage 1: train the MANO + IMU teacher.
 
     Args:
-        cfg: experiment config (``teacher``, ``priors``, ``loss``, ``train``, ``data``).
+        cfg: experiment config (``teacher``, ``priors``, ``loss``, ``train``, ``data``);
+            ``train.teacher_epochs``, when set, is the teacher's number of epochs (the run
+            folder's config.yaml then records it as ``train.epochs``).
         data: handpose IMU file (e.g. the synthetic VIHand-like HDF5).
         out_dir: run folder (see the module docstring).
         resume: continue from ``out_dir/checkpoints/last.ckpt``.
@@ -321,6 +324,8 @@ def train_teacher(
 
     from handpose.training.modules import TeacherModule
 
+    if cfg.train.teacher_epochs is not None:
+        cfg = replace(cfg, train=replace(cfg.train, epochs=cfg.train.teacher_epochs))
     _set_threads(cfg)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     return _fit(TeacherModule(cfg), cfg, data, out_dir, resume, callbacks, "teacher")
@@ -407,6 +412,7 @@ def evaluate(
     device: str = "cpu",
     progress: bool = True,
     decompose: bool = False,
+    p_mask: float | None = None,
 ) -> dict:
     """Errors (mm) of a teacher or student checkpoint on a data split, via
     :class:`handpose.metrics.Evaluator`.
@@ -423,7 +429,9 @@ def evaluate(
         MPJPE when one part of the prediction is replaced by the ground truth, which says where
         the error comes from: ``"mpjpe_gt_root_mm"`` (ground-truth global orientation),
         ``"mpjpe_gt_betas_mm"`` (ground-truth β), ``"mpjpe_gt_fingers_mm"`` (ground-truth 15
-        finger-joint rotations; predicted global orientation and β).
+        finger-joint rotations; predicted global orientation and β). ``p_mask`` replaces the
+        teacher's masking probability (1.0: every pose token masked; the result then has
+        ``"p_mask"``).
     """
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
@@ -438,6 +446,10 @@ def evaluate(
     model, meta = load_mgdhand(checkpoint)
     model = model.to(device)
     cfg = config_from_dict(meta["config"])
+    if p_mask is not None:
+        if not 0.0 <= p_mask <= 1.0:
+            raise HandposeError(f"--p-mask must lie in [0, 1], got {p_mask}")
+        cfg = replace(cfg, data=replace(cfg.data, p_mask=float(p_mask)))
     split = split or cfg.data.eval_split
     ds = build_dataset(cfg, data, split, train=False)
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False)
@@ -472,6 +484,8 @@ def evaluate(
         "num_frames": frames,
         "student_sensors": meta["student_sensors"] if meta["kind"] == "student" else None,
     }
+    if p_mask is not None:
+        result["p_mask"] = float(p_mask)
     for name in EVAL_METRICS:
         result[name if name == "accel_error" else f"{name}_mm"] = metrics[name]
     if decompose:

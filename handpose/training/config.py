@@ -10,16 +10,17 @@ hyper-parameters), ``cpu-small`` (trains here in minutes), ``tiny`` (tests).
     seed: 0
     hand_model: open            # "open", "mano" or a model file path
     data:     {window, stride, eval_stride, p_mask, teacher_sensors, student_sensors,
-               train_split, eval_split, num_workers, acc_scale}
+               train_split, eval_split, num_workers, acc_scale, train_subjects,
+               train_gestures, eval_subjects}
     teacher:  {dim, depth, num_heads, mlp_ratio, head_hidden, drop_path, share_backbone,
-               input_skip, prior_skip}
+               input_skip, prior_skip, root_skip}
     student:  {dim, depth, num_heads, mlp_ratio, head_hidden, drop_path, root_skip}
     priors:   {shape_dim, pose_dim, motion_dim, motion_kernel_size}
     loss:     {reconstruction: {...}, auxiliary: {...}}
     distill:  {variant, weight, weights: {term: w}, options: {name: v}, teacher_mask}
     train:    {epochs, batch_size, lr, weight_decay, warmup_epochs, min_lr_ratio, grad_clip,
                accelerator, devices, precision, log_every_n_steps, val_every_n_epochs,
-               limit_train_batches, progress_bar, threads}
+               limit_train_batches, progress_bar, threads, steps_per_epoch, teacher_epochs}
 
 Unknown keys, wrong types and out-of-range values raise :class:`HandposeError` naming the key.
 """
@@ -62,7 +63,7 @@ __all__ = [
     "sensor_set_name",
 ]
 
-PRESETS = ("paper", "cpu-small", "tiny")
+PRESETS = ("paper", "paper-wide", "cpu-small", "tiny")
 # Lightning's built-in accelerator names and precision settings.
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 PRECISIONS = (
@@ -88,6 +89,10 @@ class DataConfig:
         train_split, eval_split: dataset splits ("train" = ROM01–12, "test" = ROM13–15).
         num_workers: DataLoader workers.
         acc_scale: accelerometer divisor of the tokens, m/s² (None = the dataset default).
+        train_subjects, train_gestures: train on the N lowest subject ids / the N
+            lowest-numbered training gestures only (None = all; data-size studies).
+        eval_subjects: evaluate on the N lowest subject ids only (None = all), so that studies
+            that vary the training subjects can keep one test set.
     """
 
     window: int = 32
@@ -100,8 +105,14 @@ class DataConfig:
     eval_split: str = "test"
     num_workers: int = 0
     acc_scale: float | None = None
+    train_subjects: int | None = None
+    train_gestures: int | None = None
+    eval_subjects: int | None = None
 
     def __post_init__(self) -> None:
+        for name in ("train_subjects", "train_gestures", "eval_subjects"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"{name} must be ≥ 1 or null")
         if self.window < 1 or self.stride < 1:
             raise ValueError("window and stride must be ≥ 1")
         if self.eval_stride is not None and self.eval_stride < 1:
@@ -118,15 +129,18 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class TeacherNetConfig(NetworkConfig):
-    """:class:`NetworkConfig` plus whether the two streams share one DSTformer trunk and whether
+    """:class:`NetworkConfig` plus whether the two streams share one DSTformer trunk, whether
     the MANO head adds its residual to the visible input pose (``input_skip``, see
-    :mod:`handpose.models.mgdhand.teacher`; the presets turn it on), and whether the three
-    priors get the same skip (``prior_skip``, see :mod:`handpose.models.mgdhand.decoupling`;
-    off in the presets, an investigation option)."""
+    :mod:`handpose.models.mgdhand.teacher`; off in the presets since issue 16: a shortcut to
+    the teacher's own target), whether the three priors get the same skip (``prior_skip``,
+    see :mod:`handpose.models.mgdhand.decoupling`; an investigation option, off), and whether
+    the global orientation is a residual on the root IMU's orientation (``root_skip``, as the
+    student's; on in the presets)."""
 
     share_backbone: bool = True
     input_skip: bool = False
     prior_skip: bool = False
+    root_skip: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,6 +200,11 @@ class TrainConfig:
     The learning rate follows a per-step linear warm-up then a cosine decay to
     ``min_lr_ratio``·lr. ``threads`` sets torch's intra-op CPU threads (None = torch's
     default); one thread per run is fastest when several small runs share a few cores.
+    ``steps_per_epoch`` fixes the optimiser steps of an epoch whatever the data size (the
+    sampler cycles through seeded permutations of the training windows; None = one pass), so
+    that studies of the data size do not change the training length too. ``teacher_epochs``
+    replaces ``epochs`` for the teacher (stage 1; None = ``epochs``): without a shortcut to
+    its target, the teacher needs a longer schedule than the students.
     """
 
     epochs: int = 80
@@ -203,6 +222,8 @@ class TrainConfig:
     limit_train_batches: float = 1.0
     progress_bar: bool = True
     threads: int | None = None
+    steps_per_epoch: int | None = None
+    teacher_epochs: int | None = None
 
     def __post_init__(self) -> None:
         if self.accelerator not in ACCELERATORS:
@@ -213,8 +234,12 @@ class TrainConfig:
             raise ValueError(
                 f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
             )
+        if self.teacher_epochs is not None and self.teacher_epochs < 1:
+            raise ValueError("teacher_epochs must be ≥ 1 or null")
         if self.threads is not None and self.threads < 1:
             raise ValueError("threads must be ≥ 1 or null")
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            raise ValueError("steps_per_epoch must be ≥ 1 or null")
         if self.epochs < 1 or self.batch_size < 1 or self.devices < 1:
             raise ValueError("epochs, batch_size and devices must be ≥ 1")
         if self.batch_size % self.devices != 0:
@@ -408,7 +433,8 @@ def _read_yaml(path: Path) -> dict:
 def load_config(
     name_or_path: str | os.PathLike = "cpu-small", overrides: dict | list[str] | None = None
 ) -> ExperimentConfig:
-    """A preset by name (``paper``, ``cpu-small``, ``tiny``) or a YAML file, with overrides.
+    """A preset by name (``paper``, ``paper-wide``, ``cpu-small``, ``tiny``) or a YAML file,
+    with overrides.
 
     Example:
         >>> cfg = load_config("tiny", ["train.epochs=2"])

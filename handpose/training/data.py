@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import os
 
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from handpose.errors import HandposeError
 from handpose.training.config import ExperimentConfig
 from handpose.training.factory import sensor_names
 
-__all__ = ["EpochSampler", "build_dataset", "make_loader"]
+__all__ = ["EpochSampler", "StepSampler", "build_dataset", "make_loader"]
 
 
 class EpochSampler(DistributedSampler):
@@ -29,6 +30,36 @@ class EpochSampler(DistributedSampler):
         super().set_epoch(epoch)
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(epoch)
+
+
+class StepSampler(Sampler):
+    """A fixed number of samples per epoch, whatever the dataset size (``train.steps_per_epoch``).
+
+    Epoch e draws seeded permutations of the dataset (seed + e) one after the other until
+    ``num_samples × num_replicas`` indices are drawn; rank r takes every ``num_replicas``-th
+    from r, as :class:`EpochSampler` does, so a DDP run sees the single-process batches.
+    """
+
+    def __init__(
+        self, dataset: Dataset, num_samples: int, num_replicas: int = 1, rank: int = 0, seed=0
+    ) -> None:
+        self.dataset, self.num_samples = dataset, int(num_samples)
+        self.num_replicas, self.rank, self.seed, self.epoch = num_replicas, rank, int(seed), 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed + self.epoch)
+        total, n = self.num_samples * self.num_replicas, len(self.dataset)
+        parts = [torch.randperm(n, generator=g) for _ in range(-(-total // n))]
+        order = torch.cat(parts)[:total]
+        return iter(order[self.rank :: self.num_replicas].tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
 
 
 def build_dataset(cfg: ExperimentConfig, data: str | os.PathLike, split: str, train: bool):
@@ -57,6 +88,8 @@ def build_dataset(cfg: ExperimentConfig, data: str | os.PathLike, split: str, tr
         sensors=d.teacher_sensors,
         p_mask=d.p_mask,
         seed=seed,
+        subjects=d.train_subjects if train else d.eval_subjects,
+        gestures=d.train_gestures if train else None,
         **kwargs,
     )
     if len(ds) == 0:
@@ -77,20 +110,25 @@ def make_loader(
     num_workers: int = 0,
     world_size: int = 1,
     rank: int = 0,
+    steps_per_epoch: int | None = None,
 ) -> DataLoader:
-    """A loader with an :class:`EpochSampler` (training: shuffled, incomplete batches dropped).
+    """A loader with an :class:`EpochSampler` (training: shuffled, incomplete batches dropped),
+    or with ``steps_per_epoch`` a :class:`StepSampler` of that many batches per epoch.
 
     Args:
         batch_size: per-process batch.
     """
-    sampler = EpochSampler(
-        dataset,
-        num_replicas=world_size,
-        rank=rank,
-        shuffle=shuffle,
-        seed=seed,
-        drop_last=shuffle,
-    )
+    if steps_per_epoch is not None:
+        sampler = StepSampler(dataset, steps_per_epoch * batch_size, world_size, rank, seed)
+    else:
+        sampler = EpochSampler(
+            dataset,
+            num_replicas=world_size,
+            rank=rank,
+            shuffle=shuffle,
+            seed=seed,
+            drop_last=shuffle,
+        )
     return DataLoader(
         dataset,
         batch_size=batch_size,

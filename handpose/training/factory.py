@@ -66,7 +66,17 @@ def _net(section) -> NetworkConfig:
     return NetworkConfig(**{f.name: getattr(section, f.name) for f in fields(NetworkConfig)})
 
 
+def _root_index(cfg: ExperimentConfig, layout: str) -> int:
+    """Position of the root sensor among a layout's tokens (in the teacher's canonical order)."""
+    teacher = sensor_names(cfg.data.teacher_sensors)
+    names = sorted(sensor_names(layout), key=teacher.index)
+    return names.index(ROOT_SENSOR)
+
+
 def build_teacher(cfg: ExperimentConfig, hand_model: nn.Module | None = None) -> MGDHandTeacher:
+    root_index = None
+    if cfg.teacher.root_skip and not cfg.teacher.input_skip:
+        root_index = _root_index(cfg, cfg.data.teacher_sensors)
     return MGDHandTeacher(
         _net(cfg.teacher),
         cfg.priors,
@@ -76,6 +86,7 @@ def build_teacher(cfg: ExperimentConfig, hand_model: nn.Module | None = None) ->
         input_skip=cfg.teacher.input_skip,
         prior_skip=cfg.teacher.prior_skip,
         hand_model=hand_model if hand_model is not None else build_hand_model(cfg),
+        root_index=root_index,
     )
 
 
@@ -95,9 +106,7 @@ def build_student(cfg: ExperimentConfig, hand_model: nn.Module | None = None) ->
     root_index = None
     if cfg.student.root_skip:
         # The student's tokens are its sensors in the teacher's (canonical) order.
-        teacher = sensor_names(cfg.data.teacher_sensors)
-        student = sorted(sensor_names(cfg.data.student_sensors), key=teacher.index)
-        root_index = student.index(ROOT_SENSOR)
+        root_index = _root_index(cfg, cfg.data.student_sensors)
     return MGDHandStudent(
         _net(cfg.student),
         cfg.priors,

@@ -85,6 +85,25 @@ def test_split_by_gesture(synth_file):
         ImuWindowDataset(synth_file, split="val")
 
 
+def test_subject_and_gesture_subsets(synth_file):
+    """The data-size study's filters: the N lowest subject ids, the N lowest-numbered gestures."""
+    full = ImuWindowDataset(synth_file, split="train")
+    subjects = sorted({full[i]["subject"] for i in range(len(full))})
+    assert len(subjects) == 2
+    one = ImuWindowDataset(synth_file, split="train", subjects=1)
+    assert {one[i]["subject"] for i in range(len(one))} == {subjects[0]}
+    assert len(one) == len(full) // 2
+    g = ImuWindowDataset(synth_file, split="train", gestures=1)
+    assert {g[i]["sequence"] for i in range(len(g))} == {"ROM01_Finger_Counting"}
+    t = ImuWindowDataset(synth_file, split="test", subjects=1, gestures=1)
+    assert {(t[i]["subject"], t[i]["sequence"]) for i in range(len(t))} == {
+        (subjects[0], "ROM13_Finger_Interlocking")
+    }
+    assert len(ImuWindowDataset(synth_file, split="train", subjects=5)) == len(full)
+    with pytest.raises(HandposeError, match="subjects"):
+        ImuWindowDataset(synth_file, subjects=0)
+
+
 def test_sensor_subsets(synth_file):
     ds = ImuWindowDataset(synth_file, sensors="sparse3", split="test")
     assert ds.sensor_names == ("thumb", "index", "back") and ds[0]["imu"].shape == (32, 3, 12)

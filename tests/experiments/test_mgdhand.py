@@ -34,6 +34,16 @@ def test_plan_has_every_run_of_the_comparison():
     sparse = {(r.variant, r.imus) for r in runs if r.imus in (3, 2)}
     assert sparse == {(v, n) for v in ("none", "global", "mgdistill") for n in (3, 2)}
     assert RunSpec("student", 1, "dpd", 3).key == "seed1/dpd_imu3"
+    assert RunSpec("student", 1, "dpd", 3).teacher_key == "seed1/teacher"
+
+
+def test_run_spec_levels():
+    """Study levels: runs under OUT/<level>/, students of another level's teacher."""
+    own = RunSpec("student", 2, "none", 7, level="w3", sets=("distill.weight=3",))
+    assert own.key == "w3/seed2/none_imu7" and own.teacher_key == "w3/seed2/teacher"
+    shared = RunSpec("student", 2, "mgdistill", 7, level="w3", teacher_level="base")
+    assert shared.teacher_key == "base/seed2/teacher"
+    assert RunSpec("teacher", 0, level="base").teacher_key == "base/seed0/teacher"
 
 
 def test_plan_rejects_bad_input():
@@ -132,6 +142,10 @@ def test_tiny_experiment_end_to_end_and_resume(tmp_path):
     assert "handpose train student" in text and "--variant" in text
     results = {p: p.stat().st_mtime_ns for p in out.glob("seed0/*/result.json")}
     assert len(results) == 3
+    # The teacher is also evaluated with every pose token masked (issue 16: no shortcut).
+    teacher = json.loads((out / "seed0" / "teacher" / "result.json").read_text())
+    assert teacher["full_mask"]["p_mask"] == 1.0 and teacher["full_mask"]["mpjpe_mm"] > 0
+    assert any("--p-mask 1" in c for c in teacher["commands"])
 
     # Resume: finished runs are skipped; a run without result.json is evaluated again only.
     victim = out / "seed0" / "none_imu7" / "result.json"

@@ -275,3 +275,23 @@ def test_lbs_leading_batch_dims_property(batch, scale, seed):
     )  # fmt: skip
     torch.testing.assert_close(out.vertices.reshape(-1, 16, 3), flat.vertices)
     assert np.isfinite(out.vertices.numpy()).all()
+
+
+def test_one_hand_level_major_chain_equals_sequential_chain():
+    g = torch.Generator().manual_seed(12)
+    R = lbs.batch_rodrigues(torch.randn(16, 3, generator=g, dtype=f64))
+    J = 0.05 * torch.randn(16, 3, generator=g, dtype=f64)
+    _, A_ref = _sequential_chain(R, J, MANO_PARENTS)
+    lm = list(lbs.LEVEL_MAJOR)
+    assert sorted(lm) == list(range(16)) and lm[:6] == [0, 1, 4, 7, 10, 13]
+    AT = lbs.rigid_transforms_1(R[lm].reshape(16, 9), J[lm])
+    assert AT.shape == (16, 4, 3)
+    torch.testing.assert_close(AT.mT, A_ref[lm, :3, :], atol=1e-14, rtol=0)
+    Jh = torch.cat([J, torch.ones(16, 1, dtype=f64)], dim=-1)
+    torch.testing.assert_close(lbs.rigid_transforms_1(R[lm].reshape(16, 9), Jh[lm]), AT)
+    aa = (0.7 * torch.randn(16, 3, generator=g, dtype=f64)).requires_grad_()
+    Jg = J.clone().requires_grad_()
+    assert torch.autograd.gradcheck(
+        lambda a, j: lbs.rigid_transforms_1(lbs.batch_rodrigues(a[lm]).reshape(16, 9), j[lm]),
+        (aa, Jg),
+    )

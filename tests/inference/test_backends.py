@@ -20,11 +20,14 @@ def test_inference_path_equals_full_forward(variant):
     imu = torch.randn(3, cfg.data.window, 7, 12)
     with torch.no_grad():
         full = student(imu, return_vertices=False)
-        rotmats, betas, joints = StudentInference(student)(imu)
+        rotmats, betas, joints = StudentInference(student, lockstep=False)(imu)
+        fast = StudentInference(student)(imu)  # the two streams in lockstep (batched GEMMs)
     torch.testing.assert_close(rotmats, full.rotmats, rtol=0, atol=0)
     torch.testing.assert_close(betas, full.betas, rtol=0, atol=0)
     torch.testing.assert_close(joints, full.joints, rtol=0, atol=0)
-    assert joints.std(0).max() > 1e-3  # the outputs depend on the input
+    for a, b in zip(fast, (rotmats, betas, joints)):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+    assert joints.std(0).max() > 1e-4  # the outputs depend on the input (0.1 mm)
     with pytest.raises(ValueError, match="expects 7 IMU tokens"):
         StudentInference(student)(imu[:, :, :3])
 
@@ -40,7 +43,7 @@ def test_torch_predictor_outputs_and_axis_angle_conversion():
     out = TorchPredictor(StudentInference(student))(imu.numpy())
     with torch.no_grad():
         ref = student(imu, return_vertices=False)
-    np.testing.assert_array_equal(out["rotmats"], ref.rotmats.numpy())
+    np.testing.assert_allclose(out["rotmats"], ref.rotmats.numpy(), rtol=0, atol=1e-5)
     assert out["betas"].shape == (2, 10) and out["joints"].shape == (2, cfg.data.window, 21, 3)
     go, hp = rotmats_to_axis_angle(out["rotmats"])
     assert go.shape == (2, cfg.data.window, 3) and hp.shape == (2, cfg.data.window, 45)

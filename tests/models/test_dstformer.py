@@ -188,3 +188,26 @@ def test_drop_path_is_identity_in_eval_and_unbiased_in_training():
     kept = y[:, 0] > 0
     assert torch.all((y[kept] - 1 / 0.7).abs() < 1e-6)  # whole samples scaled by 1/(1-p)
     assert abs(y.mean().item() - 1.0) < 0.03
+
+
+@pytest.mark.parametrize("att_fuse", [True, False])
+def test_lockstep_encoder_equals_encode(att_fuse):
+    """The inference path's two streams side by side compute what encode computes."""
+    from handpose.models.dstformer import LockstepEncoder
+
+    torch.manual_seed(0)
+    net = DSTformer(dim_in=12, dim_out=None, dim_rep=None, dim_feat=16, depth=2, num_heads=4,
+                    mlp_ratio=1.25, num_joints=5, maxlen=9, att_fuse=att_fuse).eval()  # fmt: skip
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.1 * torch.randn_like(p))  # the fusion away from 0.5/0.5
+        h = net.embed(torch.randn(3, 9, 5, 12))
+        ref = net.encode(h)
+        out = LockstepEncoder(net)(h)
+        assert out.shape == ref.shape
+        torch.testing.assert_close(out, ref, rtol=0, atol=1e-5)
+        lock = LockstepEncoder(net)
+        w = net.blocks_ts[1].mlp_t.fc2.weight
+        w.add_(torch.randn_like(w))  # copies: later changes do not reach it
+        torch.testing.assert_close(lock(h), out, rtol=0, atol=0)
+        assert not torch.allclose(net.encode(h), ref, atol=1e-3)

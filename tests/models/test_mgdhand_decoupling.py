@@ -33,6 +33,9 @@ def test_motion_kernel_size_sets_the_temporal_reach():
     assert _frame_influence(MotionEnhancement(8, 4, 1)).tolist() == [0, 0, 0, 1, 0, 0, 0]
     assert _frame_influence(MotionEnhancement(8, 4, 3)).tolist() == [0, 0, 1, 1, 1, 0, 0]
     assert _frame_influence(MotionEnhancement(8, 4, 5)).tolist() == [0, 1, 1, 1, 1, 1, 0]
+    # Even kernels (the paper preset's k = 4): one frame before, two after, as torch's "same".
+    assert _frame_influence(MotionEnhancement(8, 4, 4)).tolist() == [0, 1, 1, 1, 1, 0, 0]
+    assert _frame_influence(MotionEnhancement(8, 4, 2)).tolist() == [0, 0, 1, 1, 0, 0, 0]
 
 
 def test_prior_granularity():

@@ -54,3 +54,36 @@ def test_count_parameters_trainable_only():
     lin = torch.nn.Linear(3, 4)
     lin.bias.requires_grad_(False)
     assert count_parameters(lin) == 16 and count_parameters(lin, trainable_only=True) == 12
+
+
+# The MGDHand supplement §1 (T = 32, 7 IMUs): parameters and "FLOPs", which are MACs
+# (docs/benchmarks/model_size.md).
+PAPER = {"teacher": (12.52e6, 9.32e9), "student": (9.62e6, 2.22e9)}
+
+
+def _preset_sizes(name):
+    from handpose.training.config import load_config
+
+    cfg = load_config(name)
+    with torch.device("meta"):  # shapes only: sizing needs no arithmetic
+        return measure_model_size(cfg.teacher, cfg.student, cfg.priors, frames=cfg.data.window,
+                                  num_imus=7, hand_model=FakeHandModel())  # fmt: skip
+
+
+def test_paper_preset_has_the_papers_size():
+    """`paper` is within 5 % of all four of the paper's numbers (issue 16)."""
+    teacher, student = _preset_sizes("paper")
+    assert (teacher.params, student.params) == (13_011_048, 9_908_058)
+    assert (teacher.macs, student.inference_macs) == (8_932_466_816, 2_205_979_648)
+    assert student.macs == 2_503_857_152  # its training forward, with the prior heads
+    for (params, macs), (p_ref, m_ref) in zip(
+        ((teacher.params, teacher.macs), (student.params, student.inference_macs)),
+        (PAPER["teacher"], PAPER["student"]),
+    ):
+        assert abs(params / p_ref - 1) < 0.05 and abs(macs / m_ref - 1) < 0.05
+
+
+def test_paper_wide_preset_is_the_literal_width_512_network():
+    teacher, student = _preset_sizes("paper-wide")
+    assert (teacher.params, student.params) == (51_471_784, 47_373_210)
+    assert student.params > 4 * PAPER["student"][0]

@@ -67,7 +67,10 @@ def test_masked_entries_are_replaced_by_the_noise_token():
     bb = teacher.backbone
     pos = bb.pos_embed[0][None, None] + bb.temp_embed[0, :6][None]  # (1, T, 16, d)
     pos = pos.expand_as(f)
-    assert torch.allclose(f[mask], teacher.noise_token + pos[mask], atol=1e-6)
+    # The pose part is replaced; β stays visible (supplement §1: Θ̂ = (θ̂_t, β)).
+    w_beta = teacher.backbone.joints_embed.weight[:, 6:]
+    beta_part = (b["betas"] @ w_beta.T)[:, None, None].expand_as(f)
+    assert torch.allclose(f[mask], teacher.noise_token + beta_part[mask] + pos[mask], atol=1e-6)
     unmasked = teacher.embed_mano(b["pose6d"], b["betas"], None)
     assert torch.allclose(f[~mask], unmasked[~mask])
     assert not torch.allclose(f[mask], unmasked[mask])
@@ -256,3 +259,56 @@ def test_temporal_differences_hand_computed():
     out = temporal_differences(x)
     assert out[0, :, 0].tolist() == [0.0, 3.0, 5.0, 7.0]
     assert out[0, :, 1].tolist() == [0.0, 0.0, 2.0, 2.0]
+
+
+# -- issue 16: no shortcut from the teacher's input to its own target -----------------------
+def test_default_teacher_does_not_copy_its_visible_input():
+    """Without the input skip (the presets' default) nothing masked is not "the answer given":
+    at initialisation the teacher is as far from its input pose as from the flat hand."""
+    b = random_batch()
+    hand = FakeHandModel()
+    gt = hand(global_orient=rotation_6d_to_matrix(b["pose6d"][..., 0, :]),
+              hand_pose=rotation_6d_to_matrix(b["pose6d"][..., 1:, :]),
+              betas=b["betas"][:, None].expand(2, 8, 10)).joints21  # fmt: skip
+    gt = gt - gt[..., :1, :]
+    flat = make_teacher(hand_model=hand)
+    skip = make_teacher(hand_model=hand, input_skip=True)
+    with torch.no_grad():
+        err_flat = (flat(b["pose6d"], b["betas"], b["imu"]).joints - gt).norm(dim=-1).mean()
+        err_skip = (skip(b["pose6d"], b["betas"], b["imu"]).joints - gt).norm(dim=-1).mean()
+        identity = torch.eye(3).expand(2, 8, 16, 3, 3)
+        rest = hand(global_orient=identity[..., 0, :, :], hand_pose=identity[..., 1:, :, :],
+                    betas=torch.zeros(2, 8, 10)).joints21  # fmt: skip
+        err_rest = ((rest - rest[..., :1, :]) - gt).norm(dim=-1).mean()
+    assert err_skip < 0.05 * err_rest  # the shortcut: the input read back
+    assert err_flat > 0.5 * err_rest  # the default: no such path
+
+
+def test_fully_masked_teacher_cannot_see_the_pose():
+    """With every pose token masked the output depends on the IMUs and β only, so its error on
+    fully masked input cannot be near zero unless the IMUs alone determine the pose."""
+    for kw in ({}, {"root_index": 5}, {"prior_skip": True}):
+        teacher = make_teacher(**kw).eval()
+        b = random_batch()
+        mask = torch.ones_like(b["mask"])
+        other = random_batch(seed=1)["pose6d"]
+        with torch.no_grad():
+            a = teacher(b["pose6d"], b["betas"], b["imu"], mask)
+            c = teacher(other, b["betas"], b["imu"], mask)
+            d = teacher(b["pose6d"], b["betas"] + 1.0, b["imu"], mask)
+        torch.testing.assert_close(a.joints, c.joints, atol=1e-6, rtol=0)
+        for k in ("shape", "pose", "motion"):
+            torch.testing.assert_close(a.priors[k], c.priors[k], atol=1e-6, rtol=0)
+        assert not torch.allclose(a.features, d.features, atol=1e-4)  # β stays visible (§1)
+
+
+def test_root_skip_starts_at_the_root_imu_orientation():
+    teacher = make_teacher(root_index=5).eval()
+    b = random_batch()
+    with torch.no_grad():
+        out = teacher(b["pose6d"], b["betas"], b["imu"], torch.ones_like(b["mask"]))
+    root = rotation_6d_to_matrix(b["imu"][:, :, 5, :6])
+    assert (out.rotmats[:, :, 0] - root).abs().max() < 0.05
+    assert (out.rotmats[:, :, 1:] - torch.eye(3)).abs().max() < 0.05
+    with pytest.raises(ValueError, match="root_index"):
+        make_teacher(root_index=7)

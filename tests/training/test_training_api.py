@@ -166,3 +166,21 @@ def test_missing_lightning_is_a_user_error(monkeypatch, tiny_cfg, tiny_files, tm
     monkeypatch.setitem(sys.modules, "lightning", None)  # makes `import lightning` fail
     with pytest.raises(HandposeError, match=r"handpose\[train\]"):
         train_teacher(tiny_cfg(), tiny_files["data"], tmp_path / "x")
+
+
+def test_teacher_epochs_steps_per_epoch_and_full_mask_eval(trained, tiny_files, tmp_path):
+    """Issue 16: the teacher's own schedule, fixed steps per epoch, the all-masked evaluation."""
+    from handpose.training import load_config
+
+    cfg = load_config("tiny", [f"hand_model={tiny_files['hand']}", "train.epochs=5",
+                               "train.teacher_epochs=2", "train.steps_per_epoch=3"])  # fmt: skip
+    train_teacher(cfg, tiny_files["data"], tmp_path / "t")
+    rows = list(csv.DictReader(open(tmp_path / "t" / "csv" / "metrics.csv")))
+    assert {int(r["epoch"]) for r in rows if r.get("train/loss")} == {0, 1}
+    assert max(int(r["step"]) for r in rows) == 2 * 3 - 1  # 2 epochs of 3 steps
+    masked = evaluate(trained["teacher"], tiny_files["data"], progress=False)
+    full = evaluate(trained["teacher"], tiny_files["data"], progress=False, p_mask=1.0)
+    assert full["p_mask"] == 1.0 and "p_mask" not in masked
+    assert full["mpjpe_mm"] != masked["mpjpe_mm"]
+    with pytest.raises(HandposeError, match="p-mask"):
+        evaluate(trained["teacher"], tiny_files["data"], progress=False, p_mask=1.5)

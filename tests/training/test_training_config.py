@@ -18,9 +18,15 @@ from handpose.training.config import (
 def test_presets_load_and_paper_values_are_pinned():
     for name in PRESETS:
         assert load_config(name).name == name
+    for name in ("paper", "paper-wide"):
+        cfg = load_config(name)
+        assert (cfg.teacher.depth, cfg.teacher.num_heads) == (5, 8)
+        assert (cfg.student.depth, cfg.student.num_heads) == (5, 8)
+        assert cfg.priors.motion_kernel_size == 4  # the supplement's k = 4
+        assert not cfg.teacher.input_skip  # no shortcut to the teacher's target
+    assert load_config("paper-wide").student.dim == 512  # the supplement's C = 512, literally
+    assert load_config("paper").student.dim == 256  # the paper's size (test_mgdhand_size.py)
     cfg = load_config("paper")
-    assert (cfg.teacher.dim, cfg.teacher.depth, cfg.teacher.num_heads) == (512, 5, 8)
-    assert (cfg.student.dim, cfg.student.depth, cfg.student.num_heads) == (512, 5, 8)
     assert cfg.data.window == 32
     assert cfg.train.lr == 1e-4 and cfg.train.epochs == 80 and cfg.train.batch_size == 32
     assert cfg.data.teacher_sensors == "vihand7"
@@ -105,3 +111,18 @@ def test_sensor_set_names():
     assert sensor_set_name(7) == "vihand7"
     assert sensor_set_name("3") == "sparse3" and sensor_set_name(2) == "sparse2"
     assert sensor_set_name("vifnet4") == "vifnet4"
+
+
+def test_issue16_keys_validate():
+    cfg = load_config("tiny", ["data.train_subjects=3", "data.train_gestures=4",
+                               "data.eval_subjects=2", "train.steps_per_epoch=7",
+                               "teacher.root_skip=true", "train.teacher_epochs=5"])  # fmt: skip
+    assert (cfg.data.train_subjects, cfg.data.train_gestures, cfg.data.eval_subjects) == (3, 4, 2)
+    assert cfg.train.steps_per_epoch == 7 and cfg.teacher.root_skip
+    assert cfg.train.teacher_epochs == 5
+    for bad in ("data.train_subjects=0", "data.eval_subjects=-1", "train.steps_per_epoch=0",
+                "train.teacher_epochs=0"):  # fmt: skip
+        with pytest.raises(HandposeError, match=bad.split("=")[0].split(".")[1]):
+            load_config("tiny", [bad])
+    for name in PRESETS:  # no preset gives the teacher its own target through a skip
+        assert not load_config(name).teacher.input_skip

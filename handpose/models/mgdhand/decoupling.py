@@ -18,10 +18,12 @@ acceleration from the motion prior. ⊕ is channel concatenation, ⊙ the elemen
   element-wise formulas need (the kinematic branch has N IMU tokens, not 16), and keeps the two
   branches from collapsing onto Z.
 - Each enhancement module is LN → Linear(2d, d) → GELU → Linear(d, D_prior) per token.
-- ISEM adds a depthwise temporal convolution (kernel ``motion_kernel_size``, 'same' padding)
-  between its two Linear layers, so the motion prior sees neighbouring frames: velocity and
-  acceleration are temporal differences. The paper's unspecified "kernel size" hyper-parameter is
-  exposed here (mgdhand.md §1.8: DSTformer itself has none).
+- ISEM adds a depthwise temporal convolution (kernel ``motion_kernel_size``, 'same' padding:
+  (k − 1)//2 frames before, k//2 after, as torch pads even kernels) between its two Linear
+  layers, so the motion prior sees neighbouring frames: velocity and acceleration are temporal
+  differences. The supplement's "kernel size k = 4" is placed here in the ``paper`` presets
+  (mgdhand.md §1.8: DSTformer itself has none; docs/benchmarks/model_size.md says why this is
+  the place).
 - The shape prior is the mean over frames and joints (a clip-level vector), the pose and motion
   priors stay per frame and per joint token: (B, T, 16, D).
 - Auxiliary heads: β = Linear(shape prior); per-token θ (6D, added to the identity) = Linear(pose
@@ -80,7 +82,9 @@ class MotionEnhancement(nn.Module):
             raise ValueError(f"motion kernel size must be ≥ 1, got {kernel_size}")
         self.norm = nn.LayerNorm(2 * dim, eps=NORM_EPS)
         self.fc1 = nn.Linear(2 * dim, dim)
-        self.conv = nn.Conv1d(dim, dim, kernel_size, padding="same", groups=dim)
+        # 'Same' padding written out: torch's padding="same" warns for even kernels (k = 4).
+        self.pad = ((kernel_size - 1) // 2, kernel_size // 2)
+        self.conv = nn.Conv1d(dim, dim, kernel_size, groups=dim)
         self.fc2 = nn.Linear(dim, out_dim)
         self.act = nn.GELU()
         self.apply(trunc_normal_init)
@@ -90,7 +94,7 @@ class MotionEnhancement(nn.Module):
         h = self.act(self.fc1(self.norm(x)))
         b, t, j, d = h.shape
         h = h.permute(0, 2, 3, 1).reshape(b * j, d, t)
-        h = self.conv(h).reshape(b, j, d, t).permute(0, 3, 1, 2)
+        h = self.conv(nn.functional.pad(h, self.pad)).reshape(b, j, d, t).permute(0, 3, 1, 2)
         return self.fc2(self.act(h))
 
 

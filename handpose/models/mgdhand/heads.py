@@ -28,6 +28,7 @@ __all__ = [
     "IDENTITY_6D",
     "default_hand_model",
     "pose6d_to_rotmats",
+    "root_imu_base_pose6d",
 ]
 
 NUM_MANO_JOINTS = 16
@@ -154,3 +155,16 @@ class HandDecoder(nn.Module):
 def pose6d_to_rotmats(pose6d: Tensor) -> Tensor:
     """(..., 6) → (..., 3, 3) by Gram–Schmidt (the 6D code is the first two rows)."""
     return rotation_6d_to_matrix(pose6d)
+
+
+def root_imu_base_pose6d(imu: Tensor, root_index: int) -> Tensor:
+    """The base pose of a root-orientation skip: (B, T, N, C) IMU tokens → (B, T, 16, 6).
+
+    The global orientation is the root (back-of-hand) IMU's orientation: its token's first 6 of
+    the 9 row-major rotation entries, i.e. the 6D code (first two rows); the 15 finger joints
+    get the identity. Reads the IMU tokens only (student and teacher alike).
+    """
+    b, t = imu.shape[:2]
+    base = imu.new_tensor(IDENTITY_6D).expand(b, t, NUM_MANO_JOINTS, 6).clone()
+    base[:, :, 0] = imu[:, :, root_index, :6]
+    return base

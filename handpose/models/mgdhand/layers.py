@@ -126,18 +126,23 @@ class AxisAttentionBlock(nn.Module):
     """Pre-LN self-attention + MLP along one axis of a (B, T, J, d) tensor.
 
     ``axis="joints"`` mixes the J tokens of each frame (spatial), ``axis="frames"`` the T frames
-    of each token (temporal), like the two halves of a DSTformer block.
+    of each token (temporal), like the two halves of a DSTformer block. ``mlp_ratio=0`` drops the
+    MLP (attention sub-layer only).
     """
 
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 2.0, axis: str = "joints"):
         super().__init__()
         if axis not in ("joints", "frames"):
             raise ValueError(f"axis must be 'joints' or 'frames', got {axis!r}")
+        if mlp_ratio < 0:
+            raise ValueError(f"mlp_ratio must be ≥ 0, got {mlp_ratio}")
         self.axis = axis
         self.norm1 = nn.LayerNorm(dim, eps=NORM_EPS)
         self.attn = Attention(dim, num_heads)
-        self.norm2 = nn.LayerNorm(dim, eps=NORM_EPS)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.norm2 = self.mlp = None
+        if mlp_ratio > 0:
+            self.norm2 = nn.LayerNorm(dim, eps=NORM_EPS)
+            self.mlp = Mlp(dim, int(dim * mlp_ratio))
         self.apply(trunc_normal_init)
 
     def _to_seq(self, x: Tensor) -> Tensor:
@@ -156,7 +161,8 @@ class AxisAttentionBlock(nn.Module):
         """Args: x (B, T, J, d). Returns (B, T, J, d) [and attention (B, T|J, heads, L, L)]."""
         a, attn = self.attn(self._to_seq(self.norm1(x)), return_attention=True)
         x = x + self._from_seq(a, x.shape)
-        x = x + self.mlp(self.norm2(x))
+        if self.mlp is not None:
+            x = x + self.mlp(self.norm2(x))
         if not return_attention:
             return x
         lead = x.shape[1] if self.axis == "joints" else x.shape[2]

@@ -4,7 +4,12 @@ FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode``, which counts 
 2 FLOPs for matrix products (and convolutions) and ignores element-wise work (softmax, GELU,
 LayerNorm, additions). MACs = FLOPs / 2. The hand model's skinning is counted separately from the
 network, because the paper's counts plausibly exclude it and it depends on the hand model, not on
-MGDHand.
+MGDHand. The student is counted twice: its training forward (with the three prior heads that
+only distillation uses) and its inference forward (without them), the network it deploys.
+
+:func:`measure_model_size` also works on the ``meta`` device (shapes only, no arithmetic:
+``with torch.device("meta"): ...``), which is how ``benchmarks/bench_model_size.py`` sizes
+hundreds of candidate configurations in seconds.
 """
 
 from __future__ import annotations
@@ -34,9 +39,11 @@ class ModelSize:
     Attributes:
         name: "teacher" or "student".
         params: learned parameters.
-        flops: network FLOPs for one clip (batch 1), hand model excluded.
+        flops: network FLOPs of its forward for one clip (batch 1), hand model excluded.
         hand_model_flops: FLOPs of skinning T frames with the hand model (joints + vertices).
         frames, num_imus: the input size measured.
+        inference_flops: the same for the inference forward (the student without its prior
+            heads; the teacher's forward is its inference: its priors are what it serves).
     """
 
     name: str
@@ -45,25 +52,33 @@ class ModelSize:
     hand_model_flops: int
     frames: int
     num_imus: int
+    inference_flops: int | None = None
 
     @property
     def macs(self) -> int:
         return self.flops // 2
 
+    @property
+    def inference_macs(self) -> int:
+        return (self.flops if self.inference_flops is None else self.inference_flops) // 2
+
     def as_dict(self) -> dict:
-        return {**asdict(self), "macs": self.macs}
+        return {**asdict(self), "macs": self.macs, "inference_macs": self.inference_macs}
 
 
 def _flops(model: nn.Module, *args) -> tuple[int, int]:
-    """Total FLOPs of ``model(*args)`` and the part spent inside ``model.decoder``."""
+    """Total FLOPs of ``model(*args)`` and the part spent inside its (outermost) ``decoder``
+    submodule (``model.decoder`` or, for a wrapper, ``model.<child>.decoder``)."""
     counter = FlopCounterMode(display=False)
     # Not under no_grad: the module tracker trips over parameter views made in no-grad mode.
     with counter:
         model(*args)
     counts = counter.get_flop_counts()
     total = sum(counts.get("Global", {}).values())
-    top = type(model).__name__
-    decoder = sum(counts.get(f"{top}.decoder", {}).values())
+    decoders = [k for k in counts if k.split(".")[-1] == "decoder"]
+    decoder = 0
+    if decoders:
+        decoder = sum(counts[min(decoders, key=lambda k: k.count("."))].values())
     return total, decoder
 
 
@@ -86,7 +101,8 @@ def measure_model_size(
     Returns:
         ``[teacher, student]`` as :class:`ModelSize`.
     """
-    torch.manual_seed(0)
+    if torch.get_default_device().type != "meta":
+        torch.manual_seed(0)
     teacher = MGDHandTeacher(
         teacher_net,
         priors,
@@ -110,7 +126,27 @@ def measure_model_size(
     mask = torch.zeros(1, frames, 16, dtype=torch.bool)
     t_total, t_dec = _flops(teacher, pose6d, betas, imu, mask)
     s_total, s_dec = _flops(student, imu)
+    i_total, i_dec = _flops(_InferenceForward(student), imu)
     return [
         ModelSize("teacher", count_parameters(teacher), t_total - t_dec, t_dec, frames, num_imus),
-        ModelSize("student", count_parameters(student), s_total - s_dec, s_dec, frames, num_imus),
+        ModelSize(
+            "student",
+            count_parameters(student),
+            s_total - s_dec,
+            s_dec,
+            frames,
+            num_imus,
+            inference_flops=i_total - i_dec,
+        ),
     ]
+
+
+class _InferenceForward(nn.Module):
+    """The student's inference forward (no prior heads), with the student as ``student``."""
+
+    def __init__(self, student: MGDHandStudent) -> None:
+        super().__init__()
+        self.student = student
+
+    def forward(self, imu):
+        return self.student(imu, priors=False)

@@ -37,12 +37,12 @@ from torch import Tensor, nn
 from handpose.models.dstformer import DSTformer
 from handpose.models.mgdhand.config import NetworkConfig, PriorConfig
 from handpose.models.mgdhand.heads import (
-    IDENTITY_6D,
     NUM_MANO_JOINTS,
     HandDecoder,
     ManoHead,
     default_hand_model,
     pose6d_to_rotmats,
+    root_imu_base_pose6d,
 )
 from handpose.models.mgdhand.layers import CrossAttentionBlock, per_frame
 from handpose.models.mgdhand.outputs import MGDHandOutput
@@ -125,10 +125,9 @@ class MGDHandStudent(nn.Module):
         )
         self.lift = JointLift(d, net.num_heads, net.mlp_ratio, NUM_MANO_JOINTS)
         self.shape_head = ChannelAttentionShapeHead(d, priors.shape_dim)
-        self.pose_head = AxisPriorHead(d, priors.pose_dim, net.num_heads, net.mlp_ratio, "joints")
-        self.motion_head = AxisPriorHead(
-            d, priors.motion_dim, net.num_heads, net.mlp_ratio, "frames"
-        )
+        # Attention-only prior heads (mlp_ratio 0, see :mod:`.student_heads`).
+        self.pose_head = AxisPriorHead(d, priors.pose_dim, net.num_heads, 0.0, "joints")
+        self.motion_head = AxisPriorHead(d, priors.motion_dim, net.num_heads, 0.0, "frames")
         if head == "own":
             self.mano_head = ManoHead(d, net.head_hidden)
         else:
@@ -152,10 +151,7 @@ class MGDHandStudent(nn.Module):
         15 finger joints; None without ``root_index`` (the head's mean pose)."""
         if self.root_index is None:
             return None
-        b, t = imu.shape[:2]
-        base = imu.new_tensor(IDENTITY_6D).expand(b, t, NUM_MANO_JOINTS, 6).clone()
-        base[:, :, 0] = imu[:, :, self.root_index, :6]
-        return base
+        return root_imu_base_pose6d(imu, self.root_index)
 
     def forward(
         self,
@@ -163,6 +159,7 @@ class MGDHandStudent(nn.Module):
         return_vertices: bool = True,
         vertex_ids: Tensor | None = None,
         priors: bool = True,
+        encoder: nn.Module | None = None,
     ) -> MGDHandOutput:
         """Args:
             imu: (B, T, N, C) IMU tokens — the only input; no ground truth reaches the student.
@@ -170,12 +167,14 @@ class MGDHandStudent(nn.Module):
             vertex_ids: (K,) long: with ``return_vertices``, only these vertices (training).
             priors: run the three prior heads (needed for distillation only; inference skips
                 them, ``priors`` is then empty).
+            encoder: replaces ``backbone.encode`` (the same function, e.g. the inference
+                path's :class:`~handpose.models.dstformer.LockstepEncoder`).
         Returns:
             :class:`MGDHandOutput` (``aux`` empty).
         """
         if imu.shape[2] != self.num_imus:
             raise ValueError(f"student expects {self.num_imus} IMU tokens, got {imu.shape[2]}")
-        sensors = self.backbone.encode(self.backbone.embed(imu))
+        sensors = (encoder or self.backbone.encode)(self.backbone.embed(imu))
         joints_tok = self.lift(sensors)
         prior_features = {}
         if priors:

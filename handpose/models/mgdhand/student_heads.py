@@ -8,10 +8,12 @@ attention for the motion prior — projected to the teacher's prior sizes.
 
 - Shape: CBAM-style channel attention, w = σ(MLP(avg-pool) + MLP(max-pool)) over frames and
   joints, applied to the clip's average-pooled features, then Linear(d → D_shape).
-- Pose: one pre-LN self-attention + MLP block along the joint axis of every frame (16 tokens),
-  then Linear(d → D_pose) per token.
-- Motion: one pre-LN self-attention + MLP block along the time axis of every joint token, then
-  Linear(d → D_motion) per token.
+- Pose: one pre-LN self-attention sub-layer (with its residual) along the joint axis of every
+  frame (16 tokens), then LN → Linear(d → D_pose) per token.
+- Motion: the same along the time axis of every joint token, then LN → Linear(d → D_motion).
+- Attention only, as the text says ("joint-axis spatial attention", "temporal attention"): until
+  issue 16 each head also had an MLP sub-layer; dropping it brought the paper-sized student's
+  parameter count to the paper's (docs/benchmarks/model_size.md). ``mlp_ratio > 0`` puts it back.
 - The SimKD projector is the token version of SimKD's 1×1-conv bottleneck (mgdhand.md §3.1):
   Linear(d_s → c) → LN → ReLU → Linear(c → c) → LN → ReLU → Linear(c → d_t), c = d_t / 2. The
   last BN+ReLU of SimKD is dropped because our teacher features are not post-ReLU.
@@ -49,6 +51,7 @@ class AxisPriorHead(nn.Module):
     """Self-attention along joints (pose) or frames (motion), then a per-token projection.
 
     Args:
+        mlp_ratio: 0 = the attention sub-layer only (the student's heads); > 0 adds an MLP.
         axis: ``"joints"`` (joint-axis spatial attention) or ``"frames"`` (temporal attention).
     """
 

@@ -1,8 +1,9 @@
 """MGDHand teacher: a masked MANO sequence fused with IMUs, decoupled into three priors.
 
-**From the paper's text** (MGDHand, CVPR 2026; ../shared/reference/mgdhand.md §0): the teacher is
-a MANO–IMU fusion model. Its MANO input is masked joint-wise and frame-wise, masked entries being
-replaced by a learned noise token. Per-joint pose tokens plus the broadcast shape β are embedded
+**From the paper's text** (MGDHand, CVPR 2026; ../shared/reference/mgdhand.md §0; supplement §1):
+the teacher is a MANO–IMU fusion model. Its pose input θ is masked joint-wise and frame-wise
+(Bernoulli(p_m)), masked entries being replaced by a noise token; the shape β stays visible
+(the masked sequence is Θ̂ = {(θ̂_t, β)}). Per-joint pose tokens plus the broadcast shape β are embedded
 into the MANO embedding F; the IMU tokens into the IMU embedding G. A dual-stream DSTFormer turns
 F into morphology features F^m and G into kinematic features F^k. Per-frame cross-attention with
 MANO queries and IMU keys/values, with a residual, gives the unified features Z. Heads predict θ
@@ -12,9 +13,12 @@ priors (:mod:`.decoupling`) are read from Z, F^m and F^k.
 **Our reconstruction** (no code was released):
 
 - A MANO token is [6D rotation of the joint (6) ‖ β (10)], 16 channels, one per MANO joint. The
-  noise token replaces the token's *embedding* (d channels, trunc-normal init) before the
-  positional embeddings are added, so a masked token still carries its joint and frame identity
-  but nothing of its pose (MAE-style mask token).
+  noise token replaces the pose part of the token's *embedding* (d channels, trunc-normal init,
+  learned) before the positional embeddings are added: a masked token's embedding is
+  noise + W_β·β, so it still carries its joint and frame identity and the visible β, but
+  nothing of its pose (MAE-style mask token; the supplement's t_mask lives in θ space, and a
+  vector there reaches the network only through the linear embedding, i.e. as a vector in
+  embedding space).
 - "Dual-stream DSTFormer": one MotionBERT DSTformer trunk (itself dual-stream, ST and TS) runs
   over the MANO tokens and, separately, over the IMU tokens, with modality-specific embeddings
   (``share_backbone=True``, the default). Sharing is our reading of the paper's sizes: a 12.52 M
@@ -23,8 +27,9 @@ priors (:mod:`.decoupling`) are read from Z, F^m and F^k.
   (docs/benchmarks/model_size.md). ``share_backbone=False`` gives the IMU stream its own trunk.
 - The fusion is one pre-LN cross-attention block (+ MLP) per frame: Z = F^m + CA(F^m, F^k).
 - The MANO heads are :class:`~handpose.models.mgdhand.heads.ManoHead` on Z.
-- **Input skip** (``input_skip=True``, phase 2; not in the paper's text, which says nothing
-  about how θ is read out). The θ head predicts a residual on top of the *visible* input pose
+- **Input skip** (``input_skip=True``, phase 2, off by default since issue 16: it is a
+  shortcut from the teacher's input to its own target; not in the paper's text, which says
+  nothing about how θ is read out). The θ head predicts a residual on top of the *visible* input pose
   (the ground-truth 6D code of unmasked tokens) and the β head a
   residual on the input β (zero when every token of the clip is masked); a masked token's base
   is that joint's code at the nearest visible frame (:func:`nearest_visible_fill`; the identity
@@ -36,6 +41,11 @@ priors (:mod:`.decoupling`) are read from Z, F^m and F^k.
   and the output has the input's smoothness. The skip touches only the MANO head. The priors
   and the auxiliary heads read Z, F^m and F^k as before and have no skip, so they must still
   encode shape, pose and motion: these features are what is distilled.
+- **Root-orientation skip** (``root_index`` set; the default in the presets since issue 16):
+  the same as the student's (:mod:`.student`): the global orientation θ₀ is a residual on the
+  root (back-of-hand) IMU's orientation, the fingers on the identity. It reads the IMU tokens,
+  which the student reads too, so it is no shortcut to the target: the fingers must come
+  through the network. Ignored with ``input_skip``.
 - **Prior skip** (``prior_skip=True``, an investigation option, off in the presets): the same
   visible input also reaches the three priors through learned linear embeddings
   (:class:`~handpose.models.mgdhand.decoupling.PriorDecoupling`), so that the priors carry the
@@ -61,6 +71,7 @@ from handpose.models.mgdhand.heads import (
     ManoHead,
     default_hand_model,
     pose6d_to_rotmats,
+    root_imu_base_pose6d,
 )
 from handpose.models.mgdhand.layers import CrossAttentionBlock, TokenEmbedding, per_frame
 from handpose.models.mgdhand.outputs import MGDHandOutput
@@ -115,6 +126,9 @@ class MGDHandTeacher(nn.Module):
             module docstring); False = residual on the mean pose, as in the first version.
         prior_skip: the priors also add learned embeddings of the visible input (see
             :class:`~handpose.models.mgdhand.decoupling.PriorDecoupling`).
+        root_index: position of the root (back-of-hand) sensor among the N IMU tokens: the
+            global orientation becomes a residual on its orientation (module docstring);
+            None = off.
         hand_model: a hand model with the :class:`handpose.handmodel.HandModel` forward
             signature; default the open hand, right side, ``flat_hand_mean=True``.
     """
@@ -130,8 +144,12 @@ class MGDHandTeacher(nn.Module):
         hand_model: nn.Module | None = None,
         input_skip: bool = False,
         prior_skip: bool = False,
+        root_index: int | None = None,
     ) -> None:
         super().__init__()
+        if root_index is not None and not 0 <= root_index < num_imus:
+            raise ValueError(f"root_index {root_index} is not among the {num_imus} IMU tokens")
+        self.root_index = root_index
         net = net or NetworkConfig()
         priors = priors or PriorConfig()
         self.net, self.prior_config = net, priors
@@ -182,10 +200,17 @@ class MGDHandTeacher(nn.Module):
     def embed_mano(self, pose6d: Tensor, betas: Tensor, mask: Tensor | None = None) -> Tensor:
         """The MANO embedding F (with positional embeddings): (B, T, 16, d).
 
-        ``mask`` (B, T, 16) bool, True = replaced by the noise token.
+        ``mask`` (B, T, 16) bool, True = the pose part of the token's embedding is replaced by
+        the noise token; β stays visible (supplement §1): masked = noise + W_β·β.
         """
         x = self.mano_tokens(pose6d, betas)
-        return self.backbone.embed(x, token_mask=mask, mask_token=self.noise_token)
+        if mask is None:
+            return self.backbone.embed(x)
+        w_beta = self.backbone.joints_embed.weight[:, 6:]  # (d, 10)
+        masked = self.noise_token + betas @ w_beta.T  # (B, d)
+        b, t, j = mask.shape
+        token = masked[:, None, None].expand(b, t, j, masked.shape[-1])
+        return self.backbone.embed(x, token_mask=mask, mask_token=token)
 
     def embed_imu(self, imu: Tensor) -> Tensor:
         """The IMU embedding G: (B, T, N, C) → (B, T, N, d)."""
@@ -203,14 +228,11 @@ class MGDHandTeacher(nn.Module):
         Returns:
             (B, T, 16, 6): ``pose6d`` where visible; where masked, the same joint's code at the
             nearest visible frame (ties → the earlier one), or the identity's code when the
-            joint is masked in every frame. And (B, 10): ``betas``, or zeros for a clip whose
-            every token is masked (β reaches the teacher only through its tokens).
+            joint is masked in every frame. And (B, 10): ``betas`` (β is never masked).
         """
         if mask is None:
             return pose6d, betas
-        return nearest_visible_fill(pose6d, mask), betas * (~mask).flatten(1).any(dim=1)[
-            :, None
-        ].to(betas.dtype)
+        return nearest_visible_fill(pose6d, mask), betas
 
     # -----------------------------------------------------------------------------------------
     def forward(
@@ -247,6 +269,8 @@ class MGDHandTeacher(nn.Module):
             priors, aux = self.decoupling(z, f_m, f_k)
         if not self.input_skip:
             base_pose6d = base_betas = None
+            if self.root_index is not None:
+                base_pose6d = root_imu_base_pose6d(imu, self.root_index)
         pose6d_hat, betas_hat = self.mano_head(z, base_pose6d, base_betas)
         rotmats = pose6d_to_rotmats(pose6d_hat)
         joints, vertices = self.decoder(rotmats, betas_hat, return_vertices, vertex_ids)
