@@ -1,8 +1,10 @@
 """EHPE's configuration: joint allocations (Table 4), the two stages' sizes and the variants
 of Tables 3, 5 and 6 as data.
 
-A config is YAML-friendly: :meth:`EHPEConfig.from_dict` builds it from the ``model:`` section of
-a preset (unknown keys raise, naming the key) and :meth:`EHPEConfig.to_dict` writes it back.
+A config is YAML data: :meth:`EHPENetConfig.from_dict` builds it from the ``model:`` section of
+a preset (unknown keys and bad values raise one HandposeError naming the key) and
+:meth:`EHPENetConfig.to_dict` writes it back. The dataclasses are frozen and validate in
+``__post_init__`` (ValueError), as the training harness's config sections do.
 
 **Joint allocation.** Which joints the TW-stage estimates is a list of OpenPose-21 joint groups
 (``tw_joints``), letters as in the paper's Table 4: ``W`` wrist, ``T`` tips, ``D`` DIPs, ``P``
@@ -14,6 +16,7 @@ estimates the others. :data:`ALLOCATIONS` lists Table 4's eight rows; the paper'
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -30,7 +33,7 @@ __all__ = [
     "allocation_name",
     "TWConfig",
     "PGConfig",
-    "EHPEConfig",
+    "EHPENetConfig",
 ]
 
 NUM_JOINTS = 21
@@ -93,15 +96,30 @@ def allocation_joints(spec: str | Sequence[str]) -> tuple[int, ...]:
 
 
 def _from_dict(cls, d: Mapping[str, Any] | None, where: str):
+    if d is not None and not isinstance(d, Mapping):
+        raise HandposeError(f"'{where}' must be a mapping, got {d!r}.")
     names = {f.name for f in fields(cls)}
     for k in d or {}:
         if k not in names:
             raise HandposeError(f"unknown option '{where}.{k}' in the EHPE config.")
-    vals = {k: tuple(v) if isinstance(v, list) else v for k, v in (d or {}).items()}
-    return cls(**vals)
+    vals = {}
+    for k, v in (d or {}).items():
+        sub = {"tw": TWConfig, "pg": PGConfig}.get(k) if cls is EHPENetConfig else None
+        vals[k] = _from_dict(sub, v, f"{where}.{k}") if sub else v
+    try:
+        return cls(**vals)
+    except (TypeError, ValueError) as err:
+        raise HandposeError(f"invalid '{where}' section of the EHPE config: {err}") from None
 
 
-@dataclass
+def _positive(obj, *names: str) -> None:
+    for n in names:
+        v = getattr(obj, n)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+            raise ValueError(f"{n} must be a positive number, got {v!r}")
+
+
+@dataclass(frozen=True)
 class TWConfig:
     """TW-stage sizes (§3.2).
 
@@ -132,19 +150,16 @@ class TWConfig:
     sigma: float = 2.0
     temperature: float = 1.0
 
-    def check(self) -> None:
-        for name in ("feature_stride", "heatmap_stride", "channels", "stacks", "depth_bins"):
-            if int(getattr(self, name)) < 1:
-                raise HandposeError(f"model.tw.{name} must be ≥ 1, got {getattr(self, name)}.")
-        if self.depth < 1 or self.refine_levels < 1:
-            raise HandposeError("model.tw.depth and model.tw.refine_levels must be ≥ 1.")
-        if not (self.depth_range > 0 and self.sigma > 0 and self.temperature > 0):
-            raise HandposeError(
-                "model.tw.depth_range, model.tw.sigma and model.tw.temperature must be positive."
-            )
+    def __post_init__(self) -> None:
+        for n in ("feature_stride", "heatmap_stride", "channels", "stacks", "depth",
+                  "refine_levels", "depth_bins"):  # fmt: skip
+            v = getattr(self, n)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{n} must be an integer ≥ 1, got {v!r}")
+        _positive(self, "depth_range", "sigma", "temperature")
 
 
-@dataclass
+@dataclass(frozen=True)
 class PGConfig:
     """PG-stage sizes and variants (§3.3).
 
@@ -189,91 +204,83 @@ class PGConfig:
     dropout: float = 0.1
     keep_tw: bool = True
 
-    def check(self) -> None:
+    def __post_init__(self) -> None:
         if self.edge_weights not in ("dynamic", "fixed"):
-            raise HandposeError(
-                f"model.pg.edge_weights must be 'dynamic' or 'fixed', got {self.edge_weights!r}."
+            raise ValueError(
+                f"edge_weights must be 'dynamic' or 'fixed', got {self.edge_weights!r}"
             )
         if self.init not in ("learned", "token"):
-            raise HandposeError(f"model.pg.init must be 'learned' or 'token', got {self.init!r}.")
-        if self.gat_layers < 1:
-            raise HandposeError(f"model.pg.gat_layers must be ≥ 1, got {self.gat_layers}.")
-        for name, heads in (("heads", self.heads), ("fem_heads", self.fem_heads)):
-            if heads < 1 or self.dim % heads:
-                raise HandposeError(
-                    f"model.pg.{name} must divide model.pg.dim ({self.dim}), got {heads}."
-                )
-        if self.feature_dim < 1:
-            raise HandposeError(f"model.pg.feature_dim must be ≥ 1, got {self.feature_dim}.")
+            raise ValueError(f"init must be 'learned' or 'token', got {self.init!r}")
+        for n in ("dim", "feature_dim", "gat_layers", "heads", "fem_heads"):
+            v = getattr(self, n)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{n} must be an integer ≥ 1, got {v!r}")
+        for n in ("fem_self_layers", "fem_cross_layers"):
+            if getattr(self, n) < 0:
+                raise ValueError(f"{n} must be ≥ 0")
+        for n in ("heads", "fem_heads"):
+            if self.dim % getattr(self, n):
+                raise ValueError(f"{n} ({getattr(self, n)}) must divide dim ({self.dim})")
+        _positive(self, "fem_mlp_ratio")
         if not 0 <= self.dropout < 1:
-            raise HandposeError(f"model.pg.dropout must be in [0, 1), got {self.dropout}.")
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
 
-@dataclass
-class EHPEConfig:
-    """The whole network.
+@dataclass(frozen=True)
+class EHPENetConfig:
+    """The whole network (the ``model:`` section of an EHPE config; the input side comes from
+    the data section).
 
     Attributes:
-        backbone: the backbone section (:class:`handpose.models.backbones.BackboneConfig`
-            fields: name, weights, strides, drop_path_rate, img_size).
-        input_size: square input side in pixels (paper: 256).
-        tw_joints: the TW-stage's joint groups (Table 4; paper ``W+T``).
+        backbone: a registry name (:func:`handpose.models.backbones.list_backbones`).
+        weights: local pretrained backbone weights (a file, or "imagenet" where installed);
+            None trains from scratch.
+        drop_path_rate: backbone stochastic depth.
+        tw_joints: the TW-stage's joint groups (Table 4; paper ``W+T``; "" = no TW-stage).
+        bone_length: wrist → middle-MCP length (m) giving the wrist depth in the camera-frame
+            lift (the open hand model's mean shape, as the baseline).
         tw, pg: the stages.
     """
 
-    backbone: dict[str, Any] = field(default_factory=lambda: {"name": "resnet50"})
-    input_size: int = 256
+    backbone: str = "resnet50"
+    weights: str | None = None
+    drop_path_rate: float = 0.0
     tw_joints: str = PAPER_ALLOCATION
+    bone_length: float = 0.0898
     tw: TWConfig = field(default_factory=TWConfig)
     pg: PGConfig = field(default_factory=PGConfig)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.tw_joints, str):
+            object.__setattr__(self, "tw_joints", allocation_name(parse_allocation(self.tw_joints)))
+        try:
+            tw = allocation_joints(self.tw_joints)
+        except HandposeError as err:
+            raise ValueError(str(err)) from None
+        _positive(self, "bone_length")
+        if not self.pg.enabled and len(tw) != NUM_JOINTS:
+            raise ValueError(
+                "without a PG-stage (pg.enabled: false) the TW-stage must estimate all 21 joints "
+                f"(tw_joints: W+T+D+P+M), got {self.tw_joints!r}"
+            )
+        if self.pg.enabled and len(tw) == NUM_JOINTS and self.pg.keep_tw:
+            raise ValueError(
+                "the TW-stage estimates all 21 joints and pg.keep_tw is set: the PG-stage would "
+                "change nothing; disable it (pg.enabled: false) or set pg.keep_tw: false"
+            )
+        if self.pg.enabled and not (self.pg.spi or self.pg.fem) and self.pg.init != "learned":
+            raise ValueError(
+                "a PG-stage without SPI and FEM needs pg.init: learned (its output is the "
+                "initial positions)"
+            )
+
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | None) -> EHPEConfig:
-        d = dict(d or {})
-        for k in d:
-            if k not in {f.name for f in fields(cls)}:
-                raise HandposeError(f"unknown option 'model.{k}' in the EHPE config.")
-        tw = _from_dict(TWConfig, d.pop("tw", None), "model.tw")
-        pg = _from_dict(PGConfig, d.pop("pg", None), "model.pg")
-        if isinstance(d.get("tw_joints"), (list, tuple)):
-            d["tw_joints"] = allocation_name(parse_allocation(d["tw_joints"]))
-        cfg = cls(tw=tw, pg=pg, **d)
-        cfg.check()
-        return cfg
+    def from_dict(cls, d: Mapping[str, Any] | None) -> EHPENetConfig:
+        """Build from a YAML mapping; unknown keys and bad values raise HandposeError."""
+        return _from_dict(cls, d, "model")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    def check(self) -> None:
-        if not isinstance(self.backbone, Mapping) or "name" not in self.backbone:
-            raise HandposeError("model.backbone must be a mapping with a 'name'.")
-        self.tw.check()
-        self.pg.check()
-        if self.input_size % (
-            self.tw.heatmap_stride
-            * self.tw.feature_stride
-            // _gcd(self.tw.heatmap_stride, self.tw.feature_stride)
-        ):
-            raise HandposeError(
-                f"model.input_size ({self.input_size}) must be a multiple of the heatmap stride "
-                f"({self.tw.heatmap_stride}) and the feature stride ({self.tw.feature_stride})."
-            )
-        tw = self.tw_indices
-        if not self.pg.enabled and len(tw) != NUM_JOINTS:
-            raise HandposeError(
-                "without a PG-stage (model.pg.enabled: false) the TW-stage must estimate all "
-                f"21 joints (model.tw_joints: W+T+D+P+M), got {self.tw_joints!r}."
-            )
-        if self.pg.enabled and len(tw) == NUM_JOINTS and self.pg.keep_tw:
-            raise HandposeError(
-                "the TW-stage already estimates all 21 joints and keep_tw is set: the PG-stage "
-                "would change nothing; disable it (model.pg.enabled: false)."
-            )
-        if self.pg.enabled and not (self.pg.spi or self.pg.fem) and self.pg.init != "learned":
-            raise HandposeError(
-                "a PG-stage without SPI and FEM needs model.pg.init: learned (its output is the "
-                "initial positions)."
-            )
 
     @property
     def tw_indices(self) -> tuple[int, ...]:
@@ -286,16 +293,12 @@ class EHPEConfig:
         tw = set(self.tw_indices)
         return tuple(j for j in range(NUM_JOINTS) if j not in tw)
 
-    @property
-    def heatmap_size(self) -> int:
-        return self.input_size // self.tw.heatmap_stride
-
-    @property
-    def feature_size(self) -> int:
-        return self.input_size // self.tw.feature_stride
-
-
-def _gcd(a: int, b: int) -> int:
-    while b:
-        a, b = b, a % b
-    return a
+    def check_input_size(self, size: int) -> None:
+        """The input side must be a multiple of both strides (HandposeError otherwise)."""
+        a, b = self.tw.heatmap_stride, self.tw.feature_stride
+        lcm = a * b // math.gcd(a, b)
+        if int(size) % lcm:
+            raise HandposeError(
+                f"the input size ({size} px) must be a multiple of the heatmap stride ({a}) and "
+                f"the feature stride ({b})."
+            )

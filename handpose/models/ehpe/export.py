@@ -85,7 +85,7 @@ def export_ehpe_onnx(
     """
     model.eval()
     graph = EHPEGraph(model, part).eval()
-    size = int(model.config.input_size)
+    size = int(model.input_size)
     example = torch.zeros(1, 3, size, size)
     dynamic = {"image": {0: "batch"}} | {n: {0: "batch"} for n in graph.output_names}
     buf = io.BytesIO()
@@ -122,7 +122,7 @@ def onnx_parity(
     import onnxruntime as ort
 
     sess = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
-    size = int(model.config.input_size)
+    size = int(model.input_size)
     g = torch.Generator().manual_seed(seed)
     model.eval()
     uv_d = z_d = tw_d = 0.0

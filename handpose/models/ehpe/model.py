@@ -5,10 +5,10 @@ the TW-stage (heatmap cells, depth bins), in input pixels ``uv`` and in wrist-re
 ``z_rel`` (metres). :func:`lift_to_camera` (or ``EHPE.joints3d``) makes camera-frame joints
 from them with the crop's intrinsics K: the wrist's absolute depth is the one at which the
 wrist → middle-MCP bone has the model's ``bone_length`` (:func:`handpose.geometry.camera.
-root_depth_from_bone`; the training set's mean, stored in the model). PA-MPJPE and the
+root_depth_from_bone`; ``bone_length`` of the config, the open hand model's mean shape). PA-MPJPE and the
 InterHand2.6M protocol align scale anyway; this only fixes the perspective.
 
-Variants (all from :class:`~handpose.models.ehpe.config.EHPEConfig`): ``tw_joints`` (Table 4),
+Variants (all from :class:`~handpose.models.ehpe.config.EHPENetConfig`): ``tw_joints`` (Table 4),
 ``pg.enabled = false`` (TW only), ``tw_joints = ""`` (PG only: the backbone feeds the PG-stage
 directly), ``pg.spi`` / ``pg.fem`` (Table 5), ``pg.edge_weights`` / ``pg.gat_layers`` (Table 6).
 """
@@ -23,15 +23,14 @@ import torch
 from torch import Tensor, nn
 
 from handpose.geometry.camera import root_depth_from_bone, uvz_to_xyz
-from handpose.models.backbones import build_backbone
-from handpose.models.ehpe.config import NUM_JOINTS, EHPEConfig
+from handpose.models.backbones import create_backbone
+from handpose.models.ehpe.config import NUM_JOINTS, EHPENetConfig
 from handpose.models.ehpe.pg_stage import PGOutput, PGStage
 from handpose.models.ehpe.tw_stage import TWOutput, TWStage
 from handpose.models.heads import bins_to_depth, heatmap_to_image
 
-__all__ = ["EHPEOutput", "EHPE", "lift_to_camera", "DEFAULT_BONE_LENGTH"]
+__all__ = ["EHPEOutput", "EHPE", "lift_to_camera"]
 
-DEFAULT_BONE_LENGTH = 0.09  # m, wrist → middle MCP; replaced by the training set's mean
 WRIST, MIDDLE_MCP = 0, 9
 
 
@@ -73,26 +72,33 @@ class EHPE(nn.Module):
     """The whole network (module docstring).
 
     Args:
-        config: an :class:`EHPEConfig` or its mapping (a preset's ``model:`` section).
+        config: an :class:`EHPENetConfig` or its mapping (a preset's ``model:`` section).
+        input_size: the square input side S in pixels (a multiple of both strides).
     """
 
-    def __init__(self, config: EHPEConfig | Mapping[str, Any]) -> None:
+    def __init__(self, config: EHPENetConfig | Mapping[str, Any], input_size: int = 256) -> None:
         super().__init__()
-        cfg = config if isinstance(config, EHPEConfig) else EHPEConfig.from_dict(config)
-        cfg.check()
+        cfg = config if isinstance(config, EHPENetConfig) else EHPENetConfig.from_dict(config)
+        cfg.check_input_size(input_size)
         self.config = cfg
+        self.input_size = int(input_size)
         tw_idx = cfg.tw_indices
         self.tw_joints = tw_idx
+        backbone = create_backbone(
+            cfg.backbone,
+            weights=cfg.weights,
+            strides=(cfg.tw.feature_stride,),
+            drop_path_rate=cfg.drop_path_rate,
+            img_size=self.input_size,
+        )
         if tw_idx:
-            self.tw: TWStage | None = TWStage(cfg.backbone, len(tw_idx), cfg.tw)
+            self.tw: TWStage | None = TWStage(backbone, len(tw_idx), cfg.tw)
             self.backbone = None
             feat_c = self.tw.feature_channels
         else:
             self.tw = None
-            self.backbone = build_backbone(
-                {**dict(cfg.backbone), "strides": [cfg.tw.feature_stride]}
-            )
-            feat_c = self.backbone.channels[0]
+            self.backbone = backbone
+            feat_c = backbone.channels[0]
         self.pg: PGStage | None = None
         if cfg.pg.enabled:
             self.pg = PGStage(
@@ -104,7 +110,6 @@ class EHPE(nn.Module):
                 cfg.tw.heatmap_stride,
                 cfg.tw.depth_bins,
             )
-        self.register_buffer("bone_length", torch.tensor(DEFAULT_BONE_LENGTH))
         if tw_idx and len(tw_idx) == NUM_JOINTS:
             order = torch.tensor(tw_idx, dtype=torch.long)
             self.register_buffer("tw_order", torch.argsort(order), persistent=False)
@@ -163,4 +168,4 @@ class EHPE(nn.Module):
 
     def joints3d(self, out: EHPEOutput, K: Tensor) -> Tensor:
         """(B, 21, 3) camera-frame joints (metres) of ``out`` for crops with intrinsics K."""
-        return lift_to_camera(out.uv, out.z_rel, K, self.bone_length.to(out.uv.dtype))
+        return lift_to_camera(out.uv, out.z_rel, K.to(out.uv.dtype), self.config.bone_length)

@@ -21,14 +21,12 @@ features extracted by a pre-trained backbone" and the public code use the featur
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from handpose.models.backbones import build_backbone
+from handpose.models.backbones import Backbone
 from handpose.models.ehpe.config import TWConfig
 from handpose.models.ehpe.hourglass import RefinementModule, StackedHourglass
 from handpose.models.heads import soft_argmax_25d
@@ -59,17 +57,17 @@ class TWStage(nn.Module):
     """Backbone → hourglass → refinement → 2.5D heatmap → soft-argmax.
 
     Args:
-        backbone: the backbone section (name, weights, ...); its level is forced to
+        backbone: a :class:`~handpose.models.backbones.Backbone` returning one level, at
             ``config.feature_stride``.
         num_joints: J, the TW joints.
         config: :class:`~handpose.models.ehpe.config.TWConfig`.
     """
 
-    def __init__(self, backbone: Mapping[str, Any], num_joints: int, config: TWConfig) -> None:
+    def __init__(self, backbone: Backbone, num_joints: int, config: TWConfig) -> None:
         super().__init__()
         self.config = config
         self.num_joints = int(num_joints)
-        self.backbone = build_backbone({**dict(backbone), "strides": [config.feature_stride]})
+        self.backbone = backbone
         c_b = self.backbone.channels[0]
         c = config.channels
         self.project = nn.Sequential(

@@ -1,12 +1,11 @@
-"""Tiny EHPE configurations for fast tests."""
+"""Tiny EHPE configurations for fast tests (input side 64 px)."""
 
 from __future__ import annotations
 
 import copy
 
 TINY = {
-    "backbone": {"name": "mobilenetv3_small_050"},
-    "input_size": 64,
+    "backbone": "mobilenetv3_small_050",
     "tw_joints": "W+T",
     "tw": {"feature_stride": 8, "channels": 16, "stacks": 1, "depth": 2, "refine_levels": 4},
     "pg": {

@@ -25,7 +25,7 @@ def _trained_like(model):
 )
 def test_full_graph_matches_torch(tmp_path, pg):
     torch.manual_seed(0)
-    model = _trained_like(EHPE(tiny(pg=pg)))
+    model = _trained_like(EHPE(tiny(pg=pg), 64))
     path = tmp_path / "ehpe.onnx"
     data = export_ehpe_onnx(model, path)
     assert path.read_bytes() == data
@@ -38,10 +38,10 @@ def test_full_graph_matches_torch(tmp_path, pg):
 @pytest.mark.slow
 def test_tw_graph_and_bad_part():
     torch.manual_seed(0)
-    model = _trained_like(EHPE(tiny()))
+    model = _trained_like(EHPE(tiny(), 64))
     par = onnx_parity(model, export_ehpe_onnx(model, part="tw"), part="tw")
     assert par.tw_cells < 1e-4 and par.uv_px is None
     with pytest.raises(HandposeError, match="part must be"):
         export_ehpe_onnx(model, part="pg")
     with pytest.raises(HandposeError, match="no TW-stage"):
-        export_ehpe_onnx(EHPE(tiny(tw_joints="")), part="tw")
+        export_ehpe_onnx(EHPE(tiny(tw_joints=""), 64), part="tw")

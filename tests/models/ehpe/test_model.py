@@ -8,7 +8,7 @@ from handpose.models.backbones import list_backbones
 from handpose.models.ehpe import (
     ALLOCATIONS,
     EHPE,
-    EHPEConfig,
+    EHPENetConfig,
     Fusion,
     allocation_joints,
     denormalise_coords,
@@ -48,7 +48,7 @@ def test_allocations_are_table4_and_partition_the_hand():
 @pytest.mark.parametrize("alloc", ALLOCATIONS)
 def test_every_allocation_builds_with_its_joint_count(alloc):
     torch.manual_seed(0)
-    model = EHPE(tiny(tw_joints=alloc)).eval()
+    model = EHPE(tiny(tw_joints=alloc), 64).eval()
     n_tw = len(allocation_joints(alloc))
     assert model.pg.pg_joints == tuple(j for j in range(21) if j not in allocation_joints(alloc))
     out = model(torch.randn(2, 3, 64, 64))
@@ -60,20 +60,22 @@ def test_every_allocation_builds_with_its_joint_count(alloc):
 
 
 def test_tw_only_and_pg_only_variants():
-    tw_only = EHPE(tiny(tw_joints="W+T+D+P+M", pg={"enabled": False})).eval()
+    tw_only = EHPE(tiny(tw_joints="W+T+D+P+M", pg={"enabled": False}), 64).eval()
     out = tw_only(torch.randn(1, 3, 64, 64))
     assert out.pg is None and out.joints.shape == (1, 21, 3)
     torch.testing.assert_close(out.joints, out.tw.coords)
-    pg_only = EHPE(tiny(tw_joints="")).eval()
+    pg_only = EHPE(tiny(tw_joints=""), 64).eval()
     assert pg_only.tw is None and pg_only.pg.fem.latent_proj is None
     out = pg_only(torch.randn(1, 3, 64, 64))
     assert out.tw is None and out.joints.shape == (1, 21, 3)
     with pytest.raises(HandposeError, match="all 21 joints"):
-        EHPEConfig.from_dict(tiny(pg={"enabled": False}))
+        EHPENetConfig.from_dict(tiny(pg={"enabled": False}))
     with pytest.raises(HandposeError, match="unknown option 'model.pg.layers'"):
-        EHPEConfig.from_dict(tiny(pg={"layers": 2}))
+        EHPENetConfig.from_dict(tiny(pg={"layers": 2}))
     with pytest.raises(HandposeError, match="edge_weights"):
-        EHPEConfig.from_dict(tiny(pg={"edge_weights": "learned"}))
+        EHPENetConfig.from_dict(tiny(pg={"edge_weights": "learned"}))
+    with pytest.raises(HandposeError, match="multiple of the heatmap stride"):
+        EHPE(tiny(), 60)
 
 
 @pytest.mark.parametrize(
@@ -91,7 +93,7 @@ def test_tw_only_and_pg_only_variants():
 )
 def test_table5_and_table6_variants_run(variant):
     torch.manual_seed(0)
-    model = EHPE(tiny(pg=variant)).eval()
+    model = EHPE(tiny(pg=variant), 64).eval()
     out = model(torch.randn(1, 3, 64, 64))
     assert out.joints.shape == (1, 21, 3)
     n_alpha = (
@@ -117,7 +119,7 @@ def test_fusion_starts_as_identity_and_the_pg_output_equals_the_initial_position
     # the whole PG-stage before training: ĉ = initial positions; the PG joints start at the
     # TW joints' centroid (zero-initialised prior), the TW joints at their estimates
     torch.manual_seed(0)
-    model = EHPE(tiny()).eval()
+    model = EHPE(tiny(), 64).eval()
     out = model(torch.randn(2, 3, 64, 64))
     torch.testing.assert_close(out.pg.fused, out.pg.initial)
     centroid = out.tw.coords.mean(1, keepdim=True).expand(-1, len(model.pg.pg_joints), -1)
@@ -135,7 +137,7 @@ def test_normalised_coordinates_pin_the_volume_edges():
 
 def test_float64_forward_and_gradients_reach_the_pg_stage():
     torch.manual_seed(0)
-    model = EHPE(tiny()).double()
+    model = EHPE(tiny(), 64).double()
     out = model(torch.randn(2, 3, 64, 64, dtype=torch.float64))
     assert out.joints.dtype == torch.float64
     out.pg.fused.sum().backward()
@@ -149,8 +151,8 @@ def test_float64_forward_and_gradients_reach_the_pg_stage():
 def test_shapes_for_every_backbone(name):
     torch.manual_seed(0)
     stride = 16 if name == "vit_b16" else 32
-    cfg = tiny(backbone={"name": name, "img_size": 64}, tw={"feature_stride": stride})
-    model = EHPE(cfg).eval()
+    cfg = tiny(backbone=name, tw={"feature_stride": stride})
+    model = EHPE(cfg, 64).eval()
     with torch.no_grad():
         feats, tw = model.features(torch.randn(1, 3, 64, 64))
         out = model(torch.randn(1, 3, 64, 64))
