@@ -58,9 +58,9 @@ __all__ = [
 ]
 
 
-@dataclass
+@dataclass(frozen=True)
 class EHPELossConfig:
-    """Loss weights (paper §3.2, §3.3)."""
+    """Loss weights (paper §3.2, §3.3): λ_H, λ_ED, λ_R (eq. 6) and λ_P, λ_E (eq. 14)."""
 
     lambda_h: float = 3.0
     lambda_ed: float = 1e-2
@@ -68,17 +68,22 @@ class EHPELossConfig:
     lambda_p: float = 2e-2
     lambda_e: float = 2e-1
 
+    def __post_init__(self) -> None:
+        for k, v in asdict(self).items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                raise ValueError(f"{k} must be a non-negative number, got {v!r}")
+
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> EHPELossConfig:
+        """Build from a YAML mapping; unknown keys and bad values raise HandposeError."""
         names = {f.name for f in fields(cls)}
         for k in d or {}:
             if k not in names:
                 raise HandposeError(f"unknown option 'loss.{k}' in the EHPE config.")
-        cfg = cls(**dict(d or {}))
-        for k, v in asdict(cfg).items():
-            if not (isinstance(v, (int, float)) and v >= 0):
-                raise HandposeError(f"loss.{k} must be a non-negative number, got {v!r}.")
-        return cfg
+        try:
+            return cls(**dict(d or {}))
+        except (TypeError, ValueError) as err:
+            raise HandposeError(f"invalid 'loss' section of the EHPE config: {err}") from None
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)

@@ -10,7 +10,7 @@ a preset (unknown keys and bad values raise one HandposeError naming the key) an
 (``tw_joints``), letters as in the paper's Table 4: ``W`` wrist, ``T`` tips, ``D`` DIPs, ``P``
 PIPs, ``M`` MCPs (for the thumb OpenPose's mcp/pip/dip stand for CMC/MCP/IP). The PG-stage
 estimates the others. :data:`ALLOCATIONS` lists Table 4's eight rows; the paper's choice is
-``W+T``. ``tw_joints = []`` is Table 3's "PG only" (no TW-stage) and all five groups with
+``W+T``. ``tw_joints: none`` is Table 3's "PG only" (no TW-stage) and all five groups with
 ``pg.enabled = false`` is "TW only".
 """
 
@@ -54,12 +54,14 @@ PAPER_ALLOCATION = "W+T"
 
 
 def parse_allocation(spec: str | Sequence[str]) -> tuple[str, ...]:
-    """``"W+T"`` or ``["W", "T"]`` (letters or group names) → sorted letters, e.g. ``("T", "W")``.
+    """``"W+T"`` or ``["W", "T"]`` (letters or group names) → letters in Table 4's order,
+    e.g. ``("W", "T")``.
 
-    The empty string / list means no TW-stage joints.
+    ``"none"``, the empty string or list mean no TW-stage joints ("PG only").
     """
     if isinstance(spec, str):
-        parts = [p.strip() for p in spec.split("+")] if spec.strip() else []
+        text = spec.strip()
+        parts = [p.strip() for p in text.split("+")] if text and text.lower() != "none" else []
     else:
         parts = [str(p).strip() for p in spec]
     names = {v: k for k, v in GROUP_LETTERS.items()}

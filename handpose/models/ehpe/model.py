@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from handpose.errors import HandposeError
 from handpose.geometry.camera import root_depth_from_bone, uvz_to_xyz
 from handpose.models.backbones import create_backbone
 from handpose.models.ehpe.config import NUM_JOINTS, EHPENetConfig
@@ -74,9 +75,16 @@ class EHPE(nn.Module):
     Args:
         config: an :class:`EHPENetConfig` or its mapping (a preset's ``model:`` section).
         input_size: the square input side S in pixels (a multiple of both strides).
+        with_pg: build the PG-stage (False: the TW-stage alone, the first training stage's
+            model; its forward needs the TW-stage to hold all 21 joints).
     """
 
-    def __init__(self, config: EHPENetConfig | Mapping[str, Any], input_size: int = 256) -> None:
+    def __init__(
+        self,
+        config: EHPENetConfig | Mapping[str, Any],
+        input_size: int = 256,
+        with_pg: bool = True,
+    ) -> None:
         super().__init__()
         cfg = config if isinstance(config, EHPENetConfig) else EHPENetConfig.from_dict(config)
         cfg.check_input_size(input_size)
@@ -100,7 +108,7 @@ class EHPE(nn.Module):
             self.backbone = backbone
             feat_c = backbone.channels[0]
         self.pg: PGStage | None = None
-        if cfg.pg.enabled:
+        if cfg.pg.enabled and (with_pg or not tw_idx):
             self.pg = PGStage(
                 cfg.pg,
                 tw_idx,
@@ -110,9 +118,8 @@ class EHPE(nn.Module):
                 cfg.tw.heatmap_stride,
                 cfg.tw.depth_bins,
             )
-        if tw_idx and len(tw_idx) == NUM_JOINTS:
-            order = torch.tensor(tw_idx, dtype=torch.long)
-            self.register_buffer("tw_order", torch.argsort(order), persistent=False)
+        order = torch.tensor(tw_idx, dtype=torch.long)
+        self.register_buffer("tw_order", torch.argsort(order), persistent=False)
 
     # ------------------------------------------------------------------ stages
     def stage_modules(self, stage: str) -> list[nn.Module]:
@@ -144,8 +151,13 @@ class EHPE(nn.Module):
         if self.pg is not None:
             pg = self.pg(features, tw_coords, latent, hm_size)
             joints = pg.joints
-        else:  # TW only: the TW-stage holds all 21 joints
+        elif len(self.tw_joints) == NUM_JOINTS:  # TW only: the TW-stage holds all 21 joints
             joints = tw_coords.index_select(1, self.tw_order)
+        else:
+            raise HandposeError(
+                f"this EHPE holds only its TW-stage (joints {self.config.tw_joints}); the other "
+                "joints need the PG-stage: use the checkpoint of the 'pg' training stage."
+            )
         return self._finish(joints, None, pg)
 
     def _finish(self, joints: Tensor, tw: TWOutput | None, pg: PGOutput | None) -> EHPEOutput:

@@ -44,4 +44,4 @@ def test_tw_graph_and_bad_part():
     with pytest.raises(HandposeError, match="part must be"):
         export_ehpe_onnx(model, part="pg")
     with pytest.raises(HandposeError, match="no TW-stage"):
-        export_ehpe_onnx(EHPE(tiny(tw_joints=""), 64), part="tw")
+        export_ehpe_onnx(EHPE(tiny(tw_joints="none"), 64), part="tw")

@@ -38,7 +38,7 @@ def test_allocations_are_table4_and_partition_the_hand():
     assert allocation_joints("W+T") == (0, 4, 8, 12, 16, 20)
     assert allocation_joints("M") == (1, 5, 9, 13, 17)
     assert parse_allocation(["tip", "wrist"]) == ("W", "T")
-    assert parse_allocation("") == ()
+    assert parse_allocation("") == () == parse_allocation("none")
     with pytest.raises(HandposeError, match="unknown joint group 'X'"):
         parse_allocation("W+X")
     with pytest.raises(HandposeError, match="twice"):
@@ -64,7 +64,7 @@ def test_tw_only_and_pg_only_variants():
     out = tw_only(torch.randn(1, 3, 64, 64))
     assert out.pg is None and out.joints.shape == (1, 21, 3)
     torch.testing.assert_close(out.joints, out.tw.coords)
-    pg_only = EHPE(tiny(tw_joints=""), 64).eval()
+    pg_only = EHPE(tiny(tw_joints="none"), 64).eval()
     assert pg_only.tw is None and pg_only.pg.fem.latent_proj is None
     out = pg_only(torch.randn(1, 3, 64, 64))
     assert out.tw is None and out.joints.shape == (1, 21, 3)
