@@ -11,6 +11,8 @@ Config (``handpose/configs/ehpe/{tiny,cpu-small,paper,paper-freihand,paper-inter
     tw_schedule: {milestones, gamma}                             (step decay, epochs)
     pg_train, pg_schedule                                        (stage pg)
     cache: bool  the PG-stage reads the frozen TW-stage's outputs from a disk cache
+    hands: "target" (the valid hand slot of each sample, cropped with the sample's box) or
+           "each" (every hand slot its own sample, cropped around that hand: two-hand data)
 
 **Two-stage training** exactly as the paper (§1, §4.1): stage ``tw`` trains the backbone and
 the TW-stage with L_total1 (eq. 6) on the TW joints only; stage ``pg`` loads it, freezes it
@@ -34,7 +36,10 @@ TW-stage: its stage ``tw`` trains the backbone and the PG-stage together (L_tota
 model is complete after it. Stage ``pg`` refuses both (one clear error).
 
 **Target hand.** As the baseline (:func:`handpose.training.methods.baseline.single_hand_targets`):
-the valid hand slot of each sample (slot 0 if both), either side, no mirroring.
+the valid hand slot of each sample (slot 0 if both), either side, no mirroring. With
+``hands: each`` (two-hand data, Table 2) every hand is its own sample cropped around it
+(:class:`handpose.datasets.per_hand.PerHandSource`): the per-hand stages of the two-hand
+setting.
 
 **Validation metrics** (``val/*``): ``tw_uv_px`` and ``tw_z_mm`` (the TW joints' 2D error in
 crop pixels and wrist-relative depth error) and, once the model is complete, ``mpjpe_mm``
@@ -77,6 +82,8 @@ __all__ = [
     "PGModule",
     "PGCachedData",
     "hand_targets",
+    "open_split",
+    "EHPEImageData",
     "METHOD",
     "CACHE_VERSION",
 ]
@@ -118,8 +125,11 @@ class EHPEConfig:
     pg_train: TrainConfig = field(default_factory=_pg_train)
     pg_schedule: StepSchedule = field(default_factory=lambda: StepSchedule((50,), 0.1))
     cache: bool = False
+    hands: str = "target"
 
     def __post_init__(self) -> None:
+        if self.hands not in ("target", "each"):
+            raise ValueError(f"hands must be 'target' or 'each', got {self.hands!r}")
         a, b = self.model.tw.heatmap_stride, self.model.tw.feature_stride
         lcm = a * b // math.gcd(a, b)
         if self.data.size % lcm:
@@ -127,6 +137,42 @@ class EHPEConfig:
                 f"data.size ({self.data.size}) must be a multiple of model.tw.heatmap_stride "
                 f"({a}) and model.tw.feature_stride ({b})"
             )
+
+
+def open_split(data: str, split: str, d: ImageDataConfig, hands: str = "target"):
+    """The ImageDataset of one split; with ``hands="each"`` one item per hand slot
+    (:class:`~handpose.datasets.per_hand.PerHandSource`: item 2i + s is slot s of sample i)."""
+    from handpose.datasets.image_dataset import ImageDataset
+    from handpose.datasets.per_hand import PerHandSource
+    from handpose.datasets.sources import open_source
+
+    if hands == "target":
+        return open_image_split(data, split, d)
+    source = PerHandSource(open_source(str(data), split, level=d.level))
+    return ImageDataset(source, d.size, crop=d.crop, pad=d.pad, min_side=d.min_side)
+
+
+class EHPEImageData(ImageDataModule):
+    """The harness's image data module over :func:`open_split`."""
+
+    def __init__(self, data: str, cfg: EHPEConfig, batch_size: int) -> None:
+        super().__init__(data, cfg.data, batch_size, cfg.seed)
+        self.ehpe = cfg
+
+    def setup(self, stage: str) -> None:
+        if self.train_set is None:
+            c = self.cfg
+            self.train_set = IndexedDataset(
+                open_split(self.data, c.train_split, c, self.ehpe.hands), c.limit_train
+            )
+            self.val_set = IndexedDataset(
+                open_split(self.data, c.val_split, c, self.ehpe.hands), c.limit_val
+            )
+            if len(self.train_set) < self.batch_size:
+                raise HandposeError(
+                    f"the '{c.train_split}' split of '{self.data}' has {len(self.train_set)} "
+                    f"samples, fewer than one batch of {self.batch_size}"
+                )
 
 
 def adam_step_schedule(params, train_cfg: TrainConfig, schedule: StepSchedule, total_steps: int):
@@ -330,7 +376,8 @@ class PGCachedData(L.LightningDataModule):
         c, m = self.ctx.cfg.data, self.ctx.cfg.model
         return stage_feature_cache(
             self.ctx, "tw", split, size=c.size, crop=c.crop, pad=c.pad, min_side=c.min_side,
-            level=c.level, limit=limit, tw_joints=m.tw_joints, version=CACHE_VERSION,
+            level=c.level, limit=limit, hands=self.ctx.cfg.hands, tw_joints=m.tw_joints,
+            version=CACHE_VERSION,
         )  # fmt: skip
 
     def _extract(self, batch: dict) -> dict[str, Tensor]:
@@ -351,7 +398,7 @@ class PGCachedData(L.LightningDataModule):
 
     def _features(self, split: str, limit: int | None):
         c = self.ctx.cfg
-        ds = IndexedDataset(open_image_split(self.ctx.data, split, c.data), limit)
+        ds = IndexedDataset(open_split(self.ctx.data, split, c.data, c.hands), limit)
 
         def batches():
             return image_loader(
@@ -400,14 +447,14 @@ def _pg_module(ctx: StageContext) -> PGModule:
 
 
 def _tw_data(ctx: StageContext):
-    return ImageDataModule(ctx.data, ctx.cfg.data, ctx.cfg.tw_train.batch_size, ctx.cfg.seed)
+    return EHPEImageData(ctx.data, ctx.cfg, ctx.cfg.tw_train.batch_size)
 
 
 def _pg_data(ctx: StageContext):
     _check_two_stage(ctx.cfg)
     if ctx.cfg.cache:
         return PGCachedData(ctx)
-    return ImageDataModule(ctx.data, ctx.cfg.data, ctx.cfg.pg_train.batch_size, ctx.cfg.seed)
+    return EHPEImageData(ctx.data, ctx.cfg, ctx.cfg.pg_train.batch_size)
 
 
 METHOD = Method(
