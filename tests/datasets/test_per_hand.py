@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from training.imagedata import make_samples
 
 from handpose.datasets.per_hand import PerHandSource, hand_only
-from training.imagedata import make_samples
 
 
 def _two_hands():
