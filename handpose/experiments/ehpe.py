@@ -134,7 +134,8 @@ class RunSpec:
     """One run.
 
     Attributes:
-        kind: "tw", "pg" or "baseline".
+        kind: "tw", "pg", "baseline" or "mesh" (the joints → mesh regressor every evaluation
+            uses, trained once on the single-hand training split).
         seed: the config seed.
         backbone: registry name.
         alloc: the TW configuration: an allocation ("W+T", ...), "all" (TW only) or "none"
@@ -152,6 +153,8 @@ class RunSpec:
 
     @property
     def name(self) -> str:
+        if self.kind == "mesh":
+            return "mesh_regressor"
         if self.kind == "tw":
             return f"tw_{_folder(self.alloc)}"
         if self.kind == "pg":
@@ -160,6 +163,8 @@ class RunSpec:
 
     @property
     def key(self) -> str:
+        if self.kind == "mesh":
+            return f"{self.data}/mesh_regressor"
         return f"{self.data}/seed{self.seed}/{self.backbone}/{self.name}"
 
     @property
@@ -170,12 +175,15 @@ class RunSpec:
     @property
     def complete(self) -> bool:
         """Whether the run yields a whole model (evaluated)."""
-        return self.kind != "tw" or self.alloc in ("all", "none")
+        return self.kind in ("pg", "baseline") or self.alloc in ("all", "none")
 
     @property
     def group(self) -> str:
         """What seeds are averaged over."""
         return f"{self.data}/{self.backbone}/{self.name}"
+
+
+MESH_RUN = RunSpec("mesh", 0, "")
 
 
 @dataclass(frozen=True)
@@ -204,54 +212,61 @@ def plan_runs(
     investigate: bool = False,
     baseline: bool = True,
 ) -> list[RunSpec]:
-    """The runs of the chosen tables, seed by seed, TW runs before the PG runs that need them.
+    """The runs of the chosen tables in priority order, TW runs before the PG runs that need
+    them: the mesh regressor; per seed EHPE and the baseline (main backbone); the cheap PG
+    variants of Tables 5 and 6 (and :data:`INVESTIGATE`'s with ``investigate``) for every seed;
+    Table 3's single-stage models; Table 4's allocations; Table 1's other backbones; Table 2.
+    So an interrupted experiment has the most tables with every seed.
 
     ``backbones[0]`` is the backbone of Tables 2–6; Table 1 has one EHPE row (and one
-    baseline row) per backbone. ``investigate`` adds :data:`INVESTIGATE`'s PG variants.
+    baseline row) per backbone.
     """
     unknown = [t for t in tables if t not in TABLES]
     if unknown or not tables:
         raise HandposeError(f"unknown table(s) {unknown}; choose from {', '.join(TABLES)}.")
     if not seeds or not backbones:
         raise HandposeError("give at least one seed and one backbone.")
-    main = backbones[0]
-    runs: list[RunSpec] = []
+    main, t = backbones[0], set(tables)
+    runs: list[RunSpec] = [MESH_RUN]
 
     def add(spec: RunSpec) -> None:
         if spec not in runs:
             runs.append(spec)
 
+    def ehpe(s: int, b: str, alloc: str = MAIN, data: str = "single") -> None:
+        add(RunSpec("tw", s, b, alloc, data=data))
+        add(RunSpec("pg", s, b, alloc, "full", data))
+
     for s in seeds:
-        t = set(tables)
         if t & {"1", "3", "4", "5", "6", "fig1"}:
-            add(RunSpec("tw", s, main, MAIN))
-            add(RunSpec("pg", s, main, MAIN, "full"))
-        if "1" in t:
-            for b in backbones[1:]:
-                add(RunSpec("tw", s, b, MAIN))
-                add(RunSpec("pg", s, b, MAIN, "full"))
+            ehpe(s, main)
         if baseline and t & {"1", "fig1"}:
-            for b in backbones if "1" in t else backbones[:1]:
-                add(RunSpec("baseline", s, b))
-        if "5" in t:
-            for v in ("neither", "fem_only", "spi_only"):
-                add(RunSpec("pg", s, main, MAIN, v))
-        if "6" in t:
-            for v in ("fixed", "layers1", "layers3"):
-                add(RunSpec("pg", s, main, MAIN, v))
-        if investigate:
-            for v in INVESTIGATE:
-                add(RunSpec("pg", s, main, MAIN, v))
-        if "3" in t:
+            add(RunSpec("baseline", s, main))
+    for s in seeds:
+        variants = [*(("neither", "fem_only", "spi_only") if "5" in t else ()),
+                    *(("fixed", "layers1", "layers3") if "6" in t else ()),
+                    *(INVESTIGATE if investigate else ())]  # fmt: skip
+        for v in variants:
+            add(RunSpec("pg", s, main, MAIN, v))
+    if "3" in t:
+        for s in seeds:
             add(RunSpec("tw", s, main, "all"))
             add(RunSpec("tw", s, main, "none"))
-        if "4" in t:
+    if "4" in t:
+        for s in seeds:
             for a in ALLOCATIONS:
-                add(RunSpec("tw", s, main, a))
-                add(RunSpec("pg", s, main, a, "full"))
-        if "2" in t:
-            add(RunSpec("tw", s, main, MAIN, data="twohand"))
-            add(RunSpec("pg", s, main, MAIN, "full", data="twohand"))
+                ehpe(s, main, a)
+    if "1" in t:
+        for b in backbones[1:]:
+            for s in seeds:
+                ehpe(s, b)
+                if baseline:
+                    add(RunSpec("baseline", s, b))
+    if "2" in t:
+        for s in seeds:
+            ehpe(s, main, data="twohand")
+    if len(runs) == 1:
+        raise HandposeError(f"tables {list(tables)} plan no runs.")
     return runs
 
 
@@ -382,17 +397,20 @@ def evaluate_checkpoint(
     split: str = "test",
     *,
     protocol: str = "freihand",
-    fit_meshes: bool = True,
+    mesh: str | os.PathLike | None = "fit",
     keep: int = 16,
     batch_size: int = 32,
 ) -> dict:
     """Evaluate an EHPE or baseline checkpoint on ``split`` (module docstring).
 
+    ``mesh``: "fit" (:func:`handpose.handmodel.fitting.fit_to_joints`), the path of a
+    :mod:`handpose.models.mesh_regressor` file, or None (no mesh metrics).
+
     ``freihand``: one item per sample (its valid hand). ``interhand``: one item per hand slot
     (:class:`~handpose.datasets.per_hand.PerHandSource`), folded back into two slots per image.
 
     Returns:
-        JSON-ready ``{"protocol", "metrics", "groups", "counts", "fit_s", "fps_torch",
+        JSON-ready ``{"protocol", "metrics", "groups", "counts", "mesh", "mesh_s", "fps_torch",
         "examples": {"index": [...], "uv": [[21 × 2], ...]}}``; ``examples`` are the first
         ``keep`` hands' predicted 2D joints (crop pixels) for the qualitative grid.
     """
@@ -423,10 +441,23 @@ def evaluate_checkpoint(
     pred_j[rows, slot] = j3
     preds = {"joints3d": pred_j}
     fit_s = None
-    if fit_meshes and "vertices" in labels:
+    if mesh is not None and "vertices" in labels:
         t0 = time.perf_counter()
         hand_model = dataset.meta.get("hand_model", "open")
-        v = _fit_meshes(j3, slot, has, hand_model, labels["vertices"].shape[2])
+        if str(mesh) == "fit":
+            v = _fit_meshes(j3, slot, has, hand_model, labels["vertices"].shape[2])
+        else:
+            from handpose.models.mesh_regressor import load_mesh_regressor
+
+            regressor, _ = load_mesh_regressor(mesh)
+            if regressor.config.hand_model != hand_model:
+                raise HandposeError(
+                    f"the mesh regressor is for the {regressor.config.hand_model!r} hand model, "
+                    f"the data uses {hand_model!r}."
+                )
+            with torch.no_grad():
+                v = regressor(j3.float(), slot == 1).vertices.double()
+            v[~has] = 0
         fit_s = time.perf_counter() - t0
         preds["vertices"] = torch.zeros(n, 2, *v.shape[1:], dtype=torch.float64)
         preds["vertices"][rows, slot] = v
@@ -455,7 +486,8 @@ def evaluate_checkpoint(
         "metrics": res.metrics,
         "groups": res.groups,
         "counts": res.counts,
-        "fit_s": fit_s,
+        "mesh": "fit" if str(mesh) == "fit" else ("regressor" if mesh else None),
+        "mesh_s": fit_s,
         "fps_torch": _fps(model, example),
         "examples": {
             "index": keep_idx,
@@ -501,6 +533,8 @@ def run_one(out: str | os.PathLike, key: str) -> dict:
     data = meta["data"][spec.data]["path"]
     run_dir = out / spec.key
     run_dir.mkdir(parents=True, exist_ok=True)
+    if spec.kind == "mesh":
+        return _run_mesh(spec, data, run_dir)
     trained = run_dir / "trained.json"
     if spec.kind == "baseline":
         cfg, method, stage, requires = baseline_config(spec, preset, sets), "baseline", "main", {}
@@ -541,9 +575,63 @@ def run_one(out: str | os.PathLike, key: str) -> dict:
     if spec.complete:
         t0, c0 = time.perf_counter(), _resource_cpu()
         protocol = "interhand" if spec.data == "twohand" else "freihand"
-        result.update(evaluate_checkpoint(ckpt, data, "test", protocol=protocol))
+        regressor = out / MESH_RUN.key / "regressor.safetensors"
+        result.update(evaluate_checkpoint(ckpt, data, "test", protocol=protocol, mesh=regressor))
         result["eval_s"] = time.perf_counter() - t0
         result["eval_cpu_s"] = _resource_cpu() - c0
+    result["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    atomic_write_text(run_dir / "result.json", json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def _run_mesh(spec: RunSpec, data: str, run_dir: Path) -> dict:
+    """Train the joints → mesh regressor; measure it (and the fit, on a few hands) on the test
+    split's ground-truth joints, clean and with 5 mm noise."""
+    import torch
+
+    from handpose.datasets.sources import open_source
+    from handpose.geometry.procrustes import procrustes_align
+    from handpose.handmodel import HandModel
+    from handpose.handmodel.fitting import fit_to_joints
+    from handpose.models.mesh_regressor import (
+        _labels,
+        save_mesh_regressor,
+        train_mesh_regressor,
+    )
+
+    t0, c0 = time.perf_counter(), _resource_cpu()
+    train = open_source(data, "train")
+    model, info = train_mesh_regressor(train, seed=spec.seed)
+    save_mesh_regressor(model, run_dir / "regressor.safetensors", info)
+    result = {"spec": asdict(spec), "key": spec.key, "info": info,
+              "train_s": time.perf_counter() - t0, "train_cpu_s": _resource_cpu() - c0}  # fmt: skip
+    test = open_source(data, "test")
+    j, v, left = _labels([test[i] for i in range(min(200, len(test)))])
+    g = torch.Generator().manual_seed(0)
+    checks = {}
+    for noise in (0.0, 5.0):
+        jn = (j + noise / 1000 * torch.randn(j.shape, generator=g)).double()
+        with torch.no_grad():
+            rv = model(jn.float(), left).vertices.double()
+        pa = procrustes_align(rv, v.double(), mode="freihand")
+        checks[f"regressor_noise{noise:g}mm"] = {
+            "mpvpe_mm": float((rv - v).norm(dim=-1).mean() * 1000),
+            "pa_mpvpe_mm": float((pa - v).norm(dim=-1).mean() * 1000),
+            "hands": int(j.shape[0]),
+        }
+        right = ~left
+        sel = torch.nonzero(right).flatten()[:8]
+        t1 = time.perf_counter()
+        fv = fit_to_joints(jn[sel], HandModel(train.meta.get("hand_model", "open"),
+                                              side="right", dtype=torch.float64)).vertices  # fmt: skip
+        pa = procrustes_align(fv, v[sel].double(), mode="freihand")
+        checks[f"fit_noise{noise:g}mm"] = {
+            "mpvpe_mm": float((fv - v[sel]).norm(dim=-1).mean() * 1000),
+            "pa_mpvpe_mm": float((pa - v[sel]).norm(dim=-1).mean() * 1000),
+            "hands": int(sel.numel()),
+            "s_per_hand": (time.perf_counter() - t1) / max(1, sel.numel()),
+        }
+    result["checks"] = checks
     result["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     atomic_write_text(run_dir / "result.json", json.dumps(result, indent=2) + "\n")
     return result
@@ -628,6 +716,8 @@ def describe_data(path: Path, command: str | None) -> dict:
 def _ready(spec: RunSpec, done: set, failed: dict, planned: set) -> bool | None:
     """True = can start, False = wait, None = a run it needs failed."""
     needs = []
+    if spec.complete and spec.kind != "mesh" and MESH_RUN.key in planned:
+        needs.append(MESH_RUN.key)
     if spec.kind == "pg":
         needs.append(spec.tw_key)
         full = RunSpec("pg", spec.seed, spec.backbone, spec.alloc, "full", spec.data).key
@@ -643,7 +733,7 @@ def run_experiment(
     preset: str = "cpu-small",
     tables: Sequence[str] = ("1", "3", "4", "5", "6", "2", "fig1"),
     seeds: Sequence[int] = (0, 1, 2),
-    backbones: Sequence[str] = SMALL_BACKBONES[:1] + ("resnet18",),
+    backbones: Sequence[str] = ("mobilenetv3_small_050", "efficientnet_lite0", "resnet50"),
     jobs: int = 2,
     data: str | os.PathLike | None = None,
     twohand_data: str | os.PathLike | None = None,
@@ -804,7 +894,7 @@ def collect_results(folders: Sequence[str | os.PathLike]) -> list[dict]:
     """Every ``result.json`` under the experiment folders (each with its ``folder``)."""
     out = []
     for f in folders:
-        for p in sorted(Path(f).glob("*/seed*/*/*/result.json")):
+        for p in sorted(Path(f).glob("*/seed*/*/*/result.json")):  # (not the mesh regressor)
             r = json.loads(p.read_text())
             r["folder"] = str(f)
             out.append(r)
