@@ -768,7 +768,7 @@ def run_experiment(
     if jobs < 1:
         raise HandposeError(f"--jobs must be ≥ 1, got {jobs}")
     specs = plan_runs(tables, seeds, backbones, investigate=investigate)
-    for s in specs[:1]:
+    for s in [s for s in specs if s.kind != "mesh"][:1]:
         ehpe_config(s, preset, sets)  # validate the preset and overrides before any work
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
