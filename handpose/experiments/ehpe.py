@@ -297,7 +297,9 @@ def ehpe_config(spec: RunSpec, preset: str, sets: Sequence[str]):
 
 def baseline_config(spec: RunSpec, preset: str, sets: Sequence[str]):
     """The baseline with the same backbone, input, feature level, heatmap stride, data and
-    TW-stage optimisation budget (epochs, batch, learning rate) as the EHPE run."""
+    TW-stage optimisation budget (epochs, batch, learning rate) as the EHPE run. The harness
+    baseline's schedule is a cosine decay (AdamW without weight decay); it decays to the
+    TW-stage's step factor (``gamma`` when the TW schedule has milestones, else constant)."""
     from handpose.training import harness
     from handpose.training.config import config_to_dict
 
@@ -305,6 +307,7 @@ def baseline_config(spec: RunSpec, preset: str, sets: Sequence[str]):
     level = e.model.tw.feature_stride
     deconv = int(round(math.log2(level / e.model.tw.heatmap_stride)))
     t = config_to_dict(e.tw_train)
+    decay = e.tw_schedule.gamma if e.tw_schedule.milestones else 1.0
     d = config_to_dict(e.data)
     data = {k: v for k, v in d.items() if k != "augmentation"}
     data["augmentation"] = d["augmentation"]
@@ -322,7 +325,7 @@ def baseline_config(spec: RunSpec, preset: str, sets: Sequence[str]):
             "bone_length": e.model.bone_length,
         },
         "data": data,
-        "train": {**t, "min_lr_ratio": 1.0, "warmup_epochs": 0.0},
+        "train": {**t, "min_lr_ratio": decay, "warmup_epochs": 0.0},
     }
     return harness.method_config_from_dict("baseline", cfg)
 
