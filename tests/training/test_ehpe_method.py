@@ -143,3 +143,20 @@ def test_step_schedule_and_bad_config():
     with pytest.raises(HandposeError, match="unknown config key 'model.pg.layers'"):
         _cfg("model.pg.layers=2")
     assert isinstance(EHPE(_cfg().model, 64), EHPE)
+
+
+def test_memory_cache_loads_each_item_once():
+    from handpose.training.methods.ehpe import MemoryCached
+
+    calls = []
+
+    class Source(list):
+        def __getitem__(self, i):
+            calls.append(i)
+            return {"image": torch.full((3, 2, 2), float(i)), "K": torch.eye(3), "mask": 1}
+
+    ds = MemoryCached(Source([0, 1, 2]))
+    a, b = ds[1], ds[1]
+    assert calls == [1] and torch.equal(a["image"], b["image"]) and "mask" not in a
+    a["image"] = None  # a caller's dict does not reach the cache
+    assert ds[1]["image"] is not None and len(ds) == 3
