@@ -92,7 +92,7 @@ def _register_ehpe(grp) -> None:
     p.add_argument(
         "--backbones",
         nargs="+",
-        default=["mobilenetv3_small_050", "efficientnet_lite0", "resnet50"],
+        default=["efficientnet_lite0", "mobilenetv3_small_050", "resnet50"],
         help="Table 1's backbones (the first one serves the other tables)",
     )
     p.add_argument("--out", default="runs/ehpe_exp", help="experiment folder")

@@ -271,8 +271,13 @@ def plan_runs(
 
 
 # ------------------------------------------------------------------------------ configs
-def _overrides(spec: RunSpec, sets: Sequence[str]) -> list[str]:
-    out = list(sets) + [f"seed={spec.seed}", f"model.backbone={spec.backbone}"]
+def _overrides(spec: RunSpec, sets: Sequence[str], preset_backbone: str | None = None):
+    """Config overrides of a run. A backbone other than the preset's starts from scratch
+    (``model.weights: null``) unless ``sets`` names weights."""
+    out = [*sets, f"seed={spec.seed}", f"model.backbone={spec.backbone}"]
+    named = any(s.startswith("model.weights=") for s in sets)
+    if preset_backbone is not None and spec.backbone != preset_backbone and not named:
+        out.append("model.weights=null")
     if spec.backbone == "vit_b16":
         out.append("model.tw.feature_stride=16")
     if spec.alloc == "all":
@@ -292,7 +297,8 @@ def ehpe_config(spec: RunSpec, preset: str, sets: Sequence[str]):
     """The EHPE config of a run (the preset, the experiment's overrides, the run's own)."""
     from handpose.training import harness
 
-    return harness.load_method_config("ehpe", preset, _overrides(spec, sets))
+    base = harness.load_method_config("ehpe", preset, list(sets))
+    return harness.load_method_config("ehpe", preset, _overrides(spec, sets, base.model.backbone))
 
 
 def baseline_config(spec: RunSpec, preset: str, sets: Sequence[str]):
@@ -736,7 +742,7 @@ def run_experiment(
     preset: str = "cpu-small",
     tables: Sequence[str] = ("1", "3", "4", "5", "6", "2", "fig1"),
     seeds: Sequence[int] = (0, 1, 2),
-    backbones: Sequence[str] = ("mobilenetv3_small_050", "efficientnet_lite0", "resnet50"),
+    backbones: Sequence[str] = ("efficientnet_lite0", "mobilenetv3_small_050", "resnet50"),
     jobs: int = 2,
     data: str | os.PathLike | None = None,
     twohand_data: str | os.PathLike | None = None,
