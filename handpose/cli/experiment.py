@@ -80,6 +80,94 @@ def register(subparsers) -> None:
     p.add_argument("--doc", default="docs/results/mgdhand.md", help="the markdown report")
     p.add_argument("--bar", help="the bar chart PNG (default: <doc stem>_bar.png beside it)")
     p.set_defaults(func=_mgdhand)
+    _register_ehpe(grp)
+
+
+# Repeated from handpose.experiments.ehpe so that `handpose --help` does not import torch.
+_EHPE_TABLES = ("1", "2", "3", "4", "5", "6", "fig1")
+
+
+def _register_ehpe(grp) -> None:
+    p = grp.add_parser(
+        "ehpe",
+        help="EHPE: Tables 1-6 and Figure 1 (several seeds) → markdown report",
+        description=(
+            "Synthesise the data if missing, train and evaluate the runs of the chosen tables "
+            "(TW-stage runs, PG-stage variants on their frozen, cached TW-stage, baselines) "
+            "for each seed and write docs/results/ehpe.md. Resumable: finished runs are "
+            "skipped. Table 1 has one row per --backbones entry; the first backbone serves "
+            "every other table."
+        ),
+    )
+    p.add_argument("--preset", default="cpu-small", help="EHPE preset or YAML file")
+    p.add_argument(
+        "--tables", nargs="+", choices=_EHPE_TABLES, default=list(_EHPE_TABLES), help="tables"
+    )
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds")
+    p.add_argument(
+        "--backbones",
+        nargs="+",
+        default=["efficientnet_lite0", "mobilenetv3_small_050", "resnet50"],
+        help="Table 1's backbones (the first one serves the other tables)",
+    )
+    p.add_argument("--out", default="runs/ehpe_exp", help="experiment folder")
+    p.add_argument("--jobs", type=int, default=2, help="runs at a time (one thread each)")
+    p.add_argument("--data", help="single-hand shard folder (default OUT/data/single)")
+    p.add_argument("--twohand-data", help="two-hand shard folder (default OUT/data/twohand)")
+    p.add_argument("--train", type=int, default=4000, help="train images if synthesised")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override for every EHPE run, e.g. --set tw_train.epochs=3 (repeatable)",
+    )
+    p.add_argument(
+        "--investigate",
+        action="store_true",
+        help="also run PG variants for choices the paper leaves open (token init, refined TW "
+        "joints, 1-hop layers)",
+    )
+    p.add_argument("--doc", default="docs/results/ehpe.md", help="the markdown report")
+    p.add_argument(
+        "--merge",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="another experiment folder whose results the report includes (repeatable)",
+    )
+    p.add_argument("--notes", help="a markdown file included verbatim in the report")
+    p.add_argument("--report-only", action="store_true", help="only rewrite the report")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_ehpe)
+
+
+def _ehpe(args) -> int:
+    from handpose.experiments.ehpe import SynthSize, run_experiment, write_report
+
+    if args.report_only:
+        write_report([args.out, *args.merge], args.doc, args.notes)
+        print(f"wrote {args.doc}")
+        return 0
+    run_experiment(
+        out=args.out,
+        preset=args.preset,
+        tables=args.tables,
+        seeds=args.seeds,
+        backbones=args.backbones,
+        jobs=args.jobs,
+        data=args.data,
+        twohand_data=args.twohand_data,
+        sets=args.set,
+        investigate=args.investigate,
+        synth=SynthSize(train=args.train),
+        doc=args.doc,
+        merge=args.merge,
+        notes=args.notes,
+        progress=not args.no_progress,
+    )
+    print(f"wrote {args.doc}")
+    return 0
 
     p = grp.add_parser(
         "mgdhand-factors",

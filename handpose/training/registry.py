@@ -49,6 +49,7 @@ PRESET_NAMES = ("tiny", "cpu-small", "paper")
 
 METHODS: dict[str, str] = {
     "baseline": "handpose.training.methods.baseline:METHOD",
+    "ehpe": "handpose.training.methods.ehpe:METHOD",
     "mgdhand": "handpose.training.methods.mgdhand:METHOD",
 }
 _LOADED: dict[str, Method] = {}

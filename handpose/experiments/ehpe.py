@@ -1,0 +1,1399 @@
+"""The EHPE experiments: Tables 1–6 and Figure 1's analysis, several seeds, one report.
+
+:func:`run_experiment` (CLI: ``handpose experiment ehpe``) plans the runs of the chosen tables,
+backbones and seeds (:func:`plan_runs`), synthesises missing data (``handpose synth images``),
+trains and evaluates each run in a child process (``python -m handpose.experiments.ehpe run
+OUT KEY``, one torch thread) with ``jobs`` of them at a time, and writes the report
+(:func:`write_report`). Runs are:
+
+- ``tw``: stage ``tw`` of one TW configuration (an allocation of Table 4, ``all`` = Table 3's
+  "TW only", ``none`` = "PG only"); ``all`` and ``none`` are complete models and are evaluated;
+- ``pg``: stage ``pg`` of one PG variant (Tables 5, 6; ``full`` = EHPE) on a finished ``tw``
+  run's checkpoint, from the shared feature cache beside it (the ``full`` variant of a TW run
+  builds the cache; the other variants of that TW run start after it);
+- ``baseline``: the harness's baseline (backbone + 2.5D heatmap + soft-argmax for 21 joints)
+  with the same backbone, input size, feature level, heatmap resolution and epochs as the
+  TW-stage.
+
+Layout (the key of a run is its folder)::
+
+    OUT/experiment.json                                  settings, data, hardware, sessions
+    OUT/data/{single,twohand}/                           the data (unless --data points away)
+    OUT/<data>/seed<S>/<backbone>/tw_<alloc>/            harness run folder (tw/, its cache/)
+    OUT/<data>/seed<S>/<backbone>/pg_<alloc>_<variant>/  harness run folder (pg/)
+    OUT/<data>/seed<S>/<backbone>/baseline/              harness run folder (main/)
+    OUT/<run>/log.txt, OUT/<run>/result.json             child output; result (written last)
+
+**Resumable**: a run with a ``result.json`` is skipped; an interrupted one resumes its
+harness stage (``resume=True``). **Mergeable**: every ``result.json`` carries its preset,
+backbone, variant, seed and hardware, and :func:`write_report` reads any number of experiment
+folders (``--merge``), so results made elsewhere (e.g. a GPU run of a Table 1 row set at the
+``paper-freihand`` preset) appear beside the CPU ones, labelled by preset and hardware.
+
+**Evaluation** (test split): the predicted 2.5D joints are lifted to the crop camera with the
+wrist depth from the wrist → middle-MCP length (no ground truth used), a hand-model mesh is
+fitted to them (:func:`handpose.handmodel.fitting.fit_to_joints`, the side from the hand slot;
+EHPE predicts joints only, see docs/results/ehpe.md), and the named protocol scores them:
+``freihand`` for single hands (PA-MPJPE, PA-MPVPE, aligned F@5 / F@15, per joint group),
+``interhand`` for two hands (Table 2: MPJPE, MPVPE with the IntagHand / EANet / EHPE scale
+alignment). CPU speed: images/s at batch 1 with one torch thread, measured in the child.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from handpose.errors import HandposeError
+from handpose.utils.io import atomic_write_text
+
+__all__ = [
+    "TABLES",
+    "PG_VARIANTS",
+    "PAPER",
+    "RunSpec",
+    "SynthSize",
+    "plan_runs",
+    "run_experiment",
+    "run_one",
+    "evaluate_checkpoint",
+    "collect_results",
+    "summarize",
+    "write_report",
+]
+
+TABLES = ("1", "2", "3", "4", "5", "6", "fig1")
+# Table 4's allocations in the paper's row order (handpose.models.ehpe.ALLOCATIONS).
+ALLOCATIONS = ("W+T+D", "W+T+D+P", "T+D", "T+D+P", "T", "W", "W+D+P+M", "W+T")
+MAIN = "W+T"
+# PG-stage variants: name → (label, model.pg overrides).
+PG_VARIANTS: dict[str, tuple[str, dict]] = {
+    "full": ("EHPE: SPI + FEM, dynamic, 2 layers", {}),
+    "neither": ("w/o SPI, w/o FEM (the learned initial positions)", {"spi": False, "fem": False}),
+    "fem_only": ("FEM only (w/o SPI)", {"spi": False}),
+    "spi_only": ("SPI only (w/o FEM)", {"fem": False}),
+    "fixed": ("fixed edge weights, 2 layers", {"edge_weights": "fixed"}),
+    "layers1": ("dynamic, 1 layer", {"gat_layers": 1}),
+    "layers3": ("dynamic, 3 layers", {"gat_layers": 3}),
+    "token_init": ("token initialisation of the PG joints", {"init": "token"}),
+    "refine_tw": ("TW joints refined by the PG-stage", {"keep_tw": False}),
+    "one_hop": ("1-hop neighbourhoods in both layers", {"multi_hop": False}),
+}
+INVESTIGATE = ("token_init", "refine_tw", "one_hop")
+SMALL_BACKBONES = ("mobilenetv3_small_050", "mobilenetv3_large_100", "efficientnet_lite0")
+
+# The paper's numbers (EHPE, ACM MM 2025): (PA-MPJPE, PA-MPVPE[, F@5, F@15, GPU FPS]).
+PAPER: dict[str, dict] = {
+    "1": {
+        "resnet50": (5.7, 5.9, 0.788, 0.986, 28),
+        "hrnet_w32": (5.6, 5.9, 0.787, 0.988, 20),
+        "fastvit_ma36": (5.6, 5.7, 0.793, 0.991, 59),
+        "fastvit_only": (6.6, 6.7, 0.722, 0.981, 75),
+    },
+    "2": {"EHPE": (5.73, 5.87), "EANet": (5.88, 6.04)},
+    "3": {"all": (7.1, 7.3), "none": (7.2, 7.3), "full": (5.6, 5.7)},
+    "4": {
+        "W+T+D": (5.8, 5.9),
+        "W+T+D+P": (6.2, 6.4),
+        "T+D": (6.2, 6.3),
+        "T+D+P": (6.5, 6.7),
+        "T": (5.9, 6.0),
+        "W": (7.2, 7.3),
+        "W+D+P+M": (6.4, 6.5),
+        "W+T": (5.6, 5.7),
+    },  # fmt: skip
+    "5": {
+        "neither": (7.1, 7.3),
+        "fem_only": (6.6, 6.6),
+        "spi_only": (6.0, 6.1),
+        "full": (5.6, 5.7),
+    },
+    "6": {"fixed": (6.5, 6.6), "layers1": (6.2, 6.3), "layers3": (5.9, 6.1), "full": (5.6, 5.7)},
+    "fig1": {"tip": 100.0, "dip": 80.0, "pip": 72.0, "mcp": 59.0, "wrist": 40.0},
+}
+
+
+def _folder(alloc: str) -> str:
+    return alloc.replace("+", "")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run.
+
+    Attributes:
+        kind: "tw", "pg", "baseline" or "mesh" (the joints → mesh regressor every evaluation
+            uses, trained once on the single-hand training split).
+        seed: the config seed.
+        backbone: registry name.
+        alloc: the TW configuration: an allocation ("W+T", ...), "all" (TW only) or "none"
+            (PG only); "" for the baseline.
+        variant: the PG variant (:data:`PG_VARIANTS`); "" otherwise.
+        data: "single" or "twohand".
+    """
+
+    kind: str
+    seed: int
+    backbone: str
+    alloc: str = ""
+    variant: str = ""
+    data: str = "single"
+
+    @property
+    def name(self) -> str:
+        if self.kind == "mesh":
+            return "mesh_regressor"
+        if self.kind == "tw":
+            return f"tw_{_folder(self.alloc)}"
+        if self.kind == "pg":
+            return f"pg_{_folder(self.alloc)}_{self.variant}"
+        return "baseline"
+
+    @property
+    def key(self) -> str:
+        if self.kind == "mesh":
+            return f"{self.data}/mesh_regressor"
+        return f"{self.data}/seed{self.seed}/{self.backbone}/{self.name}"
+
+    @property
+    def tw_key(self) -> str:
+        """The TW run a PG run loads."""
+        return RunSpec("tw", self.seed, self.backbone, self.alloc, "", self.data).key
+
+    @property
+    def complete(self) -> bool:
+        """Whether the run yields a whole model (evaluated)."""
+        return self.kind in ("pg", "baseline") or self.alloc in ("all", "none")
+
+    @property
+    def group(self) -> str:
+        """What seeds are averaged over."""
+        return f"{self.data}/{self.backbone}/{self.name}"
+
+
+MESH_RUN = RunSpec("mesh", 0, "")
+
+
+@dataclass(frozen=True)
+class SynthSize:
+    """The synthetic data made when a data folder is missing (``handpose synth images``)."""
+
+    train: int = 4000
+    val: int = 250
+    test: int = 500
+    seed: int = 0
+
+    def command(self, kind: str, out: str | os.PathLike) -> list[str]:
+        n = self if kind == "single" else SynthSize(self.train // 2, self.val, self.test, self.seed)
+        return [
+            "handpose", "synth", "images", "--kind", kind, "--out", str(out),
+            "--train", str(n.train), "--val", str(n.val), "--test", str(n.test),
+            "--seed", str(n.seed), "--workers", "1",
+        ]  # fmt: skip
+
+
+def plan_runs(
+    tables: Sequence[str],
+    seeds: Sequence[int],
+    backbones: Sequence[str],
+    *,
+    investigate: bool = False,
+    baseline: bool = True,
+) -> list[RunSpec]:
+    """The runs of the chosen tables in priority order, TW runs before the PG runs that need
+    them: the mesh regressor; per seed EHPE and the baseline (main backbone); the cheap PG
+    variants of Tables 5 and 6 (and :data:`INVESTIGATE`'s with ``investigate``) for every seed;
+    Table 3's single-stage models; Table 4's allocations; Table 1's other backbones; Table 2.
+    So an interrupted experiment has the most tables with every seed.
+
+    ``backbones[0]`` is the backbone of Tables 2–6; Table 1 has one EHPE row (and one
+    baseline row) per backbone.
+    """
+    unknown = [t for t in tables if t not in TABLES]
+    if unknown or not tables:
+        raise HandposeError(f"unknown table(s) {unknown}; choose from {', '.join(TABLES)}.")
+    if not seeds or not backbones:
+        raise HandposeError("give at least one seed and one backbone.")
+    main, t = backbones[0], set(tables)
+    runs: list[RunSpec] = [MESH_RUN]
+
+    def add(spec: RunSpec) -> None:
+        if spec not in runs:
+            runs.append(spec)
+
+    def ehpe(s: int, b: str, alloc: str = MAIN, data: str = "single") -> None:
+        add(RunSpec("tw", s, b, alloc, data=data))
+        add(RunSpec("pg", s, b, alloc, "full", data))
+
+    for s in seeds:
+        if t & {"1", "3", "4", "5", "6", "fig1"}:
+            ehpe(s, main)
+        if baseline and t & {"1", "fig1"}:
+            add(RunSpec("baseline", s, main))
+    for s in seeds:
+        variants = [*(("neither", "fem_only", "spi_only") if "5" in t else ()),
+                    *(("fixed", "layers1", "layers3") if "6" in t else ()),
+                    *(INVESTIGATE if investigate else ())]  # fmt: skip
+        for v in variants:
+            add(RunSpec("pg", s, main, MAIN, v))
+    if "3" in t:
+        for s in seeds:
+            add(RunSpec("tw", s, main, "all"))
+            add(RunSpec("tw", s, main, "none"))
+    if "4" in t:
+        for s in seeds:
+            for a in ALLOCATIONS:
+                ehpe(s, main, a)
+    if "1" in t:
+        for b in backbones[1:]:
+            for s in seeds:
+                ehpe(s, b)
+                if baseline:
+                    add(RunSpec("baseline", s, b))
+    if "2" in t:
+        for s in seeds:
+            ehpe(s, main, data="twohand")
+    if len(runs) == 1:
+        raise HandposeError(f"tables {list(tables)} plan no runs.")
+    return runs
+
+
+# ------------------------------------------------------------------------------ configs
+def _overrides(spec: RunSpec, sets: Sequence[str], preset_backbone: str | None = None):
+    """Config overrides of a run. A backbone other than the preset's starts from scratch
+    (``model.weights: null``) unless ``sets`` names weights."""
+    out = [*sets, f"seed={spec.seed}", f"model.backbone={spec.backbone}"]
+    named = any(s.startswith("model.weights=") for s in sets)
+    if preset_backbone is not None and spec.backbone != preset_backbone and not named:
+        out.append("model.weights=null")
+    if spec.backbone == "vit_b16":
+        out.append("model.tw.feature_stride=16")
+    if spec.alloc == "all":
+        out += ["model.tw_joints=W+T+D+P+M", "model.pg.enabled=false"]
+    elif spec.alloc == "none":
+        out.append("model.tw_joints=none")
+    elif spec.alloc:
+        out.append(f"model.tw_joints={spec.alloc}")
+    for k, v in PG_VARIANTS.get(spec.variant, ("", {}))[1].items():
+        out.append(f"model.pg.{k}={json.dumps(v)}")
+    if spec.data == "twohand":
+        out.append("hands=each")
+    return out
+
+
+def ehpe_config(spec: RunSpec, preset: str, sets: Sequence[str]):
+    """The EHPE config of a run (the preset, the experiment's overrides, the run's own)."""
+    from handpose.training import harness
+
+    base = harness.load_method_config("ehpe", preset, list(sets))
+    return harness.load_method_config("ehpe", preset, _overrides(spec, sets, base.model.backbone))
+
+
+def baseline_config(spec: RunSpec, preset: str, sets: Sequence[str]):
+    """The baseline with the same backbone, input, feature level, heatmap stride, data and
+    TW-stage optimisation budget (epochs, batch, learning rate) as the EHPE run. The harness
+    baseline's schedule is a cosine decay (AdamW without weight decay); it decays to the
+    TW-stage's step factor (``gamma`` when the TW schedule has milestones, else constant)."""
+    from handpose.training import harness
+    from handpose.training.config import config_to_dict
+
+    e = ehpe_config(RunSpec("tw", spec.seed, spec.backbone, MAIN), preset, sets)
+    level = e.model.tw.feature_stride
+    deconv = int(round(math.log2(level / e.model.tw.heatmap_stride)))
+    t = config_to_dict(e.tw_train)
+    decay = e.tw_schedule.gamma if e.tw_schedule.milestones else 1.0
+    d = config_to_dict(e.data)
+    data = {k: v for k, v in d.items() if k != "augmentation"}
+    data["augmentation"] = d["augmentation"]
+    cfg = {
+        "name": f"baseline-for-{e.name}",
+        "seed": spec.seed,
+        "model": {
+            "backbone": spec.backbone,
+            "weights": e.model.weights,
+            "level": level,
+            "num_deconv": deconv,
+            "hidden": e.model.tw.channels,
+            "depth_bins": e.model.tw.depth_bins,
+            "depth_range": e.model.tw.depth_range,
+            "bone_length": e.model.bone_length,
+        },
+        "data": data,
+        "train": {**t, "min_lr_ratio": decay, "warmup_epochs": 0.0},
+    }
+    return harness.method_config_from_dict("baseline", cfg)
+
+
+# ------------------------------------------------------------------------------ evaluation
+def _fps(model: Callable, example, runs: int = 20, warmup: int = 3) -> float:
+    import torch
+
+    with torch.no_grad():
+        for _ in range(warmup):
+            model(*example)
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            model(*example)
+            times.append(time.perf_counter() - t0)
+    times.sort()
+    return 1.0 / times[len(times) // 2]
+
+
+def _predict(model, loader, bone_length: float | None):
+    """Per item: camera-frame joints (n, 21, 3), crop pixels (n, 21, 2), the target slot and
+    whether the item has a hand, and the label arrays (n, ...)."""
+    import torch
+
+    from handpose.models.ehpe import EHPE, lift_to_camera
+    from handpose.training.methods.baseline import single_hand_targets
+
+    out3, out2, slots, labels = [], [], [], {}
+    with torch.no_grad():
+        for batch in loader:
+            tg = single_hand_targets(batch)
+            K = batch["K"].to(torch.float32)
+            if isinstance(model, EHPE):
+                out = model(batch["image"])
+                out3.append(lift_to_camera(out.uv, out.z_rel, K, bone_length))
+                out2.append(out.uv)
+            else:
+                out = model(batch["image"], K)
+                out3.append(out.joints3d)
+                out2.append(out.joints2d)
+            slots.append(tg["slot"])
+            for k in ("joints3d", "joint_valid", "hand_valid", "vertices", "interacting"):
+                if k in batch:
+                    labels.setdefault(k, []).append(batch[k])
+    labels = {k: torch.cat(v) for k, v in labels.items()}
+    slot = torch.cat(slots)
+    n = slot.shape[0]
+    has = labels["hand_valid"].bool()[torch.arange(n), slot]
+    return torch.cat(out3).double(), torch.cat(out2), slot, has, labels
+
+
+def _fit_meshes(j3, slot, has, hand_model: str, num_vertices: int):
+    """(n, V, 3) hand-model meshes fitted to the predicted joints (zeros where no hand)."""
+    import torch
+
+    from handpose.handmodel import HandModel
+    from handpose.handmodel.fitting import fit_to_joints
+
+    verts = torch.zeros(j3.shape[0], num_vertices, 3, dtype=torch.float64)
+    for s, side in ((0, "right"), (1, "left")):
+        sel = (slot == s) & has
+        if sel.any():
+            hm = HandModel(hand_model, side=side, flat_hand_mean=True, dtype=torch.float64)
+            verts[sel] = fit_to_joints(j3[sel], hm).vertices.double()
+    return verts
+
+
+def evaluate_checkpoint(
+    checkpoint: str | os.PathLike,
+    data: str,
+    split: str = "test",
+    *,
+    protocol: str = "freihand",
+    mesh: str | os.PathLike | None = "fit",
+    keep: int = 16,
+    batch_size: int = 32,
+) -> dict:
+    """Evaluate an EHPE or baseline checkpoint on ``split`` (module docstring).
+
+    ``mesh``: "fit" (:func:`handpose.handmodel.fitting.fit_to_joints`), the path of a
+    :mod:`handpose.models.mesh_regressor` file, or None (no mesh metrics).
+
+    ``freihand``: one item per sample (its valid hand). ``interhand``: one item per hand slot
+    (:class:`~handpose.datasets.per_hand.PerHandSource`), folded back into two slots per image.
+
+    Returns:
+        JSON-ready ``{"protocol", "metrics", "groups", "counts", "mesh", "mesh_s", "fps_torch",
+        "examples": {"index": [...], "uv": [[21 × 2], ...]}}``; ``examples`` are the first
+        ``keep`` hands' predicted 2D joints (crop pixels) for the qualitative grid.
+    """
+    import numpy as np
+    import torch
+
+    from handpose.metrics.protocols import evaluate_predictions
+    from handpose.models.ehpe import EHPE
+    from handpose.training import harness
+    from handpose.training.image_data import IndexedDataset, image_loader
+    from handpose.training.methods.ehpe import open_split
+
+    if protocol not in ("freihand", "interhand"):
+        raise HandposeError(f"protocol must be 'freihand' or 'interhand', got {protocol!r}.")
+    model, meta = harness.load_model(checkpoint)
+    cfg = harness.method_config_from_dict(meta["method"], meta["config"])
+    hands = "each" if protocol == "interhand" else "target"
+    dataset = open_split(data, split, cfg.data, hands)
+    loader = image_loader(
+        IndexedDataset(dataset), batch_size, shuffle=False, seed=0, augmentation=None
+    )
+    is_ehpe = isinstance(model, EHPE)
+    bone = model.config.bone_length if is_ehpe else None
+    j3, uv, slot, has, labels = _predict(model, loader, bone)
+    n = j3.shape[0]
+    rows = torch.arange(n)
+    pred_j = torch.zeros(n, 2, 21, 3, dtype=torch.float64)
+    pred_j[rows, slot] = j3
+    preds = {"joints3d": pred_j}
+    fit_s = None
+    if mesh is not None and "vertices" in labels:
+        t0 = time.perf_counter()
+        hand_model = dataset.meta.get("hand_model", "open")
+        if str(mesh) == "fit":
+            v = _fit_meshes(j3, slot, has, hand_model, labels["vertices"].shape[2])
+        else:
+            from handpose.models.mesh_regressor import load_mesh_regressor
+
+            regressor, _ = load_mesh_regressor(mesh)
+            if regressor.config.hand_model != hand_model:
+                raise HandposeError(
+                    f"the mesh regressor is for the {regressor.config.hand_model!r} hand model, "
+                    f"the data uses {hand_model!r}."
+                )
+            with torch.no_grad():
+                v = regressor(j3.float(), slot == 1).vertices.double()
+            v[~has] = 0
+        fit_s = time.perf_counter() - t0
+        preds["vertices"] = torch.zeros(n, 2, *v.shape[1:], dtype=torch.float64)
+        preds["vertices"][rows, slot] = v
+    if protocol == "freihand":
+        targets = dict(labels)
+        targets["hand_valid"] = (
+            labels["hand_valid"].bool() & torch.nn.functional.one_hot(slot, 2).bool()
+        )
+    else:
+        # item 2i + s is slot s of image i; labels of the pair share the image's 3D arrays
+        m = n // 2
+        pair = {k: v.view(m, 2, *v.shape[1:]) for k, v in preds.items()}
+        preds = {k: v[:, 0] + v[:, 1] for k, v in pair.items()}
+        lab = {k: v.view(m, 2, *v.shape[1:]) for k, v in labels.items()}
+        targets = {k: v[:, 0] for k, v in lab.items()}
+        for k in ("hand_valid", "joint_valid"):
+            targets[k] = lab[k][:, 0].bool() | lab[k][:, 1].bool()
+    res = evaluate_predictions(protocol, preds, targets)
+    size = cfg.data.size
+    example = (torch.zeros(1, 3, size, size),)
+    if not is_ehpe:
+        example = (*example, torch.eye(3)[None])
+    keep_idx = [i for i in range(n) if bool(has[i])][:keep]
+    return {
+        "protocol": protocol,
+        "metrics": res.metrics,
+        "groups": res.groups,
+        "counts": res.counts,
+        "mesh": "fit" if str(mesh) == "fit" else ("regressor" if mesh else None),
+        "mesh_s": fit_s,
+        "fps_torch": _fps(model, example),
+        "examples": {
+            "index": keep_idx,
+            "uv": [np.round(uv[i].double().numpy(), 2).tolist() for i in keep_idx],
+        },
+    }
+
+
+# ------------------------------------------------------------------------------ one run
+def _read_meta(out: Path) -> dict:
+    path = out / "experiment.json"
+    if not path.exists():
+        raise HandposeError(f"'{out}' is not an EHPE experiment folder (no experiment.json).")
+    return json.loads(path.read_text())
+
+
+def _spec_from_key(key: str, meta: dict) -> RunSpec:
+    for s in meta.get("runs", []):
+        spec = RunSpec(**s)
+        if spec.key == key:
+            return spec
+    raise HandposeError(f"run '{key}' is not planned in this experiment.")
+
+
+def _resource_cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def run_one(out: str | os.PathLike, key: str) -> dict:
+    """Train (or resume) and evaluate one planned run; writes ``OUT/<key>/result.json``."""
+    import torch
+
+    from handpose.training import harness
+
+    torch.set_num_threads(1)
+    out = Path(out)
+    meta = _read_meta(out)
+    spec = _spec_from_key(key, meta)
+    preset, sets = meta["preset"], meta.get("sets", [])
+    data = meta["data"][spec.data]["path"]
+    run_dir = out / spec.key
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if spec.kind == "mesh":
+        return _run_mesh(spec, data, run_dir)
+    trained = run_dir / "trained.json"
+    if spec.kind == "baseline":
+        cfg, method, stage, requires = baseline_config(spec, preset, sets), "baseline", "main", {}
+    else:
+        cfg, method = ehpe_config(spec, preset, sets), "ehpe"
+        stage = spec.kind
+        requires = {}
+        if spec.kind == "pg":
+            requires = {"tw": out / spec.tw_key / "tw" / "checkpoints" / "last.ckpt"}
+    ckpt = run_dir / stage / "checkpoints" / "last.ckpt"
+    if trained.exists():
+        timing = json.loads(trained.read_text())
+    else:
+        resumed = ckpt.exists()
+        t0, c0 = time.perf_counter(), _resource_cpu()
+        harness.train(method, cfg, data, run_dir, stages=[stage], resume=resumed, requires=requires)
+        timing = {
+            "train_s": None if resumed else time.perf_counter() - t0,
+            "train_cpu_s": None if resumed else _resource_cpu() - c0,
+        }
+        atomic_write_text(trained, json.dumps(timing) + "\n")
+    result = {
+        "spec": asdict(spec),
+        "key": spec.key,
+        "group": spec.group,
+        "preset": preset,
+        "sets": sets,
+        "hardware": hardware(),
+        **timing,
+    }
+    from handpose.training import read_metrics
+
+    rows = read_metrics(run_dir / stage)
+    last_val = {}
+    for r in rows:
+        last_val.update({k: float(v) for k, v in r.items() if k.startswith("val/") and v != ""})
+    result["val"] = last_val
+    if spec.complete:
+        t0, c0 = time.perf_counter(), _resource_cpu()
+        protocol = "interhand" if spec.data == "twohand" else "freihand"
+        regressor = out / MESH_RUN.key / "regressor.safetensors"
+        result.update(evaluate_checkpoint(ckpt, data, "test", protocol=protocol, mesh=regressor))
+        result["eval_s"] = time.perf_counter() - t0
+        result["eval_cpu_s"] = _resource_cpu() - c0
+    result["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    atomic_write_text(run_dir / "result.json", json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def _run_mesh(spec: RunSpec, data: str, run_dir: Path) -> dict:
+    """Train the joints → mesh regressor; measure it (and the fit, on a few hands) on the test
+    split's ground-truth joints, clean and with 5 mm noise."""
+    import torch
+
+    from handpose.datasets.sources import open_source
+    from handpose.geometry.procrustes import procrustes_align
+    from handpose.handmodel import HandModel
+    from handpose.handmodel.fitting import fit_to_joints
+    from handpose.models.mesh_regressor import (
+        _labels,
+        save_mesh_regressor,
+        train_mesh_regressor,
+    )
+
+    t0, c0 = time.perf_counter(), _resource_cpu()
+    train = open_source(data, "train")
+    model, info = train_mesh_regressor(train, seed=spec.seed)
+    save_mesh_regressor(model, run_dir / "regressor.safetensors", info)
+    result = {"spec": asdict(spec), "key": spec.key, "info": info,
+              "train_s": time.perf_counter() - t0, "train_cpu_s": _resource_cpu() - c0}  # fmt: skip
+    test = open_source(data, "test")
+    j, v, left = _labels([test[i] for i in range(min(200, len(test)))])
+    g = torch.Generator().manual_seed(0)
+    checks = {}
+    for noise in (0.0, 5.0):
+        jn = (j + noise / 1000 * torch.randn(j.shape, generator=g)).double()
+        with torch.no_grad():
+            rv = model(jn.float(), left).vertices.double()
+        pa = procrustes_align(rv, v.double(), mode="freihand")
+        checks[f"regressor_noise{noise:g}mm"] = {
+            "mpvpe_mm": float((rv - v).norm(dim=-1).mean() * 1000),
+            "pa_mpvpe_mm": float((pa - v).norm(dim=-1).mean() * 1000),
+            "hands": int(j.shape[0]),
+        }
+        right = ~left
+        sel = torch.nonzero(right).flatten()[:8]
+        t1 = time.perf_counter()
+        fv = fit_to_joints(jn[sel], HandModel(train.meta.get("hand_model", "open"),
+                                              side="right", dtype=torch.float64)).vertices  # fmt: skip
+        pa = procrustes_align(fv, v[sel].double(), mode="freihand")
+        checks[f"fit_noise{noise:g}mm"] = {
+            "mpvpe_mm": float((fv - v[sel]).norm(dim=-1).mean() * 1000),
+            "pa_mpvpe_mm": float((pa - v[sel]).norm(dim=-1).mean() * 1000),
+            "hands": int(sel.numel()),
+            "s_per_hand": (time.perf_counter() - t1) / max(1, sel.numel()),
+        }
+    result["checks"] = checks
+    result["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    atomic_write_text(run_dir / "result.json", json.dumps(result, indent=2) + "\n")
+    return result
+
+
+# ------------------------------------------------------------------------------ running
+def hardware() -> dict:
+    import torch
+
+    from handpose.utils.machine import cpu_name
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "gpu": gpu,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+    }
+
+
+def _cli(args: Sequence[str]) -> list[str]:
+    return [sys.executable, "-m", "handpose", *args[1:]]
+
+
+def _run_child(cmd: list[str], log: Path) -> float:
+    """Run a child with one torch thread, output to ``log``; returns its CPU seconds."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    with log.open("a", encoding="utf-8") as fh:
+        fh.write(f"$ {shlex.join(cmd)}\n")
+        fh.flush()
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:
+            proc.kill()
+            raise
+        code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"exit code {code}: {shlex.join(cmd)} (see {log})")
+    return usage.ru_utime + usage.ru_stime
+
+
+def _execute(out: Path, spec: RunSpec) -> dict:
+    run_dir = out / spec.key
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "handpose.experiments.ehpe", "run", str(out), spec.key]
+    _run_child(cmd, run_dir / "log.txt")
+    return json.loads((run_dir / "result.json").read_text())
+
+
+def _ensure_data(path: Path, kind: str, synth: SynthSize, log) -> dict:
+    cmd = synth.command(kind, path)
+    made = False
+    if not (path / "manifest.json").exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        log(f"synthesising the {kind} data: {shlex.join(cmd)}")
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        proc = subprocess.run(_cli(cmd), env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise HandposeError(f"data synthesis failed: {proc.stderr.strip()[-500:]}")
+        made = True
+    return describe_data(path, shlex.join(cmd) if made else None)
+
+
+def describe_data(path: Path, command: str | None) -> dict:
+    """Kind, counts per split, image size and generator settings of a shard folder."""
+    man = json.loads((Path(path) / "manifest.json").read_text())
+    gen = man.get("generator", {})
+    counts = {s: sum(int(f["count"]) for f in files) for s, files in man["splits"].items()}
+    return {
+        "path": str(path),
+        "kind": man.get("kind"),
+        "counts": counts,
+        "size": gen.get("size"),
+        "seed": gen.get("seed"),
+        "hand_model": man.get("meta", {}).get("hand_model"),
+        "command": command,
+    }
+
+
+def _ready(spec: RunSpec, done: set, failed: dict, planned: set) -> bool | None:
+    """True = can start, False = wait, None = a run it needs failed."""
+    needs = []
+    if spec.complete and spec.kind != "mesh" and MESH_RUN.key in planned:
+        needs.append(MESH_RUN.key)
+    if spec.kind == "pg":
+        needs.append(spec.tw_key)
+        full = RunSpec("pg", spec.seed, spec.backbone, spec.alloc, "full", spec.data).key
+        if spec.variant != "full" and full in planned:
+            needs.append(full)  # the full variant builds the shared feature cache
+    if any(n in failed for n in needs):
+        return None
+    return all(n in done for n in needs)
+
+
+def run_experiment(
+    out: str | os.PathLike = "runs/ehpe_exp",
+    preset: str = "cpu-small",
+    tables: Sequence[str] = ("1", "3", "4", "5", "6", "2", "fig1"),
+    seeds: Sequence[int] = (0, 1, 2),
+    backbones: Sequence[str] = ("efficientnet_lite0", "mobilenetv3_small_050", "resnet50"),
+    jobs: int = 2,
+    data: str | os.PathLike | None = None,
+    twohand_data: str | os.PathLike | None = None,
+    sets: Sequence[str] = (),
+    investigate: bool = False,
+    synth: SynthSize | None = None,
+    doc: str | os.PathLike | None = "docs/results/ehpe.md",
+    merge: Sequence[str | os.PathLike] = (),
+    notes: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> dict:
+    """Run (or continue) the chosen tables and write the report (module docstring).
+
+    Args:
+        out: experiment folder.
+        preset: EHPE preset (or YAML file) of every run; the baseline is derived from it.
+        tables: from :data:`TABLES`.
+        seeds: one set of runs per seed.
+        backbones: Table 1's rows; the first is the backbone of every other table.
+        jobs: child processes at a time (one torch thread each).
+        data, twohand_data: shard folders (default ``OUT/data/{single,twohand}``, synthesised
+            when missing with ``synth``).
+        sets: config overrides ``key=value`` for every EHPE run (and the derived baselines).
+        investigate: also run :data:`INVESTIGATE`'s PG variants.
+        doc: the markdown report (None: none); ``merge`` other experiment folders whose
+            results the report includes; ``notes`` a markdown file included verbatim.
+    Returns:
+        :func:`summarize` of every finished run.
+    """
+    from tqdm.auto import tqdm
+
+    if jobs < 1:
+        raise HandposeError(f"--jobs must be ≥ 1, got {jobs}")
+    specs = plan_runs(tables, seeds, backbones, investigate=investigate)
+    for s in [s for s in specs if s.kind != "mesh"][:1]:
+        ehpe_config(s, preset, sets)  # validate the preset and overrides before any work
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    synth = synth or SynthSize()
+    lock = threading.Lock()
+
+    def log(msg: str) -> None:
+        line = f"[{datetime.now(UTC).strftime('%H:%M:%S')}] {msg}"
+        with lock:
+            tqdm.write(line) if progress else print(line, flush=True)
+
+    meta_path = out / "experiment.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"sessions": []}
+    kinds = {s.data for s in specs}
+    paths = {
+        "single": Path(data) if data else out / "data" / "single",
+        "twohand": Path(twohand_data) if twohand_data else out / "data" / "twohand",
+    }
+    described = dict(meta.get("data", {}))
+    for kind in sorted(kinds):
+        d = _ensure_data(paths[kind], kind, synth, log)
+        if d["command"] is None and kind in described:
+            d["command"] = described[kind].get("command")
+        elif d["command"] is None:
+            d["command"] = shlex.join(synth.command(kind, paths[kind])) + "   # (or identical)"
+        described[kind] = d
+    cmd = ["handpose", "experiment", "ehpe", "--preset", preset, "--tables", *tables,
+           "--seeds", *map(str, seeds), "--backbones", *backbones, "--jobs", str(jobs),
+           "--out", str(out)]  # fmt: skip
+    if data:
+        cmd += ["--data", str(data)]
+    if twohand_data:
+        cmd += ["--twohand-data", str(twohand_data)]
+    cmd += [x for s in sets for x in ("--set", s)] + (["--investigate"] if investigate else [])
+    all_runs = list(dict.fromkeys([*[RunSpec(**r) for r in meta.get("runs", [])], *specs]))
+    session = {"start": datetime.now(UTC).isoformat(timespec="seconds"), "jobs": jobs}
+    meta.update(
+        preset=preset,
+        sets=list(sets),
+        data=described,
+        hardware=hardware(),
+        runs=[asdict(s) for s in all_runs],
+        command=shlex.join(cmd),
+        commands=list(dict.fromkeys([*meta.get("commands", []), shlex.join(cmd)])),
+    )
+    meta.setdefault("sessions", []).append(session)
+    atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
+
+    planned = {s.key for s in specs}
+    done = {s.key for s in specs if (out / s.key / "result.json").exists()}
+    done |= {s.key for s in all_runs if (out / s.key / "result.json").exists()}
+    pending = [s for s in specs if s.key not in done]
+    failed: dict[str, str] = {}
+    started = time.time()
+    log(f"{len(specs)} runs, {len(specs) - len(pending)} already done, {len(pending)} to go")
+    bar = tqdm(total=len(specs), initial=len(specs) - len(pending), desc="ehpe runs",
+               disable=not progress)  # fmt: skip
+    running: dict[Future, RunSpec] = {}
+
+    def execute(spec: RunSpec) -> dict:
+        try:
+            return _execute(out, spec)
+        except RuntimeError as err:
+            log(f"retrying {spec.key} once (it resumes): {err}")
+            time.sleep(5)
+            return _execute(out, spec)
+
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            while pending or running:
+                for s in list(pending):
+                    if len(running) >= jobs:
+                        break
+                    r = _ready(s, done, failed, planned)
+                    if r is None:
+                        pending.remove(s)
+                        failed[s.key] = "a run it needs failed"
+                    elif r:
+                        pending.remove(s)
+                        log(f"start {s.key}")
+                        running[pool.submit(execute, s)] = s
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    s = running.pop(fut)
+                    try:
+                        res = fut.result()
+                    except Exception as err:  # one failed run must not stop the others
+                        failed[s.key] = str(err)
+                        log(f"FAILED {s.key}: {err}")
+                        continue
+                    done.add(s.key)
+                    bar.update(1)
+                    pa = res.get("metrics", {}).get("pa_mpjpe") or res.get("metrics", {}).get(
+                        "mpjpe_all"
+                    )
+                    t = res.get("train_cpu_s")
+                    log(
+                        f"done {s.key}: "
+                        + (f"{pa:.2f} mm, " if pa is not None else "")
+                        + f"train {'?' if t is None else f'{t:.0f}'} CPU-s"
+                    )
+                    if doc is not None:
+                        write_report([out, *merge], doc, notes)
+    finally:
+        bar.close()
+        session["end"] = datetime.now(UTC).isoformat(timespec="seconds")
+        session["wall_s"] = round(time.time() - started, 1)
+        session["runs_done"] = len(done)
+        atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
+        if doc is not None:
+            write_report([out, *merge], doc, notes)
+    summary = summarize(collect_results([out, *merge]))
+    if failed:
+        details = "; ".join(f"{k}: {v}" for k, v in failed.items())
+        raise HandposeError(f"{len(failed)} run(s) failed ({details})")
+    return summary
+
+
+# ------------------------------------------------------------------------------ results
+def collect_results(folders: Sequence[str | os.PathLike]) -> list[dict]:
+    """Every ``result.json`` under the experiment folders (each with its ``folder``)."""
+    out = []
+    for f in folders:
+        for p in sorted(Path(f).glob("*/seed*/*/*/result.json")):  # (not the mesh regressor)
+            r = json.loads(p.read_text())
+            r["folder"] = str(f)
+            out.append(r)
+    return out
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    n = len(values)
+    mean = sum(values) / n
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return mean, std
+
+
+METRIC_KEYS = (
+    "pa_mpjpe", "pa_mpvpe", "pa_f@5mm", "pa_f@15mm", "mpjpe", "mpjpe_all", "mpjpe_sh",
+    "mpjpe_ih", "mpvpe_all", "mrrpe",
+)  # fmt: skip
+
+
+def summarize(results: list[dict]) -> dict:
+    """Mean ± sample std over seeds per (preset, data, backbone, run name).
+
+    Returns:
+        ``{(preset, data, backbone, name): {"n", "seeds", "by_seed": {metric: {seed: v}},
+        metric: (mean, std), "groups": {group: (mean, std)}, "fps": (mean, std),
+        "train_cpu_s": (mean, std) | None, "hardware": ...}}``
+    """
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        sp = r["spec"]
+        name = RunSpec(**sp).name
+        groups.setdefault((r["preset"], sp["data"], sp["backbone"], name), []).append(r)
+    summary = {}
+    for key, rs in groups.items():
+        e: dict = {"n": len(rs), "seeds": sorted(r["spec"]["seed"] for r in rs), "by_seed": {}}
+        e["hardware"] = rs[0].get("hardware", {})
+        for m in METRIC_KEYS:
+            vals = {r["spec"]["seed"]: r["metrics"][m] for r in rs
+                    if r.get("metrics", {}).get(m) is not None}  # fmt: skip
+            if vals:
+                e["by_seed"][m] = vals
+                e[m] = _mean_std(list(vals.values()))
+        g = {}
+        for r in rs:
+            for name, v in (
+                r.get("groups", {}).get("pa_mpjpe") or r.get("groups", {}).get("mpjpe") or {}
+            ).items():
+                if v is not None:
+                    g.setdefault(name, []).append(v)
+        e["groups"] = {k: _mean_std(v) for k, v in g.items()}
+        fps = [r["fps_torch"] for r in rs if r.get("fps_torch")]
+        e["fps"] = _mean_std(fps) if fps else None
+        cpu = [r["train_cpu_s"] for r in rs if r.get("train_cpu_s") is not None]
+        e["train_cpu_s"] = _mean_std(cpu) if cpu else None
+        tw = [r["val"]["val/tw_uv_px"] for r in rs if "val/tw_uv_px" in r.get("val", {})]
+        e["tw_uv_px"] = _mean_std(tw) if tw else None
+        summary[key] = e
+    return summary
+
+
+def paired_delta(entry: dict, ref: dict, metric: str = "pa_mpjpe"):
+    """``metric`` difference to ``ref`` over the seeds both have: (mean Δ, std Δ, mean Δ in %
+    of ref on those seeds, seeds with Δ < 0, seeds compared), or None."""
+    a, b = entry["by_seed"].get(metric, {}), ref["by_seed"].get(metric, {})
+    common = sorted(set(a) & set(b))
+    if not common:
+        return None
+    diffs = [a[s] - b[s] for s in common]
+    mean, std = _mean_std(diffs)
+    base = sum(b[s] for s in common) / len(common)
+    return mean, std, 100 * mean / base, sum(d < 0 for d in diffs), len(common)
+
+
+def _fmt(ms, n: int, digits: int = 2) -> str:
+    if ms is None:
+        return "—"
+    mean, std = ms
+    return f"{mean:.{digits}f} ± {std:.{digits}f}" if n > 1 else f"{mean:.{digits}f}"
+
+
+def _fmt_delta(d) -> str:
+    if d is None:
+        return "—"
+    mean, std, pct, lower, n = d
+    spread = f" ± {std:.2f}" if n > 1 else ""
+    return f"{mean:+.2f}{spread} ({pct:+.1f} %), {lower}/{n} lower"
+
+
+def _p(v, digits: int = 1) -> str:
+    return "—" if v is None else f"{v:.{digits}f}"
+
+
+# ------------------------------------------------------------------------------ report
+LABELS_T3 = {"all": "TW only (all 21 joints by the TW-stage)", "none": "PG only (no TW-stage)",
+             "full": "EHPE (TW + PG)"}  # fmt: skip
+ROWS_T5 = ("neither", "fem_only", "spi_only", "full")
+ROWS_T6 = ("fixed", "layers1", "layers3", "full")
+T5_MARKS = {"neither": ("×", "×"), "fem_only": ("×", "✓"), "spi_only": ("✓", "×"),
+            "full": ("✓", "✓")}  # fmt: skip
+T6_MARKS = {"fixed": ("fixed", 2), "layers1": ("dynamic", 1), "layers3": ("dynamic", 3),
+            "full": ("dynamic", 2)}  # fmt: skip
+
+
+def _entry(summary, preset, backbone, name, data="single"):
+    return summary.get((preset, data, backbone, name))
+
+
+def _cells(e, keys=("pa_mpjpe", "pa_mpvpe")) -> list[str]:
+    if e is None:
+        return ["not run"] + [""] * (len(keys) - 1)
+    return [_fmt(e.get(k), e["n"], 3 if "f@" in k else 2) for k in keys]
+
+
+def _row_table(
+    summary, preset, backbone, rows, ref_name, paper, labels, lead_cols=None
+) -> list[str]:
+    """Rows of (label, paper PA-MPJPE/PA-MPVPE, ours, Δ vs ref)."""
+    ref = _entry(summary, preset, backbone, ref_name)
+    out = []
+    for name, key in rows:
+        e = _entry(summary, preset, backbone, name)
+        pp = paper.get(key, (None, None))
+        delta = (
+            "—"
+            if (e is None or ref is None or name == ref_name)
+            else _fmt_delta(paired_delta(e, ref))
+        )
+        lead = lead_cols(key) if lead_cols else [labels.get(key, key)]
+        n = e["n"] if e else 0
+        out.append(
+            "| " + " | ".join([*lead, _p(pp[0]), _p(pp[1]), *_cells(e), delta, str(n)]) + " |"
+        )
+    return out
+
+
+def _presets(summary) -> list[str]:
+    return sorted({k[0] for k in summary}, key=lambda p: (p != "cpu-small", p))
+
+
+def plot_tables(summary, preset: str, backbone: str, path: Path) -> Path | None:
+    """One panel per ablation table: our PA-MPJPE relative to full EHPE (bars, mean ± std over
+    seeds) beside the paper's (dots), so that orderings can be compared across scales."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from handpose.utils.io import atomic_path
+
+    full = _entry(summary, preset, backbone, f"pg_{_folder(MAIN)}_full")
+    if full is None:
+        return None
+    panels = [
+        ("Table 3", [("TW only", "tw_all", PAPER["3"]["all"]), ("PG only", "tw_none",
+                     PAPER["3"]["none"]), ("EHPE", "pg_WT_full", PAPER["3"]["full"])]),
+        ("Table 4", [(a, f"pg_{_folder(a)}_full", PAPER["4"][a]) for a in ALLOCATIONS]),
+        ("Table 5", [(f"SPI {T5_MARKS[v][0]} FEM {T5_MARKS[v][1]}", f"pg_WT_{v}",
+                      PAPER["5"][v]) for v in ROWS_T5]),
+        ("Table 6", [(f"{T6_MARKS[v][0]} {T6_MARKS[v][1]}L", f"pg_WT_{v}", PAPER["6"][v])
+                     for v in ROWS_T6]),
+    ]  # fmt: skip
+    base = full["pa_mpjpe"][0]
+    fig, axes = plt.subplots(1, 4, figsize=(16, 4.2), gridspec_kw={"width_ratios": [3, 8, 4, 4]})
+    for ax, (title, rows) in zip(axes, panels):
+        x = list(range(len(rows)))
+        ours, err, paper = [], [], []
+        for _, name, pp in rows:
+            e = _entry(summary, preset, backbone, name)
+            if e is None or "pa_mpjpe" not in e:
+                ours.append(math.nan)
+                err.append(0.0)
+            else:
+                ours.append(100 * e["pa_mpjpe"][0] / base)
+                err.append(100 * e["pa_mpjpe"][1] / base)
+            paper.append(100 * pp[0] / PAPER["3"]["full"][0])
+        ax.bar(x, ours, yerr=err, capsize=3, color="tab:blue", label="ours (synthetic, CPU)")
+        ax.plot(x, paper, "o", color="tab:red", label="paper (FreiHAND)")
+        ax.axhline(100, color="gray", lw=0.8)
+        ax.set_xticks(x, [r[0] for r in rows], rotation=35, ha="right", fontsize=8)
+        ax.set_title(title)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("PA-MPJPE, % of full EHPE")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    return path
+
+
+def qualitative_grid(results: list[dict], data: str, path: Path, count: int = 8) -> Path | None:
+    """Test crops with the ground truth, the baseline's and EHPE's 2D joints (one seed)."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from handpose.handmodel.conventions import OPENPOSE_PARENTS
+    from handpose.training import harness
+    from handpose.training.methods.baseline import single_hand_targets
+    from handpose.training.methods.ehpe import open_split
+    from handpose.utils.io import atomic_path
+
+    def pick(name):
+        rs = [r for r in results if RunSpec(**r["spec"]).name == name and r.get("examples")
+              and r["spec"]["data"] == "single"]  # fmt: skip
+        return min(rs, key=lambda r: r["spec"]["seed"]) if rs else None
+
+    ehpe, base = pick(f"pg_{_folder(MAIN)}_full"), pick("baseline")
+    if ehpe is None:
+        return None
+    ckpt = Path(ehpe["folder"]) / ehpe["key"] / "pg" / "checkpoints" / "last.ckpt"
+    _, meta = harness.load_model(ckpt)
+    cfg = harness.method_config_from_dict("ehpe", meta["config"])
+    ds = open_split(data, "test", cfg.data)
+    idx = ehpe["examples"]["index"][:count]
+    tiles = []
+    scale = max(1, 192 // cfg.data.size)
+    for k, i in enumerate(idx):
+        item = ds[i]
+        tg = single_hand_targets(
+            {
+                kk: v[None]
+                for kk, v in item.items()
+                if kk in ("hand_valid", "joints3d", "joints2d", "joint_valid")
+            }
+        )
+        gt = tg["joints2d"][0].numpy()
+        sets = [("ground truth", gt, (40, 220, 40))]
+        if base is not None and i in base["examples"]["index"]:
+            j = base["examples"]["index"].index(i)
+            sets.append(("baseline", np.asarray(base["examples"]["uv"][j]), (230, 140, 30)))
+        sets.append(("EHPE", np.asarray(ehpe["examples"]["uv"][k]), (230, 40, 40)))
+        img = (item["image"].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+        big = np.repeat(np.repeat(img, scale, 0), scale, 1)
+        row = []
+        for label, uv, colour in sets:
+            tile = Image.fromarray(big.copy())
+            d = ImageDraw.Draw(tile)
+            p = (uv + 0.5) * scale - 0.5
+            for c, par in enumerate(OPENPOSE_PARENTS):
+                if par >= 0:
+                    d.line([tuple(p[par]), tuple(p[c])], fill=colour, width=2)
+            for u, v in p:
+                d.ellipse([u - 2, v - 2, u + 2, v + 2], fill=colour)
+            d.text((3, 2), label, fill=(255, 255, 255))
+            row.append(np.asarray(tile))
+        while len(row) < 3:
+            row.append(np.zeros_like(row[0]))
+        tiles.append(np.concatenate(row, 1))
+    half = (len(tiles) + 1) // 2  # two columns of tiles
+    right = tiles[half:] + [np.zeros_like(tiles[0])] * (2 * half - len(tiles))
+    gap = np.full((tiles[0].shape[0] * half, 6, 3), 255, np.uint8)
+    grid = np.concatenate([np.concatenate(tiles[:half], 0), gap, np.concatenate(right, 0)], 1)
+    with atomic_path(path) as tmp:
+        Image.fromarray(grid).save(tmp, format="PNG")
+    return path
+
+
+def write_report(
+    folders: Sequence[str | os.PathLike],
+    doc: str | os.PathLike,
+    notes: str | os.PathLike | None = None,
+) -> str:
+    """Write the markdown report (and its pictures beside it) from the finished runs of the
+    experiment folders (the first one's experiment.json gives the commands, data, hardware).
+    Works on partial experiments."""
+    from handpose.reports.evaluation import plot_group_means
+
+    folders = [Path(f) for f in folders]
+    doc = Path(doc)
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    metas = [_read_meta(f) for f in folders if (f / "experiment.json").exists()]
+    meta = metas[0] if metas else {}
+    results = collect_results(folders)
+    summary = summarize(results)
+    presets = _presets(summary) or [meta.get("preset", "cpu-small")]
+    preset = presets[0]
+    runs = [RunSpec(**r) for r in meta.get("runs", [])]
+    main_bb = next((r.backbone for r in runs if r.kind == "pg"), None) or next(
+        (k[2] for k in summary if k[0] == preset), "mobilenetv3_small_050"
+    )
+    stem = doc.stem
+    L: list[str] = ["# EHPE: measured results beside the paper's", ""]
+    L += [
+        f"Generated by `handpose.experiments.ehpe` from {len(results)} finished runs "
+        f"({len(runs)} planned in `{folders[0]}`). Unless a row says otherwise: preset "
+        f"`{preset}`, backbone `{main_bb}`, synthetic `single` data, test split; errors in mm "
+        "after Procrustes alignment (FreiHAND protocol), mean ± sample std over seeds; Δ = "
+        "paired difference to the table's reference row over the seeds both have "
+        '("k/n lower" counts seeds where the row is better). The paper\'s numbers are on '
+        "real FreiHAND images with 256 px inputs and ImageNet-pretrained backbones trained on a "
+        "GPU: **compare orderings and relative gaps, not absolute values.**",
+        "",
+    ]
+    # ---- Table 1
+    L += ["## Table 1: backbones, EHPE vs the baseline", ""]
+    L += [
+        "Baseline = backbone + 2.5D heatmap + soft-argmax for all 21 joints "
+        "(`handpose train baseline`), trained with the TW-stage's backbone, input, heatmap "
+        "resolution and epochs. CPU speed: images/s at batch 1, one torch thread, measured "
+        "inside each run on a shared machine (noisy; docs/benchmarks/ehpe.md has the "
+        "controlled measurement). The paper's FPS are on a GPU.",
+        "",
+        "| preset | backbone | method | paper PA-MPJPE | paper PA-MPVPE | paper F@5 | paper F@15 "
+        "| paper FPS (GPU) | PA-MPJPE | PA-MPVPE | F@5 | F@15 | CPU img/s | Δ PA-MPJPE vs "
+        "baseline | seeds |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    t1_keys = ("pa_mpjpe", "pa_mpvpe", "pa_f@5mm", "pa_f@15mm")
+    bbs = sorted({k[2] for k in summary if k[1] == "single" and k[3] in ("baseline",
+                  f"pg_{_folder(MAIN)}_full")}, key=lambda b: (b != main_bb, b))  # fmt: skip
+    for p in presets:
+        for b in bbs:
+            e = _entry(summary, p, b, f"pg_{_folder(MAIN)}_full")
+            bl = _entry(summary, p, b, "baseline")
+            if e is None and bl is None:
+                continue
+            pp = PAPER["1"].get(b, (None,) * 5)
+            for label, ent, paper in (("EHPE", e, pp), ("baseline", bl, (None,) * 5)):
+                if ent is None:
+                    continue
+                delta = _fmt_delta(paired_delta(ent, bl)) if (label == "EHPE" and bl) else "—"
+                paper_cells = [_p(paper[0]), _p(paper[1]), _p(paper[2], 3), _p(paper[3], 3),
+                               _p(paper[4], 0)]  # fmt: skip
+                L.append(
+                    "| " + " | ".join([p, b, label, *paper_cells, *_cells(ent, t1_keys),
+                                       _fmt(ent["fps"], ent["n"], 1), delta, str(ent["n"])])
+                    + " |"
+                )  # fmt: skip
+    L += [
+        "",
+        "Paper rows without a counterpart here: FastViT-MA36 alone (the FastViT regressor, "
+        "PA-MPJPE 6.6, 75 FPS), and EHPE with HRNet / FastViT-MA36 at full size (too slow to "
+        "train on this CPU; `--preset paper-freihand --backbones ...` on a GPU, merged with "
+        "`--merge`).",
+        "",
+    ]
+    # ---- Table 2
+    L += ["## Table 2: two hands (synthetic `twohand`, per-hand stages)", ""]
+    L += [
+        "InterHand2.6M protocol (IntagHand / EANet / EHPE scale alignment at the middle MCP), "
+        "each hand cropped and estimated on its own, the two hands' results combined per image.",
+        "",
+        "| method | paper MPJPE | paper MPVPE | MPJPE all | MPJPE SH | MPJPE IH | MPVPE all "
+        "| MRRPE | seeds |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p in presets:
+        e = _entry(summary, p, main_bb, f"pg_{_folder(MAIN)}_full", "twohand")
+        keys = ("mpjpe_all", "mpjpe_sh", "mpjpe_ih", "mpvpe_all", "mrrpe")
+        cells = _cells(e, keys) if e else ["not run", "", "", "", ""]
+        L.append(
+            f"| EHPE ({p}) | 5.73 | 5.87 | " + " | ".join(cells) + f" | {e['n'] if e else 0} |"
+        )
+    L += [""]
+    # ---- Tables 3-6
+    cols = ("| paper PA-MPJPE | paper PA-MPVPE | PA-MPJPE | PA-MPVPE | Δ PA-MPJPE vs EHPE "
+            "| seeds |")  # fmt: skip
+    sep = "|---:|---:|---:|---:|---:|---:|"
+    L += ["## Table 3: segmented architecture", "", "| stages " + cols, "|---" + sep]
+    rows3 = [("tw_all", "all"), ("tw_none", "none"), (f"pg_{_folder(MAIN)}_full", "full")]
+    L += _row_table(summary, preset, main_bb, rows3, f"pg_{_folder(MAIN)}_full", PAPER["3"],
+                    LABELS_T3)  # fmt: skip
+    L += ["", "## Table 4: joint allocation between the stages", ""]
+    L += ["| TW-stage | PG-stage " + cols, "|---|---" + sep]
+    from handpose.models.ehpe.config import GROUP_LETTERS, parse_allocation
+
+    def alloc_cols(a):
+        tw = parse_allocation(a)
+        pg = [x for x in GROUP_LETTERS if x not in tw]
+        return [a, "+".join(pg)]
+
+    rows4 = [(f"pg_{_folder(a)}_full", a) for a in ALLOCATIONS]
+    L += _row_table(summary, preset, main_bb, rows4, f"pg_{_folder(MAIN)}_full", PAPER["4"], {},
+                    alloc_cols)  # fmt: skip
+    tw_rows = [(a, _entry(summary, preset, main_bb, f"tw_{_folder(a)}")) for a in ALLOCATIONS]
+    if any(e and e.get("tw_uv_px") for _, e in tw_rows):
+        L += ["", "The TW-stage's own 2D error on its joints (validation, crop pixels): "
+              + ", ".join(f"{a}: {_fmt(e['tw_uv_px'], e['n'])}" for a, e in tw_rows
+                          if e and e.get("tw_uv_px")) + "."]  # fmt: skip
+    L += ["", "## Table 5: the PG-stage's two branches", ""]
+    L += ["| SPI | FEM " + cols, "|---|---" + sep]
+    rows5 = [(f"pg_{_folder(MAIN)}_{v}", v) for v in ROWS_T5]
+    L += _row_table(summary, preset, main_bb, rows5, f"pg_{_folder(MAIN)}_full", PAPER["5"], {},
+                    lambda k: list(T5_MARKS[k]))  # fmt: skip
+    L += ["", "## Table 6: SPI edge weights and depth", ""]
+    L += ["| edge weights | layers " + cols, "|---|---" + sep]
+    rows6 = [(f"pg_{_folder(MAIN)}_{v}", v) for v in ROWS_T6]
+    L += _row_table(summary, preset, main_bb, rows6, f"pg_{_folder(MAIN)}_full", PAPER["6"], {},
+                    lambda k: [str(x) for x in T6_MARKS[k]])  # fmt: skip
+    extra = [(f"pg_{_folder(MAIN)}_{v}", v) for v in INVESTIGATE
+             if _entry(summary, preset, main_bb, f"pg_{_folder(MAIN)}_{v}")]  # fmt: skip
+    if extra:
+        L += ["", "## Choices where the paper is silent, measured", ""]
+        L += ["| variant " + cols, "|---" + sep]
+        L += _row_table(summary, preset, main_bb, extra, f"pg_{_folder(MAIN)}_full", {},
+                        {v: PG_VARIANTS[v][0] for v in INVESTIGATE})  # fmt: skip
+    pic = plot_tables(summary, preset, main_bb, doc.with_name(f"{stem}_tables.png"))
+    if pic:
+        L += ["", f"![Tables 3-6 relative to full EHPE]({pic.name})", ""]
+    # ---- Figure 1
+    L += ["", "## Figure 1: error per joint group", ""]
+    L += [
+        "Mean PA-MPJPE per joint group (OpenPose groups; the thumb's CMC/MCP/IP count as "
+        "MCP/PIP/DIP) and relative to the tips. The paper reports TIP > DIP > PIP > MCP > W "
+        "with ≈ 100 / 80 / 72 / 59 / 40 % for existing methods.",
+        "",
+        "| method | TIP | DIP | PIP | MCP | W | relative (TIP = 100) | seeds |",
+        "|---|---:|---:|---:|---:|---:|---|---:|",
+        "| paper (existing methods) | | | | | | 100 / 80 / 72 / 59 / 40 | |",
+    ]
+    series = {}
+    for label, name in (("baseline", "baseline"), ("EHPE", f"pg_{_folder(MAIN)}_full")):
+        e = _entry(summary, preset, main_bb, name)
+        if not e or not e["groups"]:
+            continue
+        g = {k: v[0] for k, v in e["groups"].items()}
+        order = ("tip", "dip", "pip", "mcp", "wrist")
+        rel = " / ".join(f"{100 * g[k] / g['tip']:.0f}" for k in order)
+        L.append(f"| {label} | " + " | ".join(_fmt(e["groups"][k], e["n"]) for k in order)
+                 + f" | {rel} | {e['n']} |")  # fmt: skip
+        series[label] = {k: g[k] for k in order}
+    if series:
+        pic = plot_group_means(series, doc.with_name(f"{stem}_groups.png"),
+                               title="PA-MPJPE per joint group")  # fmt: skip
+        L += ["", f"![per joint group]({pic.name})", ""]
+    data_single = meta.get("data", {}).get("single", {}).get("path")
+    if data_single and Path(data_single).exists():
+        grid = qualitative_grid(results, data_single, doc.with_name(f"{stem}_grid.png"))
+        if grid:
+            L += ["## Qualitative results", "",
+                  "Test crops (lowest seed): ground truth (green), the baseline (orange) and "
+                  "EHPE (red) 2D joints.", "", f"![qualitative]({grid.name})", ""]  # fmt: skip
+    if notes is not None and Path(notes).exists():
+        L += [Path(notes).read_text(encoding="utf-8").rstrip(), ""]
+    # ---- how
+    L += ["## How these numbers were made", "", "### Commands", "", "```bash"]
+    for kind, d in meta.get("data", {}).items():
+        if d.get("command"):
+            L.append(f"{d['command']}   # {kind} data")
+    for c in meta.get("commands", []):
+        L.append(c)
+    for m in metas[1:]:
+        for c in m.get("commands", []):
+            L.append(c + "   # merged")
+    L += ["```", "", "### Data", ""]
+    for kind, d in meta.get("data", {}).items():
+        L.append(f"- `{kind}`: `{d['path']}`, {d.get('size')} px renders of the "
+                 f"`{d.get('hand_model')}` hand model, seed {d.get('seed')}, "
+                 + ", ".join(f"{k} {v}" for k, v in d.get("counts", {}).items()))  # fmt: skip
+    hw = meta.get("hardware")
+    if hw:
+        L += ["", "### Hardware and time", "",
+              f"- {hw['cpu']}, {hw['cores']} cores shared with other jobs; Python {hw['python']}"
+              f", torch {hw['torch']}; every run one child process with one torch thread"]  # fmt: skip
+        for kind in ("tw", "pg", "baseline"):
+            cpu = [r["train_cpu_s"] for r in results
+                   if r["spec"]["kind"] == kind and r.get("train_cpu_s") is not None]  # fmt: skip
+            if cpu:
+                m, sd = _mean_std(cpu)
+                L.append(f"- {kind} runs: training {m / 60:.1f} ± {sd / 60:.1f} CPU-min "
+                         f"({len(cpu)} runs)")  # fmt: skip
+        for i, s in enumerate(meta.get("sessions", []), 1):
+            wall = s.get("wall_s")
+            L.append(f"- session {i}: started {s['start']}, "
+                     + (f"wall {wall / 60:.1f} min" if wall else "running or killed"))  # fmt: skip
+    for m in metas[1:]:
+        h = m.get("hardware", {})
+        L.append(f"- merged: {m.get('preset')} on {h.get('gpu') or h.get('cpu')}")
+    L += ["", "### Configuration", "",
+          f"Preset `{meta.get('preset', preset)}` (`handpose/configs/ehpe/`), overrides "
+          f"{meta.get('sets') or 'none'}; each run's resolved config is in its run folder "
+          "(`<stage>/config.yaml`).", ""]  # fmt: skip
+    text = "\n".join(L)
+    atomic_write_text(doc, text)
+    return text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m handpose.experiments.ehpe run OUT KEY`` (the runner's child process)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 3 or args[0] != "run":
+        print("usage: python -m handpose.experiments.ehpe run OUT KEY", file=sys.stderr)
+        return 2
+    try:
+        run_one(args[1], args[2])
+    except HandposeError as err:
+        print(f"handpose: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

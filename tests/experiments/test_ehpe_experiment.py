@@ -1,0 +1,130 @@
+"""The EHPE experiment runner: the plan, the configs of each run, summaries and the report
+(from made-up results: training is covered by tests/training/test_ehpe_method.py)."""
+
+import json
+
+import pytest
+
+from handpose.errors import HandposeError
+from handpose.experiments.ehpe import (
+    ALLOCATIONS,
+    MESH_RUN,
+    RunSpec,
+    baseline_config,
+    collect_results,
+    ehpe_config,
+    paired_delta,
+    plan_runs,
+    summarize,
+    write_report,
+)
+
+
+def test_plan_orders_dependencies_and_covers_the_tables():
+    runs = plan_runs(["1", "2", "3", "4", "5", "6", "fig1"], [0, 1], ["a", "b"], investigate=True)
+    keys = [r.key for r in runs]
+    assert runs[0] == MESH_RUN and len(keys) == len(set(keys))
+    for i, r in enumerate(runs):
+        if r.kind == "pg":
+            assert r.tw_key in keys[:i]  # its TW run comes first
+    pg = {(r.seed, r.alloc, r.variant) for r in runs if r.kind == "pg" and r.backbone == "a"
+          and r.data == "single"}  # fmt: skip
+    for s in (0, 1):
+        assert {(s, a, "full") for a in ALLOCATIONS} <= pg
+        for v in ("neither", "fem_only", "spi_only", "fixed", "layers1", "layers3", "token_init"):
+            assert (s, "W+T", v) in pg
+    tw = {(r.seed, r.alloc) for r in runs if r.kind == "tw" and r.backbone == "a"}
+    assert {(0, "all"), (0, "none"), (1, "all")} <= tw
+    assert {r.backbone for r in runs if r.kind == "baseline"} == {"a", "b"}
+    assert {r.data for r in runs if r.kind == "pg"} == {"single", "twohand"}
+    # the main backbone's seeds come before Table 4 and Table 1's other backbones
+    first_alloc = next(i for i, r in enumerate(runs) if r.alloc == "T")
+    assert all(i < first_alloc for i, r in enumerate(runs) if r.variant == "layers3")
+    assert plan_runs(["5"], [0], ["a"])[1:3] == [RunSpec("tw", 0, "a", "W+T"),
+                                                 RunSpec("pg", 0, "a", "W+T", "full")]  # fmt: skip
+    with pytest.raises(HandposeError, match="unknown table"):
+        plan_runs(["7"], [0], ["a"])
+
+
+def test_each_run_gets_its_config():
+    def cfg(**kw):
+        return ehpe_config(RunSpec(**{"kind": "pg", "seed": 3, "backbone": "resnet18", **kw}),
+                           "tiny", ["tw_train.epochs=1"])  # fmt: skip
+
+    c = cfg(alloc="T+D", variant="fixed")
+    assert c.seed == 3 and c.model.backbone == "resnet18" and c.model.tw_joints == "T+D"
+    assert c.model.pg.edge_weights == "fixed" and c.tw_train.epochs == 1
+    assert cfg(alloc="W+T", variant="spi_only").model.pg.fem is False
+    assert cfg(alloc="W+T", variant="layers3").model.pg.gat_layers == 3
+    assert cfg(alloc="W+T", variant="refine_tw").model.pg.keep_tw is False
+    c = cfg(alloc="all", kind="tw")
+    assert c.model.tw_joints == "W+T+D+P+M" and not c.model.pg.enabled
+    assert cfg(alloc="none", kind="tw").model.tw_joints == "none"
+    assert cfg(alloc="W+T", variant="full", data="twohand").hands == "each"
+    b = baseline_config(RunSpec("baseline", 2, "mobilenetv3_small_050"), "tiny",
+                        ["tw_train.epochs=1", "tw_schedule.milestones=[1]"])  # fmt: skip
+    e = cfg(alloc="W+T", variant="full")
+    assert b.seed == 2 and b.model.level == e.model.tw.feature_stride == 8
+    assert b.model.num_deconv == 1 and b.data.size == e.data.size  # stride 8 → 4
+    assert b.train.epochs == e.tw_train.epochs and b.train.lr == e.tw_train.lr
+    assert b.train.min_lr_ratio == 0.1  # the TW-stage's step decay (× 0.1), as a cosine
+
+
+def _fake(out, spec, pa, seed_offset=0.0, groups=None):
+    d = out / spec.key
+    d.mkdir(parents=True)
+    res = {
+        "spec": {**spec.__dict__},
+        "key": spec.key,
+        "preset": "cpu-small",
+        "metrics": {
+            "pa_mpjpe": pa + seed_offset,
+            "pa_mpvpe": pa + 1,
+            "pa_f@5mm": 0.3,
+            "pa_f@15mm": 0.8,
+        },  # fmt: skip
+        "groups": {
+            "pa_mpjpe": groups or {"wrist": 4.0, "mcp": 6.0, "pip": 7.0, "dip": 8.0, "tip": 10.0}
+        },  # fmt: skip
+        "fps_torch": 50.0,
+        "train_cpu_s": 100.0,
+        "val": {},
+    }
+    (d / "result.json").write_text(json.dumps(res))
+
+
+def test_summary_paired_deltas_and_report(tmp_path):
+    out = tmp_path / "exp"
+    for s in (0, 1, 2):
+        _fake(out, RunSpec("pg", s, "m", "W+T", "full"), 10.0, 0.1 * s)
+        _fake(out, RunSpec("pg", s, "m", "W+T", "fixed"), 11.0, 0.3 * s)
+        _fake(out, RunSpec("baseline", s, "m"), 12.0)
+    (out / "experiment.json").write_text(json.dumps({"preset": "cpu-small", "runs": [],
+                                                     "data": {}, "commands": ["x"]}))  # fmt: skip
+    res = collect_results([out])
+    assert len(res) == 9
+    summ = summarize(res)
+    full = summ[("cpu-small", "single", "m", "pg_WT_full")]
+    assert full["n"] == 3 and full["pa_mpjpe"][0] == pytest.approx(10.1)
+    assert full["pa_mpjpe"][1] == pytest.approx(0.1)  # sample std of 10, 10.1, 10.2
+    d = paired_delta(summ[("cpu-small", "single", "m", "pg_WT_fixed")], full)
+    # per seed: 1.0, 1.2, 1.4 → mean 1.2, std 0.2, none lower
+    assert d[0] == pytest.approx(1.2) and d[1] == pytest.approx(0.2) and d[3:] == (0, 3)
+    doc = tmp_path / "docs" / "ehpe.md"
+    text = write_report([out], doc)
+    assert doc.read_text() == text
+    assert (
+        "| fixed | 2 | 6.5 | 6.6 | 11.30 ± 0.30 | 12.00 ± 0.00 | +1.20 ± 0.20 (+11.9 %), 0/3 lower | 3 |"
+        in text
+    )
+    assert (
+        "| EHPE | — | — | — | — | — | 10.10 ± 0.10 |" in text
+        and "-1.90 ± 0.10 (-15.8 %), 3/3 lower" in text
+    )
+    assert "| W+T+D | P+M | 5.8 | 5.9 | not run |" in text
+    assert (
+        "| EHPE | 10.00 ± 0.00 | 8.00 ± 0.00 | 7.00 ± 0.00 | 6.00 ± 0.00 | 4.00 ± 0.00 | 100 / 80 / 70 / 60 / 40 | 3 |"
+        in text
+    )
+    assert (tmp_path / "docs" / "ehpe_tables.png").exists()
+    assert (tmp_path / "docs" / "ehpe_groups.png").exists()

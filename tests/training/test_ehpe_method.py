@@ -1,0 +1,162 @@
+"""EHPE on the harness: the two stages, the frozen TW-stage, the feature cache, the variants
+without a second stage, and a short run lowering the loss."""
+
+import lightning as L
+import pytest
+import torch
+
+from handpose.errors import HandposeError
+from handpose.models.ehpe import EHPE
+from handpose.training import harness
+from handpose.training.config import TrainConfig
+from handpose.training.methods.ehpe import StepSchedule, adam_step_schedule
+from training.imagedata import write_tiny_shards
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_tiny_shards(
+        tmp_path_factory.mktemp("ehpedata") / "shards", train=12, val=4, size=64
+    )
+
+
+def _cfg(*sets):
+    return harness.load_method_config("ehpe", "tiny", list(sets))
+
+
+@pytest.fixture(scope="module")
+def tw_run(data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ehpe") / "run"
+    cfg = _cfg("tw_train.epochs=3")
+    paths = harness.train("ehpe", cfg, data, out, stages=["tw"])
+    return {"out": out, "cfg": cfg, "tw": paths["tw"]}
+
+
+def _losses(run_dir, key):
+    from handpose.training import read_metrics
+
+    rows = read_metrics(run_dir)
+    return [float(r[key]) for r in rows if r.get(key) not in (None, "")]
+
+
+def test_tw_stage_lowers_its_loss_and_its_checkpoint_is_not_a_whole_model(tw_run):
+    losses = _losses(tw_run["out"] / "tw", "train/loss")
+    assert len(losses) >= 6 and sum(losses[-3:]) < sum(losses[:3])
+    model, meta = harness.load_model(tw_run["tw"], "ehpe", "tw")
+    assert meta["stage"] == "tw" and model.pg is None
+    with pytest.raises(HandposeError, match="only its TW-stage"):
+        model(torch.zeros(1, 3, 64, 64))
+
+
+class FrozenProbe(L.Callback):
+    def on_train_start(self, trainer, module):
+        self.before = {k: v.clone() for k, v in module.model.tw.state_dict().items()}
+        self.pg_before = {k: v.clone() for k, v in module.model.pg.state_dict().items()}
+        self.modes, self.tw_grads = [], []
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        self.modes.append((module.model.tw.training, module.model.pg.training))
+
+    def on_after_backward(self, trainer, module):
+        self.tw_grads += [p.grad for p in module.model.tw.parameters()]
+        self.pg_grads = [p.grad for p in module.model.pg.parameters() if p.requires_grad]
+
+    def on_train_end(self, trainer, module):
+        self.after = {k: v.clone() for k, v in module.model.tw.state_dict().items()}
+        self.pg_after = {k: v.clone() for k, v in module.model.pg.state_dict().items()}
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_pg_stage_trains_on_a_frozen_tw_stage(tw_run, data, tmp_path, cache):
+    probe = FrozenProbe()
+    cfg = _cfg("tw_train.epochs=3", "pg_train.epochs=3", f"cache={str(cache).lower()}")
+    paths = harness.train("ehpe", cfg, data, tmp_path / "run", stages=["pg"],
+                          requires={"tw": tw_run["tw"]}, callbacks=[probe])  # fmt: skip
+    # the frozen TW-stage: eval mode, no gradient, unchanged (BatchNorm statistics included)
+    assert probe.modes and all(m == (False, True) for m in probe.modes)
+    assert probe.tw_grads and all(g is None for g in probe.tw_grads)
+    assert all(g is not None for g in probe.pg_grads)
+    for k, v in probe.before.items():
+        assert torch.equal(v, probe.after[k]), k
+    assert any(not torch.equal(v, probe.pg_after[k]) for k, v in probe.pg_before.items())
+    losses = _losses(tmp_path / "run" / "pg", "train/loss")
+    assert sum(losses[-3:]) < sum(losses[:3])
+    # the pg checkpoint is a whole model holding the tw checkpoint's TW-stage
+    full, meta = harness.load_model(paths["pg"], "ehpe", "pg")
+    tw, _ = harness.load_model(tw_run["tw"], "ehpe", "tw")
+    assert meta["requires"]["tw"]["checkpoint"] == str(tw_run["tw"])
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(full.tw(x).coords, tw.tw(x).coords)
+        out = full(x)
+    assert out.joints.shape == (2, 21, 3) and torch.isfinite(out.joints).all()
+    if cache:  # beside the frozen checkpoint, shared by every PG run that loads it
+        assert len(list((tw_run["out"] / "tw" / "cache").glob("tw-*"))) == 2  # train, val
+
+
+def test_cached_inputs_equal_the_frozen_tw_stage_on_the_fly(tw_run, data, tmp_path):
+    from handpose.training.fingerprint import data_fingerprint
+    from handpose.training.image_data import IndexedDataset, image_loader, open_image_split
+    from handpose.training.methods.ehpe import PGCachedData, PGModule, hand_targets
+    from handpose.training.registry import StageContext, get_method
+
+    cfg = _cfg("cache=true")
+    tw, _ = harness.load_model(tw_run["tw"], "ehpe", "tw")
+    tw.requires_grad_(False)
+    ctx = StageContext(get_method("ehpe"), "pg", cfg, data, tmp_path, data_fingerprint(data),
+                       frozen={"tw": tw}, frozen_checkpoints={"tw": tw_run["tw"]},
+                       cache_dir=tmp_path / "cache")  # fmt: skip
+    dm = PGCachedData(ctx)
+    dm.setup("fit")
+    module = PGModule(cfg, tw).eval()
+    ds = IndexedDataset(open_image_split(data, "val", cfg.data))
+    batch = next(iter(image_loader(ds, 4, shuffle=False, seed=0, augmentation=None)))
+    cached = next(iter(torch.utils.data.DataLoader(dm.val_set, batch_size=4)))
+    with torch.no_grad():
+        a, b = module._output(batch), module._output(cached)
+    torch.testing.assert_close(a.joints, b.joints)
+    ta, tb = hand_targets(batch, module.model), hand_targets(cached, module.model)
+    torch.testing.assert_close(ta["targets"], tb["targets"])
+
+
+def test_variants_without_a_second_stage(data, tmp_path):
+    for sets in (["model.tw_joints=W+T+D+P+M", "model.pg.enabled=false"], ["model.tw_joints=none"]):
+        cfg = _cfg("tw_train.epochs=1", *sets)
+        out = tmp_path / sets[-1].split("=")[0].replace(".", "_")
+        paths = harness.train("ehpe", cfg, data, out, stages=["tw"])
+        model, _ = harness.load_model(paths["tw"])
+        assert model(torch.zeros(1, 3, 64, 64)).joints.shape == (1, 21, 3)
+        with pytest.raises(HandposeError, match="there is no stage 'pg'"):
+            harness.train("ehpe", cfg, data, out, stages=["pg"], requires={"tw": paths["tw"]})
+
+
+def test_step_schedule_and_bad_config():
+    p = torch.nn.Parameter(torch.zeros(1))
+    t = TrainConfig(epochs=4, lr=1.0, weight_decay=0.0, warmup_epochs=1.0)
+    sched = adam_step_schedule([p], t, StepSchedule((2, 3), 0.1), total_steps=8)["lr_scheduler"]
+    lam = sched["scheduler"].lr_lambdas[0]
+    assert [round(lam(s), 6) for s in range(8)] == [0.5, 1.0, 1.0, 1.0, 0.1, 0.1, 0.01, 0.01]
+    with pytest.raises(HandposeError, match="milestones"):
+        _cfg("pg_schedule.milestones=[3, 2]")
+    with pytest.raises(HandposeError, match="multiple of"):
+        _cfg("data.size=60")
+    with pytest.raises(HandposeError, match="unknown config key 'model.pg.layers'"):
+        _cfg("model.pg.layers=2")
+    assert isinstance(EHPE(_cfg().model, 64), EHPE)
+
+
+def test_memory_cache_loads_each_item_once():
+    from handpose.training.methods.ehpe import MemoryCached
+
+    calls = []
+
+    class Source(list):
+        def __getitem__(self, i):
+            calls.append(i)
+            return {"image": torch.full((3, 2, 2), float(i)), "K": torch.eye(3), "mask": 1}
+
+    ds = MemoryCached(Source([0, 1, 2]))
+    a, b = ds[1], ds[1]
+    assert calls == [1] and torch.equal(a["image"], b["image"]) and "mask" not in a
+    a["image"] = None  # a caller's dict does not reach the cache
+    assert ds[1]["image"] is not None and len(ds) == 3
