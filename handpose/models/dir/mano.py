@@ -35,7 +35,11 @@ from torch import Tensor, nn
 
 from handpose.errors import HandposeError
 from handpose.geometry.camera import cam_crop_to_full, weak_perspective_project
-from handpose.geometry.rotations import matrix_to_axis_angle, rotation_6d_to_matrix
+from handpose.geometry.rotations import (
+    axis_angle_to_matrix,
+    matrix_to_axis_angle,
+    rotation_6d_to_matrix,
+)
 from handpose.handmodel import HandModel
 
 __all__ = [
@@ -120,10 +124,20 @@ class ManoVectorDecoder(nn.Module):
         fix_left_shapedirs: bool | str = False,
     ) -> None:
         super().__init__()
-        kw = dict(flat_hand_mean=False, num_pca_comps=int(num_pca))
-        self.right = HandModel(hand_model, side="right", **kw)
-        self.left = HandModel(hand_model, side="left", fix_left_shapedirs=fix_left_shapedirs, **kw)
+        # Flat-hand-mean models driven by rotation matrices: the PCA → axis-angle map is done
+        # here and the rotations by geometry.axis_angle_to_matrix, which exports to ONNX (the
+        # layer's own Rodrigues uses torch.sinc, which does not).
+        self.right = HandModel(hand_model, side="right")
+        self.left = HandModel(hand_model, side="left", fix_left_shapedirs=fix_left_shapedirs)
         self.num_pca = int(num_pca)
+        n_comps = self.right.hands_components.shape[0]
+        if not 1 <= self.num_pca <= n_comps:
+            raise HandposeError(f"num_pca must be between 1 and {n_comps}, got {num_pca}.")
+        for name, m in (("right", self.right), ("left", self.left)):
+            self.register_buffer(
+                f"{name}_pca_basis", m.hands_components[: self.num_pca].clone(), persistent=False
+            )
+            self.register_buffer(f"{name}_pose_mean", m.hands_mean.clone(), persistent=False)
         self.num_betas = 10
         if self.right.num_betas < self.num_betas:
             raise HandposeError(
@@ -159,8 +173,9 @@ class ManoVectorDecoder(nn.Module):
     def full_articulation(self, pca: Tensor, slot: int) -> Tensor:
         """(..., k) PCA coefficients → (..., 45) axis-angle articulation (flat-hand convention,
         the sample schema's ``mano_hand_pose``)."""
-        m = self.right if slot == 0 else self.left
-        return pca @ m.pca_basis.to(pca.dtype) + m.hands_mean.to(pca.dtype)
+        name = "right" if slot == 0 else "left"
+        basis = getattr(self, f"{name}_pca_basis").to(pca.dtype)
+        return pca @ basis + getattr(self, f"{name}_pose_mean").to(pca.dtype)
 
     def forward(self, vector: Tensor, offset: Tensor, vertices: bool = True) -> HandsEstimate:
         """Decode (B, 2, D) vectors and a (B, 3) offset."""
@@ -171,10 +186,12 @@ class ManoVectorDecoder(nn.Module):
         r6, pca, betas, cam = self.split(vector)
         rot = rotation_6d_to_matrix(r6)  # (B, 2, 3, 3)
         joints, verts = [], []
+        B = vector.shape[0]
         for slot, model in enumerate((self.right, self.left)):
+            pose = axis_angle_to_matrix(self.full_articulation(pca[:, slot], slot).view(B, 15, 3))
             out = model(
                 global_orient=rot[:, slot],
-                hand_pose=pca[:, slot],
+                hand_pose=pose,
                 betas=betas[:, slot],
                 return_vertices=vertices,
             )

@@ -302,7 +302,12 @@ class DIRNetwork(nn.Module):
         """Triangles of the right and left meshes."""
         return self.decoder.faces()
 
-    def forward(self, image: Tensor, K: Tensor | None = None) -> DIROutput:
+    def forward_estimates(
+        self, image: Tensor
+    ) -> tuple[list[HandsEstimate], Tensor | None, Tensor | None]:
+        """The network proper: (B, 3, S, S) → the estimates (initial, then one per stage), the
+        segmentation logits and the dense map (None without heads). Plain tensor operations
+        only (what an ONNX export traces)."""
         S = self.config.image_size
         if image.ndim != 4 or image.shape[1] != 3 or tuple(image.shape[-2:]) != (S, S):
             raise HandposeError(f"DIR takes (B, 3, {S}, {S}) images, got {tuple(image.shape)}.")
@@ -326,6 +331,12 @@ class DIRNetwork(nn.Module):
         if self.segmentation_head is not None:
             seg = self.segmentation_head(prev)
             dense = self.dense_head(prev)
+        return estimates, seg, dense
+
+    def forward(self, image: Tensor, K: Tensor | None = None) -> DIROutput:
+        S = self.config.image_size
+        estimates, seg, dense = self.forward_estimates(image)
+        est = estimates[-1]
         params = self.decoder.schema_parameters(est)
         out = DIROutput(
             estimates=estimates,
