@@ -66,3 +66,23 @@ def test_load_model_and_evaluate(run, data):
     assert res.counts["penetration frames"] == 2
     with pytest.raises(HandposeError, match="empty|split"):
         evaluate_checkpoint(run["ckpt"], data, "nosuchsplit")
+
+
+@pytest.mark.slow
+def test_onnx_export_cli(run, tmp_path, capsys):
+    import onnx
+
+    from handpose.cli import main
+    from handpose.models.dir.export import ONNX_OUTPUTS
+
+    out = tmp_path / "dir.onnx"
+    assert main(["export", "onnx", "--checkpoint", str(run["ckpt"]), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "onnxruntime parity" in text
+    diff = float(text.split("parity ")[1].split(" mm")[0])
+    assert diff <= 0.01
+    model = onnx.load(str(out))
+    assert [o.name for o in model.graph.output] == list(ONNX_OUTPUTS)
+    assert any(p.key == "handpose" and '"method": "dir"' in p.value for p in model.metadata_props)
+    assert main(["export", "onnx", "--checkpoint", str(run["ckpt"]), "--out", str(out),
+                 "--int8"]) == 2  # fmt: skip
