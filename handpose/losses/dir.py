@@ -71,6 +71,10 @@ class DIRLossConfig:
         huber_delta: threshold of the small-threshold Huber loss (0.01).
         position_loss: "huber" (DIR) or "l1".
         class_weights: cross-entropy weights of background, right, left.
+        vertex_stride: the vertex terms use every k-th mesh vertex (1 = all, DIR);
+        face_stride: the edge and normal terms use every k-th triangle (1 = all, DIR). The
+            ``cpu-small`` preset uses 4 and 4: on a shared CPU the mesh terms of three estimates
+            of two hands cost as much as the network.
     """
 
     joints_uv: float = 10.0
@@ -86,8 +90,12 @@ class DIRLossConfig:
     huber_delta: float = 0.01
     position_loss: str = "huber"
     class_weights: tuple[float, float, float] = (0.1, 0.45, 0.45)
+    vertex_stride: int = 1
+    face_stride: int = 1
 
     def __post_init__(self) -> None:
+        if self.vertex_stride < 1 or self.face_stride < 1:
+            raise HandposeError("loss.vertex_stride and loss.face_stride must be ≥ 1.")
         if self.position_loss not in ("huber", "l1"):
             raise HandposeError(
                 f"loss.position_loss must be 'huber' or 'l1', got {self.position_loss!r}."
@@ -110,8 +118,9 @@ class DIRLossConfig:
             )
         if "class_weights" in data:
             data["class_weights"] = tuple(float(v) for v in data["class_weights"])
+        floats = {f.name for f in dataclasses.fields(cls) if f.type in ("float", float)}
         for k, v in data.items():
-            if isinstance(v, int) and not isinstance(v, bool):
+            if k in floats and isinstance(v, int) and not isinstance(v, bool):
                 data[k] = float(v)
         return cls(**data)
 
@@ -227,16 +236,17 @@ def estimate_loss(
         "offset": _masked_mean(_position(cfg, est.offset, targets["offset"]), targets["both"]),
     }
     if targets["vertices_xyz"] is not None and est.vertices is not None:
-        vmask = hv[..., None].expand(est.vertices.shape[:3])
-        terms["vertices_uv"] = _masked_mean(
-            _position(cfg, est.vertices_uv, targets["vertices_uv"]), vmask
-        )
+        k = cfg.vertex_stride
         pv = (est.vertices - est.joints[:, :, ROOT : ROOT + 1]) / POSITION_UNIT
         gv = targets["vertices_xyz"]
-        terms["vertices_xyz"] = _masked_mean(_position(cfg, pv, gv), vmask)
+        vmask = hv[..., None].expand(pv[:, :, ::k].shape[:3])
+        terms["vertices_uv"] = _masked_mean(
+            _position(cfg, est.vertices_uv[:, :, ::k], targets["vertices_uv"][:, :, ::k]), vmask
+        )
+        terms["vertices_xyz"] = _masked_mean(_position(cfg, pv[:, :, ::k], gv[:, :, ::k]), vmask)
         edge = normal = pv.new_zeros(())
         for slot in range(2):
-            f = faces[slot]
+            f = faces[slot][:: cfg.face_stride]
             edge = edge + edge_length_loss(pv[:, slot], gv[:, slot], f, hv[:, slot])
             normal = normal + normal_consistency_loss(pv[:, slot], gv[:, slot], f, hv[:, slot])
         terms["edge"], terms["normal"] = edge / 2, normal / 2

@@ -389,3 +389,20 @@ def test_flip_swaps_left_and_right_end_to_end(twohand_root):
     for k in ("stage0/joints_uv", "stage0/joints_xyz", "stage0/vertices_uv"):
         assert float(wrong[k]) > 2 * float(logs[k]), k
     assert float(wrong["loss"]) > float(logs["loss"]) + 0.05
+
+
+def test_vertex_and_face_strides_select_subsets():
+    b = _batch(2)
+    t = dir_targets(b)
+    est = _estimate(b, t)
+    est.vertices = est.vertices.clone()
+    est.vertices[:, :, 1::4] += 0.05  # only vertices the stride-4 subset skips
+    faces = (torch.tensor([[0, 4, 8], [1, 2, 3]]),) * 2
+    full = dir_loss(_output([est], None, None, 16), t, faces)
+    sub = dir_loss(_output([est], None, None, 16), t, faces,
+                   DIRLossConfig(vertex_stride=4, face_stride=2))  # fmt: skip
+    assert float(full["stage0/vertices_xyz"]) > 0 and float(full["stage0/edge"]) > 0
+    assert float(sub["stage0/vertices_xyz"]) == pytest.approx(0.0, abs=1e-7)
+    assert float(sub["stage0/edge"]) == pytest.approx(0.0, abs=1e-7)  # face (0, 4, 8) only
+    with pytest.raises(HandposeError, match="stride"):
+        DIRLossConfig(face_stride=0)

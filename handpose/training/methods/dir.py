@@ -56,9 +56,29 @@ __all__ = [
 class DIRDataConfig(ImageDataConfig):
     """:class:`~handpose.training.image_data.ImageDataConfig` plus ``dense``: crop and augment
     the samples' ``extra_dense`` maps (dense-correspondence targets; ``handpose synth images
-    --dense``). Without them the dense head is not trained."""
+    --dense``; without them the dense head is not trained), and ``cache_in_memory``: keep
+    decoded samples in memory (per DataLoader worker) after their first read."""
 
     dense: bool = True
+    cache_in_memory: bool = False
+
+
+class _CachedSource:
+    """A sample source whose decoded samples are kept in memory after their first read (small
+    synthetic sets trained for several epochs on a CPU: PNG decoding costs as much as a step)."""
+
+    def __init__(self, source) -> None:
+        self.source = source
+        self.meta = getattr(source, "meta", {})
+        self._cache: dict[int, dict] = {}
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, index: int) -> dict:
+        if index not in self._cache:
+            self._cache[index] = self.source[index]
+        return self._cache[index]
 
 
 @dataclass(frozen=True)
@@ -108,9 +128,11 @@ class DIRDataModule(ImageDataModule):
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
-        if self.cfg.dense:
-            for ds in (self.train_set, self.val_set):
+        for ds in (self.train_set, self.val_set):
+            if self.cfg.dense:
                 ds.dataset.dense = True  # ImageDataset crops extra_dense with the image
+            if self.cfg.cache_in_memory and not isinstance(ds.dataset.source, _CachedSource):
+                ds.dataset.source = _CachedSource(ds.dataset.source)
 
 
 class DIRModule(L.LightningModule):
