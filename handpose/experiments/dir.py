@@ -19,9 +19,9 @@
 4. writes the report (:func:`write_report`): tables with mean ± std over seeds and paired
    deltas beside the paper's numbers, a bar chart, a qualitative grid, commands, data, hardware.
 
-Each run is two child processes (training, then evaluation: ``python -m
-handpose.experiments.dir train|eval ...``) with one torch thread each; ``jobs`` run at a time;
-a failed run is retried once (it resumes). Layout::
+Each run is three child processes (``handpose train dir``, then ``handpose eval`` on the two
+test sets) with one torch thread each; ``jobs`` run at a time; a failed run is retried once
+(it resumes). Layout::
 
     OUT/experiment.json                         settings, data, sessions
     OUT/data/twohand_main/, twohand_heldout/    the data (unless given)
@@ -38,11 +38,9 @@ are reported side by side, so such a run merges into the report by copying its
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -184,33 +182,27 @@ def plan_runs(
 
 
 # ------------------------------------------------------------------------------ running
-def _module(*args: str) -> list[str]:
-    """A child command of this module (``python -m handpose.experiments.dir …``)."""
-    return ["python", "-m", "handpose.experiments.dir", *args]
-
-
-def _run(cmd: list[str], log: Path) -> float:
-    """Run a ``handpose …`` or ``python -m …`` command as a child process (one thread)."""
-    return _run_child([sys.executable, *cmd[1:]] if cmd[0] == "python" else cmd, log)
-
-
 def _execute(spec: RunSpec, out: Path, data: Path, heldout: Path, sets: Sequence[str]) -> dict:
     run_dir = out / spec.key
     run_dir.mkdir(parents=True, exist_ok=True)
     log = run_dir / "log.txt"
     trained = run_dir / "trained.json"
     ckpt = run_dir / "main" / "checkpoints" / "last.ckpt"
-    overrides = [*sets, *run_overrides(spec.run, spec.preset, sets), "train.progress_bar=false"]
-    train_cmd = _module(
-        "train", "--preset", spec.preset, "--data", str(data), "--seed", str(spec.seed),
-        "--out", str(run_dir), *[x for s in overrides for x in ("--set", s)],
-    )  # fmt: skip
+    overrides = [
+        *sets, *run_overrides(spec.run, spec.preset, sets), "train.threads=1",
+        "train.progress_bar=false",
+    ]  # fmt: skip
+    train_cmd = [
+        "handpose", "train", "dir", "--preset", spec.preset, "--data", str(data),
+        "--seed", str(spec.seed), "--out", str(run_dir),
+        *[x for s in overrides for x in ("--set", s)],
+    ]  # fmt: skip
     if trained.exists():
         timing = json.loads(trained.read_text())
     else:
         resumed = ckpt.exists()
         t0 = time.perf_counter()
-        cpu = _run([*train_cmd, "--resume"] if resumed else train_cmd, log)
+        cpu = _run_child([*train_cmd, "--resume"] if resumed else train_cmd, log)
         timing = {
             "train_s": None if resumed else time.perf_counter() - t0,
             "train_cpu_s": None if resumed else cpu,
@@ -219,15 +211,13 @@ def _execute(spec: RunSpec, out: Path, data: Path, heldout: Path, sets: Sequence
     evals, eval_cmds = {}, []
     t0 = time.perf_counter()
     eval_cpu = 0.0
-    for name, source, pen in (("test", data, None), ("heldout", heldout, 0)):
+    for name, source in (("test", data), ("heldout", heldout)):
         target = run_dir / f"eval_{name}.json"
-        cmd = _module("eval", "--checkpoint", str(ckpt), "--data", str(source), "--split", "test",
-                      "--json", str(target))  # fmt: skip
-        if pen is not None:
-            cmd += ["--penetration-frames", str(pen)]
+        cmd = ["handpose", "eval", "--checkpoint", str(ckpt), "--data", str(source),
+               "--split", "test", "--json", str(target), "--quiet", "--threads", "1"]  # fmt: skip
         eval_cmds.append(cmd)
         if not target.exists():
-            eval_cpu += _run(cmd, log)
+            eval_cpu += _run_child(cmd, log)
         evals[name] = json.loads(target.read_text())
     result = {
         "preset": Path(spec.preset).stem,
@@ -254,7 +244,7 @@ def _ensure_data(synth: SynthSpec, main: Path, heldout: Path, log) -> list[str]:
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
         log(f"synthesising the data: {_shown(cmd)}")
-        _run(cmd, path.parent / f"{path.name}.log")
+        _run_child(cmd, path.parent / f"{path.name}.log")
         if not (path / "manifest.json").exists():
             raise HandposeError(f"data synthesis did not finish: '{path}'")
     return [_shown(c) for c in cmds]
@@ -750,46 +740,3 @@ def write_report(
     text = "\n".join(L)
     atomic_write_text(doc, text)
     return text
-
-
-# ------------------------------------------------------------------------------ child processes
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m handpose.experiments.dir train|eval``: the runner's child commands."""
-    p = argparse.ArgumentParser(prog="python -m handpose.experiments.dir")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    t = sub.add_parser("train", help="train one DIR run with the harness")
-    t.add_argument("--preset", default="cpu-small")
-    t.add_argument("--data", required=True)
-    t.add_argument("--out", required=True)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--set", action="append", default=[])
-    t.add_argument("--resume", action="store_true")
-    e = sub.add_parser("eval", help="evaluate a DIR checkpoint on one split")
-    e.add_argument("--checkpoint", required=True)
-    e.add_argument("--data", required=True)
-    e.add_argument("--split", default="test")
-    e.add_argument("--json", required=True)
-    e.add_argument("--penetration-frames", type=int, default=None)
-    args = p.parse_args(argv)
-    try:
-        if args.cmd == "train":
-            from handpose.training import harness
-
-            cfg = harness.load_method_config("dir", args.preset, [*args.set, f"seed={args.seed}"])
-            harness.train("dir", cfg, args.data, args.out, resume=args.resume)
-        else:
-            from handpose.training.methods.dir import evaluate_checkpoint
-
-            res = evaluate_checkpoint(
-                args.checkpoint, args.data, args.split,
-                penetration_frames=args.penetration_frames, progress=True,
-            )  # fmt: skip
-            atomic_write_text(args.json, json.dumps(res.to_dict(), indent=2) + "\n")
-    except HandposeError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -217,15 +217,13 @@ def _train_command(
 
 
 def _run_child(cmd: list[str], log: Path) -> float:
-    """Run ``handpose …`` (or any other full command line) with one thread, output to ``log``;
-    returns its CPU seconds (user + system: on a shared machine the CPU time, not the wall
-    time, says what a run costs)."""
+    """Run ``handpose …`` with one thread, output to ``log``; returns its CPU seconds (user +
+    system: on a shared machine the CPU time, not the wall time, says what a run costs)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     with log.open("a", encoding="utf-8") as fh:
         fh.write(f"$ {_shown(cmd)}\n")
         fh.flush()
-        argv = _cli(cmd) if cmd[0] == "handpose" else list(cmd)
-        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(_cli(cmd), stdout=fh, stderr=subprocess.STDOUT, env=env)
         try:
             _, status, usage = os.wait4(proc.pid, 0)
         except BaseException:

@@ -86,3 +86,23 @@ def test_onnx_export_cli(run, tmp_path, capsys):
     assert any(p.key == "handpose" and '"method": "dir"' in p.value for p in model.metadata_props)
     assert main(["export", "onnx", "--checkpoint", str(run["ckpt"]), "--out", str(out),
                  "--int8"]) == 2  # fmt: skip
+
+
+@pytest.mark.slow
+def test_eval_cli_dispatches_dir(run, data, tmp_path, capsys):
+    import json
+
+    from handpose.cli import main
+    from handpose.reports.image_eval import evaluate_image_checkpoint
+
+    j = tmp_path / "eval.json"
+    args = ["eval", "--checkpoint", str(run["ckpt"]), "--data", data, "--json", str(j),
+            "--quiet", "--out", str(tmp_path / "report")]  # fmt: skip
+    assert main(args) == 0
+    res = json.loads(j.read_text())
+    assert res["protocol"] == "interhand" and res["metrics"]["mrrpe_offset"] is not None
+    assert "penetration_max_depth" in res["metrics"] and (tmp_path / "report" / "eval.md").exists()
+    assert "MRRPE, offset head" in capsys.readouterr().out
+    # the generic image evaluation also reads DIR's data section (extra keys ignored)
+    out = evaluate_image_checkpoint(run["ckpt"], data, limit=4, progress=False)
+    assert out["result"]["mpjpe_all"] is not None
