@@ -10,7 +10,9 @@ thread (the machine is shared; ratios measured in one run are what to compare):
 - the time of each part as a share of the whole forward pass (torch, forward hooks on the
   backbone, the initial regression, each refinement stage and the heads), batch 1 and 32;
 - images/s of the initial regression alone (``num_stages = 0``, same backbone) against the
-  full model, torch.
+  full model, torch;
+- parameters and FLOPs (:mod:`handpose.models.dir.size`) beside the supplement's 55.1 M and
+  30.8 G for the paper network.
 
 Usage:
     python benchmarks/bench_dir.py [--configs paper cpu-small] [--reps 3]
@@ -37,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from handpose.models.dir import DIRNetwork  # noqa: E402
 from handpose.models.dir.export import DIRExport, dir_to_onnx  # noqa: E402
+from handpose.models.dir.size import PAPER_FLOPS_G, PAPER_PARAMS_M, measure_dir_size  # noqa: E402
 from handpose.training.harness import load_method_config  # noqa: E402
 from handpose.utils.io import atomic_write_text  # noqa: E402
 from handpose.utils.machine import cpu_name  # noqa: E402
@@ -44,8 +47,9 @@ from handpose.utils.machine import cpu_name  # noqa: E402
 BATCHES = (1, 32)
 
 
-def _best(fn, reps: int) -> float:
-    fn()  # warm-up
+def _best(fn, reps: int, warmup: bool = True) -> float:
+    if warmup:
+        fn()
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()
@@ -108,7 +112,7 @@ def part_shares(net: DIRNetwork, batch: int, reps: int) -> dict[str, float]:
     timer = PartTimer(net)
     best = None
     with torch.no_grad():
-        for _ in range(reps + 1):
+        for _ in range(max(reps, 0) + 1):
             timer.marks = {}
             t0 = time.perf_counter()
             net.forward_estimates(x)
@@ -131,6 +135,8 @@ def measure(name: str, reps: int) -> dict:
     row: dict = {"config": name, "backbone": cfg.backbone, "image_size": S,
                  "num_stages": cfg.num_stages, "torch": {}, "onnxruntime": {}, "basic_torch": {},
                  "shares": {}}  # fmt: skip
+    size = measure_dir_size(network=net)
+    row["size"] = size.as_dict()
     wrapper = DIRExport(net)
     t0 = time.perf_counter()
     onnx_bytes = dir_to_onnx(net)
@@ -142,21 +148,23 @@ def measure(name: str, reps: int) -> dict:
     so.inter_op_num_threads = 1
     sess = ort.InferenceSession(onnx_bytes, so, providers=["CPUExecutionProvider"])
     for b in BATCHES:
-        r = reps if b == 1 else max(1, reps // 3)
+        # batch 32 of the paper network takes minutes per call on a shared core: one timed
+        # call, no separate warm-up (the batch-1 calls warmed the code paths up)
+        r, warm = (reps, True) if b == 1 else (max(1, reps // 3), S < 256)
         x = torch.randn(b, 3, S, S)
         with torch.no_grad():
-            t = _best(lambda x=x: wrapper(x), r)
+            t = _best(lambda x=x: wrapper(x), r, warm)
             row["torch"][b] = b / t
-            t = _best(lambda x=x: basic.forward_estimates(x), r)
+            t = _best(lambda x=x: basic.forward_estimates(x), r, warm)
             row["basic_torch"][b] = b / t
         xn = x.numpy()
-        t = _best(lambda xn=xn: sess.run(None, {"image": xn}), r)
+        t = _best(lambda xn=xn: sess.run(None, {"image": xn}), r, warm)
         row["onnxruntime"][b] = b / t
         with torch.no_grad():
             ref = wrapper(x)[0].numpy()
         got = sess.run(["joints"], {"image": xn})[0]
         row.setdefault("parity_mm", {})[b] = float(np.abs(got - ref).max() * 1000)
-        row["shares"][b] = part_shares(net, b, r)
+        row["shares"][b] = part_shares(net, b, r if warm else 0)
         print(f"{name} batch {b}: torch {row['torch'][b]:.2f} img/s, onnxruntime "
               f"{row['onnxruntime'][b]:.2f}, basic {row['basic_torch'][b]:.2f}", flush=True)  # fmt: skip
     return row
@@ -190,6 +198,28 @@ def write(rows: list[dict], out: Path, meta: dict) -> None:
                 f"| {b} | {t:.2f} | {o:.2f} | {o / t:.2f} | {bt:.2f} | {t / bt:.2f} "
                 f"| {r['parity_mm'][b_]:.1e} |"
             )
+    L += ["", "## Size", ""]
+    L += [
+        "| config | parameters | FLOPs (2 per multiply-add) | MACs | hand model FLOPs | "
+        "supplement |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        z = r["size"]
+        paper = (
+            f'{PAPER_PARAMS_M} M, {PAPER_FLOPS_G} G ("FLOPs", unit not stated)'
+            if r["config"] == "paper"
+            else "—"
+        )
+        L.append(
+            f"| {r['config']} ({r['image_size']}²) | {z['params'] / 1e6:.2f} M | "
+            f"{z['flops'] / 1e9:.2f} G | {z['macs'] / 1e9:.2f} G | "
+            f"{z['hand_model_flops'] / 1e9:.4f} G | {paper} |"
+        )
+    L += ["", "FLOPs per part (G): " + "; ".join(
+        f"{r['config']}: " + ", ".join(f"{k} {v / 1e9:.2f}" for k, v in r["size"]["flops_by_part"].items())
+        for r in rows
+    ) + "."]  # fmt: skip
     L += ["", "## Where the time goes (torch, share of one forward pass)", ""]
     for r in rows:
         keys = list(next(iter(r["shares"].values())))

@@ -89,10 +89,12 @@ def dir_to_onnx(net: DIRNetwork, *, opset: int = 17) -> bytes:
     net = net.float().cpu().eval()
     wrapper = DIRExport(net)
     S = net.config.image_size
-    example = torch.zeros(1, 3, S, S)
+    example = torch.zeros(2, 3, S, S)  # batch 1 would bake a batch size into the hand model
     names = wrapper.output_names
     buf = io.BytesIO()
-    with warnings.catch_warnings(), torch.no_grad():
+    # Not under no_grad: traced under no_grad, timm's in-place activations export wrongly
+    # (onnxruntime then differs from torch by whole units in the backbone's features).
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about Python-side shape arithmetic
         torch.onnx.export(
             wrapper, (example,), buf, input_names=["image"], output_names=list(names),
