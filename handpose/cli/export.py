@@ -7,6 +7,9 @@ The checkpoint's method decides: an MGDHand student goes to
 :func:`handpose.inference.onnx_export.export_onnx`, every image method of the training harness
 to :func:`handpose.inference.image_onnx.export_image_onnx` (the generic image graph that
 ``handpose infer image`` runs from the file alone).
+
+DIR checkpoints go to :func:`handpose.models.dir.export.export_dir_onnx` (both hands' joints,
+vertices and the relative offset, parity-checked in millimetres).
 """
 
 from __future__ import annotations
@@ -77,6 +80,23 @@ def _export_onnx(args) -> int:
     from handpose.inference.onnx_export import export_onnx
 
     method = _checkpoint_method(args.checkpoint)
+    if method == "dir":
+        from handpose.models.dir.export import PARITY_TOLERANCE_MM, export_dir_onnx
+        from handpose.training.harness import load_model
+
+        if args.int8:
+            raise HandposeError("--int8 is not available for DIR models.")
+        net, _ = load_model(args.checkpoint, method="dir")
+        report = export_dir_onnx(
+            net,
+            args.out,
+            opset=args.opset,
+            verify=not args.no_verify,
+            num_images=min(args.windows, 8),
+            tolerance_mm=args.tolerance_mm or PARITY_TOLERANCE_MM,
+        )
+        print(report.summary())
+        return 0
     if method not in (None, "mgdhand"):
         from handpose.inference.image_onnx import PARITY_TOLERANCE, export_image_onnx
 

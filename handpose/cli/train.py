@@ -101,7 +101,7 @@ def _student(args) -> int:
 
 # The names of handpose.training.registry.METHODS, repeated here so that `handpose --help` does
 # not import torch (tests/training/test_harness_cli.py keeps the two lists equal).
-METHOD_NAMES = ("baseline", "mgdhand")
+METHOD_NAMES = ("baseline", "mgdhand", "dir")
 
 
 def _method_config(args):
@@ -199,7 +199,36 @@ def _eval_any(args) -> int:
     meta = checkpoint_info(read_checkpoint(args.checkpoint), args.checkpoint)
     if meta["method"] == "mgdhand":
         return _eval(args)
+    if meta["method"] == "dir":
+        return _eval_dir(args)
     return _eval_image(args)
+
+
+def _eval_dir(args) -> int:
+    """DIR: the interhand protocol with DIR's own numbers (offset-head MRRPE, penetration)."""
+    from handpose.reports.evaluation import write_evaluation_report
+    from handpose.training.methods.dir import evaluate_checkpoint
+    from handpose.utils.io import atomic_write_text
+
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(int(args.threads))
+    result = evaluate_checkpoint(
+        args.checkpoint,
+        args.data,
+        args.split or "test",
+        batch_size=args.batch_size,
+        limit=args.limit,
+        progress=not args.quiet,
+    )
+    if args.json:
+        atomic_write_text(args.json, json.dumps(result.to_dict(), indent=2) + "\n")
+    print(result.to_markdown(), end="")
+    if args.out:
+        files = write_evaluation_report(result, args.out, title="DIR (interhand protocol)")
+        print(f"report: {files.markdown}")
+    return 0
 
 
 def _eval_image(args) -> int:
@@ -304,7 +333,7 @@ def register(subparsers) -> None:
         help="teacher only: its masking probability for this evaluation (default: the "
         "config's data.p_mask; 1 = every pose token masked)",
     )
-    img = p.add_argument_group("image checkpoints (baseline, ...)")
+    img = p.add_argument_group("image checkpoints (baseline, ehpe, dir, pgte)")
     img.add_argument("--protocol", help="freihand, interhand, dexycb or hanco (default: by data)")
     img.add_argument("--out", help="write eval.md, eval.json and plots into this folder")
     img.add_argument(

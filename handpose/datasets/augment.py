@@ -32,7 +32,11 @@ projected vertices when present).
 ~40 img/s), Gaussian blur and motion blur (kornia), Gaussian noise, JPEG (Pillow's real codec,
 per image), low-resolution degradation (area down-sampling to a random fraction, bilinear back),
 random erasing (rectangles of random colour; the mask marks them 3 = occluder). ``extra_*``
-keys are not warped.
+keys are not warped, except the dense map ``extra_dense`` (B, C, H, W) float (template position
+of the visible surface point, :class:`~handpose.datasets.image_dataset.ImageDataset` with
+``dense=True``): it moves with the image (bilinear, zeros outside), its x channel changes sign
+for mirrored samples (the left template is the right one mirrored through x = 0, so a mirrored
+right hand's surface point is the left template's point), and erased rectangles zero it.
 
 Use :func:`augment` with an :class:`AugmentConfig` (YAML-friendly dataclass) and a
 ``torch.Generator`` for reproducible draws.
@@ -233,6 +237,15 @@ def apply_geometry(
     H, W = img.shape[-2:]
     M = A[:, :2].to(img.dtype)
     out["image"] = warp_affine(img, M, (H, W), mode="bilinear", align_corners=True)
+    if "extra_dense" in batch:
+        d = warp_affine(
+            batch["extra_dense"], M.to(batch["extra_dense"].dtype), (H, W), mode="bilinear",
+            align_corners=True,
+        )  # fmt: skip
+        f = flip.to(torch.bool)
+        if f.any():
+            d[f, 0] = -d[f, 0]
+        out["extra_dense"] = d
     if "mask" in batch:
         m = batch["mask"]
         warped = warp_affine(m[:, None].float(), M, (H, W), mode="nearest", align_corners=True)
@@ -547,6 +560,10 @@ def augment(
         _, m = erase_boxes((H, W), _u(n, *cfg.erase_area, g), aspect, centre)
         x = x.clone()
         x[sel] = random_erase(x[sel], m, torch.rand(n, 3, generator=g))
+        if "extra_dense" in out:
+            dn = out["extra_dense"].clone()
+            dn[sel] = torch.where(m[:, None], torch.zeros_like(dn[sel]), dn[sel])
+            out["extra_dense"] = dn
         if "mask" in out:
             mk = out["mask"].clone()
             mk[sel] = torch.where(m, torch.full_like(mk[sel], 3), mk[sel])

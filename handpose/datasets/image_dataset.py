@@ -13,6 +13,12 @@ antialiased bilinear filtering. With pixel centres at integer coordinates, a cro
 ``K' = A·K`` with ``A = [[1/r, 0, (0.5 − x0)/r − 0.5], [0, 1/r, (0.5 − y0)/r − 0.5], [0, 0, 1]]``.
 ``crop="none"`` resizes the whole image (non-square images are padded to a square first).
 
+Dense maps: with ``dense=True`` the sample's ``extra_dense`` (H, W, C) map (the synthetic
+generator's template position of the visible surface point, metres, 0 on the background) is
+cropped and resized exactly like the image (zeros outside the image, antialiased bilinear) and
+returned as a (C, S, S) float32 tensor under the same key; other ``extra_*`` keys follow
+``drop_extra``.
+
 :class:`ImageBatchCollate` stacks samples and applies the batched augmentation
 (:mod:`handpose.datasets.augment`) and the ImageNet normalisation inside DataLoader workers.
 """
@@ -36,6 +42,7 @@ __all__ = [
     "ImageDataset",
     "ImageBatchCollate",
     "crop_to_square",
+    "crop_map_to_square",
     "crop_matrix",
     "normalize_image",
     "IMAGENET_MEAN",
@@ -111,6 +118,27 @@ def crop_to_square(
     return x[0], m_out
 
 
+def crop_map_to_square(values: np.ndarray, x0: int, y0: int, side: int, out_size: int) -> Tensor:
+    """:func:`crop_to_square` for a float (H, W, C) map: zeros outside, antialiased bilinear
+    resize; returns (C, S, S) float32."""
+    H, W, C = values.shape
+    canvas = torch.zeros((C, side, side), dtype=torch.float32)
+    sx0, sy0 = max(0, x0), max(0, y0)
+    sx1, sy1 = min(W, x0 + side), min(H, y0 + side)
+    if sx1 > sx0 and sy1 > sy0:
+        part = torch.from_numpy(np.array(values[sy0:sy1, sx0:sx1], dtype=np.float32))
+        canvas[:, sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = part.permute(2, 0, 1)
+    if side == out_size:
+        return canvas
+    return F.interpolate(
+        canvas[None],
+        size=(out_size, out_size),
+        mode="bilinear",
+        align_corners=False,
+        antialias=True,
+    )[0]
+
+
 class ImageDataset(torch.utils.data.Dataset):
     """Schema samples as training tensors, cropped to the hand and resized.
 
@@ -121,7 +149,10 @@ class ImageDataset(torch.utils.data.Dataset):
         pad: box enlargement factor for "bbox".
         min_side: smallest crop side in source pixels.
         split, level: for source strings (see :func:`~handpose.datasets.sources.open_source`).
-        drop_extra: leave out ``extra_*`` keys (they are not cropped).
+        drop_extra: leave out ``extra_*`` keys (they are not cropped), except ``extra_dense``
+            with ``dense=True``.
+        dense: crop ``extra_dense`` with the image (module docstring); a sample without it
+            raises.
     """
 
     def __init__(
@@ -135,6 +166,7 @@ class ImageDataset(torch.utils.data.Dataset):
         split: str | None = None,
         level: int | None = None,
         drop_extra: bool = True,
+        dense: bool = False,
     ) -> None:
         if isinstance(source, str):
             from handpose.datasets.sources import open_source
@@ -147,6 +179,7 @@ class ImageDataset(torch.utils.data.Dataset):
         self.source = source
         self.size, self.crop, self.pad, self.min_side = int(size), crop, float(pad), int(min_side)
         self.drop_extra = drop_extra
+        self.dense = bool(dense)
         self.meta = dict(getattr(source, "meta", {}))
 
     def __len__(self) -> int:
@@ -167,12 +200,24 @@ class ImageDataset(torch.utils.data.Dataset):
         A = crop_matrix(x0, y0, side, self.size)
         out: dict[str, Any] = {}
         for k, v in s.items():
-            if k in ("image", "mask") or (self.drop_extra and k.startswith("extra_")):
+            if k in ("image", "mask", "extra_dense") or (
+                self.drop_extra and k.startswith("extra_")
+            ):
                 continue
             out[k] = v if isinstance(v, str) else torch.as_tensor(np.asarray(v))
         out["image"] = image
         if mask is not None:
             out["mask"] = mask
+        if self.dense:
+            d = s.get("extra_dense")
+            if d is None or np.ndim(d) != 3 or np.shape(d)[:2] != (H, W):
+                raise HandposeError(
+                    "dense=True needs an 'extra_dense' (H, W, C) map in every sample; generate "
+                    "the data with 'handpose synth images --dense'."
+                )
+            out["extra_dense"] = crop_map_to_square(np.asarray(d), x0, y0, side, self.size)
+        elif "extra_dense" in s and not self.drop_extra:
+            out["extra_dense"] = torch.as_tensor(np.asarray(s["extra_dense"]))
         K = A @ np.asarray(s["K"], np.float64)
         out["K"] = torch.as_tensor(K, dtype=torch.float32)
         j2 = np.asarray(s["joints2d"], np.float64) @ A[:2, :2].T + A[:2, 2]

@@ -28,6 +28,7 @@ harness) is a thin wrapper over :func:`evaluate_image_checkpoint`:
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import os
@@ -224,7 +225,9 @@ def evaluate_image_checkpoint(
         )
     from handpose.training.config import _from_dict
 
-    dcfg = _from_dict(ImageDataConfig, cfg_data, "data")
+    # A method's data section may extend ImageDataConfig (e.g. DIR's dense maps): keep its keys.
+    known = {f.name for f in dataclasses.fields(ImageDataConfig)}
+    dcfg = _from_dict(ImageDataConfig, {k: v for k, v in cfg_data.items() if k in known}, "data")
     dataset = open_image_split(data, split, dcfg)
     data_meta = dict(getattr(dataset, "meta", {}))
     name = protocol or default_protocol(data_meta)

@@ -51,6 +51,7 @@ METHODS: dict[str, str] = {
     "baseline": "handpose.training.methods.baseline:METHOD",
     "ehpe": "handpose.training.methods.ehpe:METHOD",
     "mgdhand": "handpose.training.methods.mgdhand:METHOD",
+    "dir": "handpose.training.methods.dir:METHOD",
 }
 _LOADED: dict[str, Method] = {}
 

@@ -372,3 +372,36 @@ def test_batch_label_bbox_skips_invalid():
     left = b["joints2d"][0, 1].double()
     np.testing.assert_allclose(box[0].numpy(), [*left.amin(0), *left.amax(0)], atol=1e-6)
     assert torch.all(box[1] == 0)
+
+
+def test_dense_map_moves_with_the_image_and_mirrors_x():
+    batch = _batch(B=8, seed=4)
+    batch["extra_dense"] = batch["image"].clone() - 0.5  # signed values, like template positions
+    out = augment(batch, GEOMETRY, torch.Generator().manual_seed(2))
+    flipped = torch.tensor(
+        [
+            not torch.equal(out["joints3d"][b, 0, :, 2], batch["joints3d"][b, 0, :, 2])
+            for b in range(8)
+        ]
+    )
+    assert 0 < int(flipped.sum()) < 8
+    # same warp as the image (zeros outside: the warped "−0.5" is masked by the warped ones)
+    ones = augment({**batch, "image": torch.ones_like(batch["image"])}, GEOMETRY,
+                   torch.Generator().manual_seed(2))["image"]  # fmt: skip
+    want = out["image"] - 0.5 * ones
+    sign = torch.ones(8, 3, 1, 1)
+    sign[flipped, 0] = -1.0
+    np.testing.assert_allclose(out["extra_dense"], sign * want, atol=1e-5)
+    assert torch.equal(batch["extra_dense"], batch["image"] - 0.5)  # input untouched
+
+
+def test_erasing_zeroes_the_dense_map():
+    batch = _batch(B=4, seed=1)
+    batch["extra_dense"] = torch.ones(4, 3, H, W)
+    cfg = AugmentConfig.none()
+    cfg.erase_p = 1.0
+    out = augment(batch, cfg, torch.Generator().manual_seed(3))
+    erased = (out["mask"] == 3) & (batch["mask"] != 3)
+    assert erased.any()
+    assert torch.all(out["extra_dense"].permute(1, 0, 2, 3)[:, erased] == 0)
+    assert torch.all(out["extra_dense"].permute(1, 0, 2, 3)[:, ~erased] == 1)

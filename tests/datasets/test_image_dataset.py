@@ -126,3 +126,19 @@ def test_normalize_and_errors():
         ImageDataset(_List([]), crop="centre")
     with pytest.raises(HandposeError, match="size"):
         ImageDataset(_List([]), size=4)
+
+
+def test_dense_map_cropped_like_the_image():
+    samples = [_dot_sample(i) for i in range(3)]
+    for s in samples:
+        s["extra_dense"] = (s["image"].astype(np.float32) / 255.0).astype(np.float16)
+    ds = ImageDataset(_List(samples), size=24, pad=1.5, dense=True)
+    for i in range(3):
+        out = ds[i]
+        assert out["extra_dense"].shape == (3, 24, 24) and out["extra_dense"].dtype == torch.float32
+        np.testing.assert_allclose(out["extra_dense"], out["image"], atol=2e-3)  # float16 input
+    # without dense=True it is dropped (not cropped) by default
+    assert "extra_dense" not in ImageDataset(_List(samples), size=24)[0]
+    del samples[0]["extra_dense"]
+    with pytest.raises(HandposeError, match="extra_dense"):
+        ImageDataset(_List(samples), size=24, dense=True)[0]

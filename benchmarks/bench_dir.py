@@ -1,0 +1,270 @@
+"""DIR inference speed on CPU: torch vs onnxruntime, batch 1 and 32, where the time goes.
+
+For each configuration (``paper``: ResNet-50 at 256×256 with two refinement stages, DIR's
+published network; ``cpu-small``: the experiments' network at 96×96), in one process with one
+thread (the machine is shared; ratios measured in one run are what to compare):
+
+- images/s of the full network (eval mode, random weights: speed does not depend on them) in
+  torch and in onnxruntime (the exported graph of :mod:`handpose.models.dir.export`), at
+  batch 1 and batch 32, best of ``reps`` timed calls after a warm-up;
+- the time of each part as a share of the whole forward pass (torch, forward hooks on the
+  backbone, the initial regression, each refinement stage and the heads), batch 1 and 32;
+- images/s of the initial regression alone (``num_stages = 0``, same backbone) against the
+  full model, torch;
+- parameters and FLOPs (:mod:`handpose.models.dir.size`) beside the supplement's 55.1 M and
+  30.8 G for the paper network.
+
+Usage:
+    python benchmarks/bench_dir.py [--configs paper cpu-small] [--reps 3]
+        [--out docs/benchmarks/dir]
+
+Writes ``<out>.json`` and ``<out>.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from handpose.models.dir import DIRNetwork  # noqa: E402
+from handpose.models.dir.export import DIRExport, dir_to_onnx  # noqa: E402
+from handpose.models.dir.size import PAPER_FLOPS_G, PAPER_PARAMS_M, measure_dir_size  # noqa: E402
+from handpose.training.harness import load_method_config  # noqa: E402
+from handpose.utils.io import atomic_write_text  # noqa: E402
+from handpose.utils.machine import cpu_name  # noqa: E402
+
+BATCHES = (1, 32)
+
+
+def _best(fn, reps: int, warmup: bool = True) -> float:
+    if warmup:
+        fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+class PartTimer:
+    """Wall time of the network's parts in one forward pass, from forward hooks.
+
+    The stages' parts are called one by one (not the stage module), so a stage spans from the
+    pre-hook of its first part (``reduce``) to the post-hook of its last (``enhance``); the
+    initial regression spans from the ``initial`` pre-hook to the first stage (or heads) start.
+    """
+
+    def __init__(self, net: DIRNetwork) -> None:
+        self.marks: dict[str, float] = {}
+        self.handles = []
+
+        def mark(name):
+            def hook(*_):
+                self.marks.setdefault(name, time.perf_counter())
+
+            return hook
+
+        def add(module, name, pre: bool):
+            if pre:
+                self.handles.append(module.register_forward_pre_hook(mark(name)))
+            else:
+                self.handles.append(module.register_forward_hook(mark(name)))
+
+        add(net.backbone, "backbone0", True)
+        add(net.backbone, "backbone1", False)
+        add(net.initial, "initial0", True)
+        for k, st in enumerate(net.stages):
+            add(st.reduce, f"stage{k + 1}_0", True)
+            add(st.enhance, f"stage{k + 1}_1", False)
+        if net.segmentation_head is not None:
+            add(net.segmentation_head, "heads0", True)
+            add(net.dense_head, "heads1", False)
+        self.num_stages = len(net.stages)
+
+    def parts(self, start: float, end: float) -> dict[str, float]:
+        m = self.marks
+        out = {"backbone": m["backbone1"] - m["backbone0"]}
+        first = "stage1_0" if self.num_stages else ("heads0" if "heads0" in m else None)
+        out["initial regression"] = (m[first] if first else end) - m["initial0"]
+        for k in range(1, self.num_stages + 1):
+            out[f"refinement stage {k}"] = m[f"stage{k}_1"] - m[f"stage{k}_0"]
+        if "heads0" in m:
+            out["heads"] = m["heads1"] - m["heads0"]
+        out["other (final decoding, glue)"] = (end - start) - sum(out.values())
+        return out
+
+
+def part_shares(net: DIRNetwork, batch: int, reps: int) -> dict[str, float]:
+    S = net.config.image_size
+    x = torch.randn(batch, 3, S, S)
+    timer = PartTimer(net)
+    best = None
+    with torch.no_grad():
+        for _ in range(max(reps, 0) + 1):
+            timer.marks = {}
+            t0 = time.perf_counter()
+            net.forward_estimates(x)
+            t1 = time.perf_counter()
+            parts = timer.parts(t0, t1)
+            if best is None or (t1 - t0) < best[0]:
+                best = (t1 - t0, parts)
+    for h in timer.handles:
+        h.remove()
+    total, parts = best
+    return {k: v / total for k, v in parts.items()}
+
+
+def measure(name: str, reps: int) -> dict:
+    cfg = load_method_config("dir", name).model
+    torch.manual_seed(0)
+    net = DIRNetwork(cfg).eval()
+    basic = DIRNetwork({**cfg.to_dict(), "num_stages": 0}).eval()
+    S = cfg.image_size
+    row: dict = {"config": name, "backbone": cfg.backbone, "image_size": S,
+                 "num_stages": cfg.num_stages, "torch": {}, "onnxruntime": {}, "basic_torch": {},
+                 "shares": {}}  # fmt: skip
+    size = measure_dir_size(network=net)
+    row["size"] = size.as_dict()
+    wrapper = DIRExport(net)
+    t0 = time.perf_counter()
+    onnx_bytes = dir_to_onnx(net)
+    row["export_s"] = time.perf_counter() - t0
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(onnx_bytes, so, providers=["CPUExecutionProvider"])
+    for b in BATCHES:
+        # batch 32 of the paper network takes minutes per call on a shared core: one timed
+        # call, no separate warm-up (the batch-1 calls warmed the code paths up)
+        r, warm = (reps, True) if b == 1 else (max(1, reps // 3), S < 256)
+        x = torch.randn(b, 3, S, S)
+        with torch.no_grad():
+            t = _best(lambda x=x: wrapper(x), r, warm)
+            row["torch"][b] = b / t
+            t = _best(lambda x=x: basic.forward_estimates(x), r, warm)
+            row["basic_torch"][b] = b / t
+        xn = x.numpy()
+        t = _best(lambda xn=xn: sess.run(None, {"image": xn}), r, warm)
+        row["onnxruntime"][b] = b / t
+        with torch.no_grad():
+            ref = wrapper(x)[0].numpy()
+        got = sess.run(["joints"], {"image": xn})[0]
+        row.setdefault("parity_mm", {})[b] = float(np.abs(got - ref).max() * 1000)
+        row["shares"][b] = part_shares(net, b, r if warm else 0)
+        print(f"{name} batch {b}: torch {row['torch'][b]:.2f} img/s, onnxruntime "
+              f"{row['onnxruntime'][b]:.2f}, basic {row['basic_torch'][b]:.2f}", flush=True)  # fmt: skip
+    return row
+
+
+def write(rows: list[dict], out: Path, meta: dict) -> None:
+    atomic_write_text(
+        out.with_suffix(".json"), json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n"
+    )
+    L = ["# DIR inference speed (CPU)", ""]
+    L += [
+        f"`python benchmarks/bench_dir.py` — {meta['cpu']}, {meta['cores']} cores shared with "
+        f"other jobs (1-min load average {meta['load_before']:.1f} before, "
+        f"{meta['load_after']:.1f} after), **one thread** for torch and for onnxruntime, "
+        f"torch {meta['torch']}, onnxruntime {meta['onnxruntime']}. Eval mode, random "
+        "weights, best of several timed calls after a warm-up. Absolute numbers depend on the "
+        "machine's load; the ratios within a row were measured minutes apart in one process.",
+        "",
+        "## Images per second",
+        "",
+        "| config | input | batch | torch | onnxruntime | ORT / torch | initial regression "
+        "alone (torch) | full / initial | ORT parity (mm) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        for b in BATCHES:
+            b_ = str(b) if str(b) in r["torch"] else b
+            t, o, bt = r["torch"][b_], r["onnxruntime"][b_], r["basic_torch"][b_]
+            L.append(
+                f"| {r['config']} ({r['backbone']}, {r['num_stages']} stages) | {r['image_size']}² "
+                f"| {b} | {t:.2f} | {o:.2f} | {o / t:.2f} | {bt:.2f} | {t / bt:.2f} "
+                f"| {r['parity_mm'][b_]:.1e} |"
+            )
+    L += ["", "## Size", ""]
+    L += [
+        "| config | parameters | FLOPs (2 per multiply-add) | MACs | hand model FLOPs | "
+        "supplement |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        z = r["size"]
+        paper = (
+            f'{PAPER_PARAMS_M} M, {PAPER_FLOPS_G} G ("FLOPs", unit not stated)'
+            if r["config"] == "paper"
+            else "—"
+        )
+        L.append(
+            f"| {r['config']} ({r['image_size']}²) | {z['params'] / 1e6:.2f} M | "
+            f"{z['flops'] / 1e9:.2f} G | {z['macs'] / 1e9:.2f} G | "
+            f"{z['hand_model_flops'] / 1e9:.4f} G | {paper} |"
+        )
+    L += ["", "FLOPs per part (G): " + "; ".join(
+        f"{r['config']}: " + ", ".join(f"{k} {v / 1e9:.2f}" for k, v in r["size"]["flops_by_part"].items())
+        for r in rows
+    ) + "."]  # fmt: skip
+    L += ["", "## Where the time goes (torch, share of one forward pass)", ""]
+    for r in rows:
+        keys = list(next(iter(r["shares"].values())))
+        L += [f"### {r['config']}", "", "| part | " + " | ".join(f"batch {b}" for b in BATCHES) + " |",
+              "|---|" + "---:|" * len(BATCHES)]  # fmt: skip
+        for k in keys:
+            cells = []
+            for b in BATCHES:
+                b_ = str(b) if str(b) in r["shares"] else b
+                cells.append(f"{100 * r['shares'][b_][k]:.1f} %")
+            L.append(f"| {k} | " + " | ".join(cells) + " |")
+        L.append("")
+    L += [
+        "Stages span from their first part (feature fusion) to their last (feature enhancement): "
+        "lifting, GCN, transformer, the new MANO estimate with both meshes, and the bone "
+        "projection. 'full / initial' is how many times more images per second the initial "
+        "regression alone processes (same backbone, no refinement, no heads).",
+        "",
+    ]
+    atomic_write_text(out.with_suffix(".md"), "\n".join(L))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--configs", nargs="+", default=["cpu-small", "paper"])
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "dir"))
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    import onnxruntime
+
+    meta = {
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "load_before": os.getloadavg()[0],
+    }
+    rows = [measure(c, args.reps) for c in args.configs]
+    meta["load_after"] = os.getloadavg()[0]
+    write(rows, Path(args.out), meta)
+    print(f"wrote {args.out}.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

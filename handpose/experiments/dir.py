@@ -1,0 +1,742 @@
+"""The DIR experiments: refinement stages, the supplement's Table 2 ablation, generalisation.
+
+:func:`run_experiment` (CLI: ``handpose experiment dir``) does, in order:
+
+1. synthesises the data if missing: ``twohand`` images with dense maps in the main rendering
+   domain (train / val / test) and a held-out-domain test set (unseen skin tones, textures and
+   light colours; ``handpose synth images --domain heldout``); the commands are recorded;
+2. for every seed, trains every run of :data:`RUNS` with one preset (default ``cpu-small``):
+
+   - ``stages0`` / ``stages1`` / ``stages2``: the initial regression only (the supplement's
+     "basic model"), 1 and 2 refinement stages;
+   - ``wo_attn``, ``wo_smoothl1``, ``wo_motionblur``, ``wo_largelr``, ``wo_all``: the basic
+     model without per-hand attention pooling, with L1 instead of the small-threshold Huber
+     loss, without motion blur, with a learning rate 3× smaller (the supplement: 3e-4 vs
+     1e-4), without all four (supplement Table 2; ``stages0`` is its baseline);
+3. evaluates each checkpoint on the main-domain test split (the interhand protocol with DIR's
+   numbers, :func:`handpose.training.methods.dir.evaluate_checkpoint`) and on the held-out
+   domain's test split (generalisation, the supplement's Table 1 setting);
+4. writes the report (:func:`write_report`): tables with mean ± std over seeds and paired
+   deltas beside the paper's numbers, a bar chart, a qualitative grid, commands, data, hardware.
+
+Each run is three child processes (``handpose train dir``, then ``handpose eval`` on the two
+test sets) with one torch thread each; ``jobs`` run at a time; a failed run is retried once
+(it resumes). Layout::
+
+    OUT/experiment.json                         settings, data, sessions
+    OUT/data/twohand_main/, twohand_heldout/    the data (unless given)
+    OUT/<preset>/seed<S>/<run>/main/            the harness run folder (checkpoints, logs)
+    OUT/<preset>/seed<S>/<run>/eval_test.json, eval_heldout.json
+    OUT/<preset>/seed<S>/<run>/result.json      written last (atomically)
+
+**Resumable**: a run with ``result.json`` is skipped; one killed while training resumes from
+its ``last.ckpt``. **Subsets and presets**: ``runs`` and ``preset`` select what to run (e.g. a
+GPU machine runs ``--preset paper --runs stages0 stages2``); results of every preset under OUT
+are reported side by side, so such a run merges into the report by copying its
+``OUT/<preset>/`` folder next to the others.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from handpose.errors import HandposeError
+from handpose.experiments.mgdhand import _mean_std, _run_child, _shown, hardware
+from handpose.utils.io import atomic_path, atomic_write_text
+
+__all__ = [
+    "RUNS",
+    "RUN_LABELS",
+    "PAPER",
+    "SynthSpec",
+    "RunSpec",
+    "plan_runs",
+    "run_overrides",
+    "run_experiment",
+    "collect_results",
+    "summarize",
+    "write_report",
+    "write_qualitative_grid",
+]
+
+# name → (group, label); the overrides are in run_overrides (the LR one depends on the preset).
+RUNS: dict[str, tuple[str, str]] = {
+    "stages0": ("stages", "initial regression only (basic model)"),
+    "stages1": ("stages", "1 refinement stage"),
+    "stages2": ("stages", "2 refinement stages (DIR)"),
+    "wo_attn": ("ablation", "w/o attention"),
+    "wo_smoothl1": ("ablation", "w/o Smooth L1 (L1)"),
+    "wo_motionblur": ("ablation", "w/o motion blur"),
+    "wo_largelr": ("ablation", "w/o large LR (lr / 3)"),
+    "wo_all": ("ablation", "w/o all"),
+}
+RUN_LABELS = {k: v[1] for k, v in RUNS.items()}
+
+# The paper's numbers (mm; MIAA in px). DIR README (InterHand2.6M, interacting test frames,
+# wrist-aligned): the full model. Supplement Table 2: the basic model's ablation (its column
+# headers read "MPJPE MPJPE MIAA"; the caption says MPJPE, MPVPE, MIAA). Supplement Table 1:
+# trained on InterHand2.6M, tested on Tzionas et al.'s two-hand sequences.
+PAPER = {
+    "stages2": {"mpjpe": 10.23, "mpvpe": 10.00, "mrrpe": 29.26},
+    "stages0": {"mpjpe": 12.44, "mpvpe": 12.11, "miaa": 7.41},
+    "wo_attn": {"mpjpe": 12.53, "mpvpe": 12.23, "miaa": 7.53},
+    "wo_smoothl1": {"mpjpe": 12.49, "mpvpe": 12.20, "miaa": 7.50},
+    "wo_motionblur": {"mpjpe": 12.50, "mpvpe": 12.21, "miaa": 7.51},
+    "wo_largelr": {"mpjpe": 12.79, "mpvpe": 12.45, "miaa": 7.64},
+    "wo_all": {"mpjpe": 13.01, "mpvpe": 12.67, "miaa": 7.83},
+}
+PAPER_TZIONAS = {
+    "InterShape": (18.24, 17.93),
+    "IntagHand": (19.21, 18.91),
+    "DIR": (16.48, 16.25),
+}
+METRICS = (
+    ("mpjpe_sh", "MPJPE SH"),
+    ("mpjpe_ih", "MPJPE IH"),
+    ("mpjpe_all", "MPJPE all"),
+    ("mpvpe_all", "MPVPE all"),
+    ("mrrpe_offset", "MRRPE (offset head)"),
+    ("mrrpe", "MRRPE (per-hand cameras)"),
+    ("mesh_reprojection_px", "mesh reprojection px"),
+    ("penetration_max_depth", "penetration max"),
+    ("penetration_inside_fraction", "inside fraction"),
+)
+HELDOUT_METRICS = (("mpjpe_all", "MPJPE all"), ("mpvpe_all", "MPVPE all"))
+
+
+@dataclass(frozen=True)
+class SynthSpec:
+    """The synthesised data: ``twohand`` with dense maps, main domain train / val / test and a
+    held-out-domain test set, all at ``size`` px."""
+
+    train: int = 2000
+    val: int = 200
+    test: int = 300
+    heldout_test: int = 300
+    size: int = 96
+    seed: int = 0
+
+    def commands(self, main: Path, heldout: Path) -> list[list[str]]:
+        common = ["--size", str(self.size), "--dense", "--seed", str(self.seed)]
+        return [
+            ["handpose", "synth", "images", "--kind", "twohand", "--out", str(main),
+             "--train", str(self.train), "--val", str(self.val), "--test", str(self.test),
+             *common, "--domain", "main"],
+            ["handpose", "synth", "images", "--kind", "twohand", "--out", str(heldout),
+             "--train", "0", "--val", "0", "--test", str(self.heldout_test),
+             *common, "--domain", "heldout"],
+        ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training + evaluation run."""
+
+    preset: str
+    seed: int
+    run: str
+
+    @property
+    def key(self) -> str:
+        return f"{Path(self.preset).stem}/seed{self.seed}/{self.run}"
+
+
+def run_overrides(run: str, preset: str, sets: Sequence[str] = ()) -> list[str]:
+    """Config overrides of one run (on top of the preset and ``sets``)."""
+    from handpose.training.harness import load_method_config
+
+    if run not in RUNS:
+        raise HandposeError(f"unknown DIR run {run!r}; choose from {', '.join(RUNS)}")
+    if run.startswith("stages"):
+        return [f"model.num_stages={run[-1]}"]
+    lr = load_method_config("dir", preset, list(sets)).train.lr
+    parts = {
+        "wo_attn": ["model.attention_pooling=false"],
+        "wo_smoothl1": ["loss.position_loss=l1"],
+        "wo_motionblur": ["data.augmentation.motion_blur_p=0.0"],
+        "wo_largelr": [f"train.lr={lr / 3:.6g}"],
+    }
+    chosen = [v for k in parts for v in parts[k]] if run == "wo_all" else parts[run]
+    return ["model.num_stages=0", *chosen]
+
+
+def plan_runs(
+    preset: str, seeds: Sequence[int], runs: Sequence[str] = tuple(RUNS)
+) -> list[RunSpec]:
+    """Seed by seed, the runs in :data:`RUNS` order (the first seed's rows complete first)."""
+    if not seeds:
+        raise HandposeError("give at least one seed")
+    for r in runs:
+        if r not in RUNS:
+            raise HandposeError(f"unknown DIR run {r!r}; choose from {', '.join(RUNS)}")
+    return [RunSpec(preset, s, r) for s in seeds for r in RUNS if r in runs]
+
+
+# ------------------------------------------------------------------------------ running
+def _execute(spec: RunSpec, out: Path, data: Path, heldout: Path, sets: Sequence[str]) -> dict:
+    run_dir = out / spec.key
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log = run_dir / "log.txt"
+    trained = run_dir / "trained.json"
+    ckpt = run_dir / "main" / "checkpoints" / "last.ckpt"
+    overrides = [
+        *sets, *run_overrides(spec.run, spec.preset, sets), "train.threads=1",
+        "train.progress_bar=false",
+    ]  # fmt: skip
+    train_cmd = [
+        "handpose", "train", "dir", "--preset", spec.preset, "--data", str(data),
+        "--seed", str(spec.seed), "--out", str(run_dir),
+        *[x for s in overrides for x in ("--set", s)],
+    ]  # fmt: skip
+    if trained.exists():
+        timing = json.loads(trained.read_text())
+    else:
+        resumed = ckpt.exists()
+        t0 = time.perf_counter()
+        cpu = _run_child([*train_cmd, "--resume"] if resumed else train_cmd, log)
+        timing = {
+            "train_s": None if resumed else time.perf_counter() - t0,
+            "train_cpu_s": None if resumed else cpu,
+        }
+        atomic_write_text(trained, json.dumps(timing) + "\n")
+    evals, eval_cmds = {}, []
+    t0 = time.perf_counter()
+    eval_cpu = 0.0
+    for name, source in (("test", data), ("heldout", heldout)):
+        target = run_dir / f"eval_{name}.json"
+        cmd = ["handpose", "eval", "--checkpoint", str(ckpt), "--data", str(source),
+               "--split", "test", "--json", str(target), "--quiet", "--threads", "1"]  # fmt: skip
+        eval_cmds.append(cmd)
+        if not target.exists():
+            eval_cpu += _run_child(cmd, log)
+        evals[name] = json.loads(target.read_text())
+    result = {
+        "preset": Path(spec.preset).stem,
+        "seed": spec.seed,
+        "run": spec.run,
+        "test": evals["test"]["metrics"],
+        "heldout": evals["heldout"]["metrics"],
+        "counts": evals["test"].get("counts", {}),
+        **timing,
+        "eval_s": time.perf_counter() - t0,
+        "eval_cpu_s": eval_cpu,
+        "overrides": overrides,
+        "commands": [_shown(train_cmd), *(_shown(c) for c in eval_cmds)],
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    atomic_write_text(run_dir / "result.json", json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def _ensure_data(synth: SynthSpec, main: Path, heldout: Path, log) -> list[str]:
+    cmds = synth.commands(main, heldout)
+    for cmd, path in zip(cmds, (main, heldout)):
+        if path.exists() and (path / "manifest.json").exists():
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        log(f"synthesising the data: {_shown(cmd)}")
+        _run_child(cmd, path.parent / f"{path.name}.log")
+        if not (path / "manifest.json").exists():
+            raise HandposeError(f"data synthesis did not finish: '{path}'")
+    return [_shown(c) for c in cmds]
+
+
+def describe_data(path: Path) -> dict:
+    """Splits, counts and generator settings of a shard folder."""
+    manifest = json.loads((path / "manifest.json").read_text())
+    return {
+        "path": str(path),
+        "kind": manifest.get("kind"),
+        "domain": manifest.get("meta", {}).get("domain"),
+        "size": manifest.get("meta", {}).get("size"),
+        "splits": {k: sum(s["count"] for s in v) for k, v in manifest.get("splits", {}).items()},
+        "seed": manifest.get("generator", {}).get("seed"),
+    }
+
+
+def run_experiment(
+    out: str | os.PathLike = "runs/dir_exp",
+    preset: str = "cpu-small",
+    seeds: Sequence[int] = (0, 1, 2),
+    runs: Sequence[str] = tuple(RUNS),
+    jobs: int = 2,
+    data: str | os.PathLike | None = None,
+    heldout: str | os.PathLike | None = None,
+    sets: Sequence[str] = (),
+    synth: SynthSpec | None = None,
+    doc: str | os.PathLike | None = "docs/results/dir.md",
+    progress: bool = True,
+) -> dict:
+    """Run (or continue) the DIR experiments and write the report (module docstring).
+
+    Args:
+        out: experiment folder.
+        preset: DIR preset or YAML file for every run.
+        seeds, runs: what to run (:data:`RUNS` names).
+        jobs: child processes at a time (one thread each).
+        data, heldout: shard folders (main domain with train/val/test; held-out domain with
+            test); None = ``OUT/data/twohand_main`` / ``twohand_heldout``, synthesised when
+            missing.
+        sets: config overrides for every run.
+        synth: size of the synthesised data (:class:`SynthSpec`).
+        doc: the markdown report (None: no report); the pictures go beside it.
+        progress: a tqdm bar over the runs.
+    Returns:
+        the :func:`summarize` dict.
+    """
+    from tqdm.auto import tqdm
+
+    from handpose.training.harness import load_method_config
+
+    if jobs < 1:
+        raise HandposeError(f"--jobs must be ≥ 1, got {jobs}")
+    load_method_config("dir", preset, list(sets))  # validate before any work
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    main = Path(data) if data is not None else out / "data" / "twohand_main"
+    held = Path(heldout) if heldout is not None else out / "data" / "twohand_heldout"
+    synth = synth or SynthSpec()
+    specs = plan_runs(preset, seeds, runs)
+    lock = threading.Lock()
+
+    def log(msg: str) -> None:
+        line = f"[{datetime.now(UTC).strftime('%H:%M:%S')}] {msg}"
+        with lock:
+            tqdm.write(line) if progress else print(line, flush=True)
+
+    meta_path = out / "experiment.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"sessions": []}
+    synth_cmds = _ensure_data(synth, main, held, log)
+    meta.setdefault("synth_commands", synth_cmds)
+    started = time.time()
+    session = {"start": datetime.now(UTC).isoformat(timespec="seconds"), "jobs": jobs,
+               "preset": str(preset), "runs": list(runs), "seeds": list(seeds)}  # fmt: skip
+    cmd = ["handpose", "experiment", "dir", "--preset", str(preset), "--seeds", *map(str, seeds),
+           "--out", str(out), "--jobs", str(jobs)]  # fmt: skip
+    if list(runs) != list(RUNS):
+        cmd += ["--runs", *runs]
+    cmd += [x for s in sets for x in ("--set", s)]
+    meta.setdefault("commands", [])
+    if _shown(cmd) not in meta["commands"]:
+        meta["commands"].append(_shown(cmd))
+    meta.update(data={"main": describe_data(main), "heldout": describe_data(held)},
+                hardware=hardware())  # fmt: skip
+    meta["sessions"].append(session)
+    atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
+
+    done = {s.key for s in specs if (out / s.key / "result.json").exists()}
+    pending = [s for s in specs if s.key not in done]
+    failed: dict[str, str] = {}
+    log(f"{len(specs)} runs, {len(done)} already done, {len(pending)} to go, {jobs} at a time")
+    bar = tqdm(total=len(specs), initial=len(done), desc="dir runs", disable=not progress)
+
+    def attempt(s: RunSpec) -> dict:
+        try:
+            return _execute(s, out, main, held, sets)
+        except RuntimeError as err:
+            log(f"retrying {s.key} once (it resumes): {err}")
+            time.sleep(5)
+            return _execute(s, out, main, held, sets)
+
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            running: dict[Future, RunSpec] = {}
+            while pending or running:
+                while pending and len(running) < jobs:
+                    s = pending.pop(0)
+                    log(f"start {s.key}")
+                    running[pool.submit(attempt, s)] = s
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    s = running.pop(fut)
+                    try:
+                        res = fut.result()
+                    except Exception as err:  # a failed run must not stop the others
+                        failed[s.key] = str(err)
+                        log(f"FAILED {s.key}: {err}")
+                        continue
+                    bar.update(1)
+                    t = res["test"]
+                    log(f"done {s.key}: MPJPE all {t['mpjpe_all']:.2f} mm, MPVPE all "
+                        f"{t['mpvpe_all']:.2f} mm, held-out MPJPE {res['heldout']['mpjpe_all']:.2f} mm")  # fmt: skip
+                    if doc is not None:
+                        write_report(out, doc)
+    finally:
+        bar.close()
+        session["end"] = datetime.now(UTC).isoformat(timespec="seconds")
+        session["wall_s"] = round(time.time() - started, 1)
+        atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
+    if doc is not None:
+        write_report(out, doc, qualitative=True)
+    summary = summarize(collect_results(out))
+    if failed:
+        raise HandposeError(
+            f"{len(failed)} run(s) failed ({'; '.join(f'{k}: {v}' for k, v in failed.items())})"
+        )
+    return summary
+
+
+# ------------------------------------------------------------------------------ results
+def collect_results(out: str | os.PathLike) -> list[dict]:
+    """Every ``result.json`` under ``OUT/<preset>/seed*/`` (sorted by path)."""
+    return [json.loads(p.read_text()) for p in sorted(Path(out).glob("*/seed*/*/result.json"))]
+
+
+def summarize(results: list[dict]) -> dict:
+    """Per (preset, run): seeds, mean ± sample std per metric, per-seed values.
+
+    Returns:
+        ``{(preset, run): {"n", "seeds", "test": {metric: (mean, std)}, "heldout": {...},
+        "by_seed": {("test", metric): {seed: value}}, "run_s": (mean, std) | None}}``
+    """
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["preset"], r["run"]), []).append(r)
+    out = {}
+    for key, rs in groups.items():
+        e: dict = {"n": len(rs), "seeds": sorted(r["seed"] for r in rs), "by_seed": {}}
+        for where in ("test", "heldout"):
+            e[where] = {}
+            names = {m for r in rs for m, v in r[where].items() if isinstance(v, (int, float))}
+            for m in names:
+                vals = {r["seed"]: float(r[where][m]) for r in rs if r[where].get(m) is not None}
+                if vals:
+                    e[where][m] = _mean_std(list(vals.values()))
+                    e["by_seed"][(where, m)] = vals
+        times = [r["train_s"] + r["eval_s"] for r in rs if r.get("train_s") is not None]
+        e["run_s"] = _mean_std(times) if times else None
+        out[key] = e
+    return out
+
+
+def paired(entry: dict, ref: dict, metric: str, where: str = "test"):
+    """Mean ± sample std of the per-seed differences entry − ref, the seeds where entry is
+    lower, and the seeds compared; None without a common seed."""
+    a = entry["by_seed"].get((where, metric), {})
+    b = ref["by_seed"].get((where, metric), {})
+    common = sorted(set(a) & set(b))
+    if not common:
+        return None
+    diffs = [a[s] - b[s] for s in common]
+    mean, std = _mean_std(diffs)
+    return mean, std, sum(d < 0 for d in diffs), len(common)
+
+
+def _fmt(ms, n: int, digits: int = 2) -> str:
+    if ms is None:
+        return "—"
+    mean, std = ms
+    return f"{mean:.{digits}f} ± {std:.{digits}f}" if n > 1 else f"{mean:.{digits}f}"
+
+
+def _fmt_delta(d) -> str:
+    if d is None:
+        return "—"
+    mean, std, lower, n = d
+    return f"{mean:+.2f} ± {std:.2f} ({lower}/{n} lower)" if n > 1 else f"{mean:+.2f}"
+
+
+def _paper(run: str, key: str) -> str:
+    v = PAPER.get(run, {}).get(key)
+    return "—" if v is None else f"{v:.2f}"
+
+
+def plot_bars(summary: dict, preset: str, path: Path) -> None:
+    """MPJPE (all frames, mean ± std over seeds) per run: main-domain test and held-out test."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [r for r in RUNS if (preset, r) in summary]
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    x = list(range(len(names)))
+    w = 0.38
+    for off, where, label, colour in ((-w / 2, "test", "main-domain test", "tab:blue"),
+                                      (w / 2, "heldout", "held-out domain", "tab:orange")):  # fmt: skip
+        vals = [summary[(preset, r)][where].get("mpjpe_all", (math.nan, 0.0)) for r in names]
+        ax.bar([i + off for i in x], [v[0] for v in vals], w, yerr=[v[1] for v in vals],
+               capsize=3, label=label, color=colour)  # fmt: skip
+    ax.set_xticks(x, [RUN_LABELS[r] for r in names], rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("MPJPE, all frames (mm)")
+    ax.set_title(f"DIR ({preset}): IntagHand-aligned MPJPE, mean ± std over seeds")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+
+
+def write_qualitative_grid(
+    checkpoints: dict[str, str | os.PathLike],
+    data: str | os.PathLike,
+    path: str | os.PathLike,
+    split: str = "test",
+    num: int = 6,
+) -> Path:
+    """A grid: per test image (interacting frames first), the ground truth and each
+    checkpoint's two meshes over the image (right hand red, left hand blue wireframes).
+
+    Args:
+        checkpoints: column title → DIR checkpoint.
+        data: shard folder; split: its split.
+        num: rows.
+    """
+    import numpy as np
+    import torch
+    from PIL import Image, ImageDraw
+
+    from handpose.datasets.image_dataset import normalize_image
+    from handpose.datasets.sample import collate
+    from handpose.datasets.show import draw_sample
+    from handpose.training.harness import load_model, method_config_from_dict
+    from handpose.training.image_data import open_image_split
+
+    models = {}
+    for title, ckpt in checkpoints.items():
+        model, meta = load_model(ckpt, method="dir")
+        models[title] = (model, method_config_from_dict("dir", meta["config"]))
+    cfg = next(iter(models.values()))[1]
+    ds = open_image_split(str(data), split, cfg.data)
+    order = sorted(range(len(ds)), key=lambda i: (not bool(ds[i]["interacting"]), i))[:num]
+    samples = [ds[i] for i in order]
+    batch = collate(samples)
+    rows = []
+    for i, s in enumerate(samples):
+        base = {k: (v.numpy() if hasattr(v, "numpy") else v) for k, v in s.items()}
+        base["image"] = (s["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        gt = draw_sample({k: v for k, v in base.items() if k != "mask"}, caption="ground truth")
+        half = gt.shape[1] // 2
+        cells = [gt[:, : half - 2], gt[:, half + 2 :]]
+        for title, (model, _) in models.items():
+            with torch.no_grad():
+                o = model(normalize_image(batch["image"][i : i + 1]), batch["K"][i : i + 1])
+            pred = dict(base)
+            pred.update(
+                vertices=o.vertices[0].numpy(), joints2d=o.joints2d[0].numpy(),
+                hand_valid=np.ones(2, bool), joint_valid=np.ones((2, 21), bool),
+                bbox=np.zeros(4, np.float32),
+            )  # fmt: skip
+            pred.pop("mask", None)
+            pic = draw_sample(pred, caption=title)
+            cells.append(pic[:, half + 2 :])
+        rows.append(np.concatenate([np.concatenate([c, np.zeros((c.shape[0], 4, 3), np.uint8)], 1) for c in cells], 1))  # fmt: skip
+    grid = np.concatenate(rows, 0)
+    img = Image.fromarray(grid)
+    ImageDraw.Draw(img)
+    path = Path(path)
+    with atomic_path(path, suffix=".png") as tmp:
+        img.save(tmp, format="PNG")
+    return path
+
+
+def _table_stages(summary: dict, preset: str) -> list[str]:
+    ref = summary.get((preset, "stages0"))
+    L = [
+        "| model | paper MPJPE (IH) | paper MPVPE | paper MRRPE | MPJPE SH | MPJPE IH | MPJPE all "
+        "| MPVPE all | MRRPE offset | MRRPE cameras | reproj. px | pen. max (mm) | inside | "
+        "Δ MPJPE all vs initial, paired | seeds |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in ("stages0", "stages1", "stages2"):
+        e = summary.get((preset, r))
+        paper = [_paper(r, k) if r == "stages2" else "—" for k in ("mpjpe", "mpvpe", "mrrpe")]
+        if e is None:
+            L.append(f"| {RUN_LABELS[r]} | {' | '.join(paper)} | not run | | | | | | | | | | 0 |")
+            continue
+        n, t = e["n"], e["test"]
+        cells = [_fmt(t.get(m), n) for m, _ in METRICS[:-1]] + [_fmt(t.get(METRICS[-1][0]), n, 3)]
+        delta = _fmt_delta(paired(e, ref, "mpjpe_all")) if ref and r != "stages0" else "—"
+        L.append(f"| {RUN_LABELS[r]} | {' | '.join(paper)} | {' | '.join(cells)} | {delta} | {n} |")
+    return L
+
+
+def _table_ablation(summary: dict, preset: str) -> list[str]:
+    ref = summary.get((preset, "stages0"))
+    L = [
+        "| basic model | paper MPJPE | paper MPVPE | paper MIAA (px) | MPJPE all | MPVPE all "
+        "| mesh reprojection px (ours, not MIAA) | Δ MPJPE vs baseline, paired | seeds |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in ("stages0", "wo_attn", "wo_smoothl1", "wo_motionblur", "wo_largelr", "wo_all"):
+        label = "baseline (all components)" if r == "stages0" else RUN_LABELS[r]
+        paper = " | ".join(_paper(r, k) for k in ("mpjpe", "mpvpe", "miaa"))
+        e = summary.get((preset, r))
+        if e is None:
+            L.append(f"| {label} | {paper} | not run | | | | 0 |")
+            continue
+        n, t = e["n"], e["test"]
+        delta = _fmt_delta(paired(e, ref, "mpjpe_all")) if ref and r != "stages0" else "—"
+        L.append(
+            f"| {label} | {paper} | {_fmt(t.get('mpjpe_all'), n)} | {_fmt(t.get('mpvpe_all'), n)} "
+            f"| {_fmt(t.get('mesh_reprojection_px'), n)} | {delta} | {n} |"
+        )
+    return L
+
+
+def _table_heldout(summary: dict, preset: str) -> list[str]:
+    L = [
+        "| model | main test MPJPE | held-out MPJPE | held-out − main, paired | main MPVPE "
+        "| held-out MPVPE | seeds |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in ("stages0", "stages1", "stages2"):
+        e = summary.get((preset, r))
+        if e is None:
+            L.append(f"| {RUN_LABELS[r]} | not run | | | | | 0 |")
+            continue
+        n = e["n"]
+        a = e["by_seed"].get(("heldout", "mpjpe_all"), {})
+        b = e["by_seed"].get(("test", "mpjpe_all"), {})
+        common = sorted(set(a) & set(b))
+        gap = None
+        if common:
+            diffs = [a[s] - b[s] for s in common]
+            m, sd = _mean_std(diffs)
+            gap = f"{m:+.2f} ± {sd:.2f}" if len(common) > 1 else f"{m:+.2f}"
+        L.append(
+            f"| {RUN_LABELS[r]} | {_fmt(e['test'].get('mpjpe_all'), n)} "
+            f"| {_fmt(e['heldout'].get('mpjpe_all'), n)} | {gap or '—'} "
+            f"| {_fmt(e['test'].get('mpvpe_all'), n)} | {_fmt(e['heldout'].get('mpvpe_all'), n)} | {n} |"
+        )
+    return L
+
+
+def write_report(
+    out: str | os.PathLike,
+    doc: str | os.PathLike,
+    notes: str | os.PathLike | None = None,
+    qualitative: bool = False,
+) -> str:
+    """Write ``doc`` (markdown), its bar chart(s) and, with ``qualitative``, the grid, from the
+    finished runs under ``out``. Works on a partial experiment."""
+    out, doc = Path(out), Path(doc)
+    meta_path = out / "experiment.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    results = collect_results(out)
+    summary = summarize(results)
+    presets = sorted({p for p, _ in summary}, key=lambda p: (p != "cpu-small", p))
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    L = ["# DIR on synthetic two-hand data: measured results", ""]
+    L += [
+        f"Generated by `handpose.experiments.dir` from {len(results)} finished runs. Errors on "
+        "the test split of the synthetic `twohand` data (InterHand2.6M-like: interacting (IH) "
+        "and single-hand (SH) frames), in mm, with the IntagHand-style protocol rooted at the "
+        "wrist (DIR's README convention; metrics.md §5): mean ± sample standard deviation over "
+        'seeds, deltas paired by seed ("k/n lower" counts the seeds where the variant\'s error '
+        "is lower). The paper's numbers are on real InterHand2.6M with ResNet-50 at 256×256 "
+        "trained 50 epochs on a GPU: **compare trends, not absolute values.**",
+        "",
+    ]
+    if notes is not None and Path(notes).exists():
+        L += [Path(notes).read_text(encoding="utf-8").rstrip(), ""]
+    for preset in presets:
+        L += [f"## Preset `{preset}`", ""]
+        L += ["### Refinement stages", ""]
+        L += _table_stages(summary, preset) + [""]
+        L += [
+            "MRRPE offset: DIR's relative-offset head (how DIR reports MRRPE); MRRPE cameras: the "
+            "two hands placed by their own weak-perspective cameras. Penetration: the predicted "
+            "meshes with the left hand placed by the offset head, on the first interacting test "
+            "frames (count in `eval_test.json`); 'inside' is the fraction of vertices inside "
+            "the other hand.",
+            "",
+        ]
+        L += ["### Supplement Table 2: ablation of the basic model", ""]
+        L += _table_ablation(summary, preset) + [""]
+        L += ["### Generalisation to an unseen rendering domain (supplement Table 1 setting)", ""]
+        L += _table_heldout(summary, preset) + [""]
+        L += [
+            "The paper's Table 1 (trained on InterHand2.6M, tested on Tzionas et al.'s two-hand "
+            "sequences, MPJPE / MPVPE mm): "
+            + "; ".join(f"{k} {a:.2f} / {b:.2f}" for k, (a, b) in PAPER_TZIONAS.items())
+            + ". Ours: trained on the main rendering domain, tested on the held-out domain "
+            "(unseen skin tones, background textures and light colours; the same hand model "
+            "and camera model).",
+            "",
+        ]
+        if any(p == preset for p, _ in summary):
+            bar = doc.with_name(f"{doc.stem}_{preset}_bar.png")
+            plot_bars(summary, preset, bar)
+            L += [f"![MPJPE per run, main and held-out domain]({bar.name})", ""]
+    grid = doc.with_name(f"{doc.stem}_qualitative.png")
+    if qualitative:
+        ck = {}
+        for r, title in (("stages0", "initial regression"), ("stages2", "2 stages")):
+            p = sorted(out.glob(f"cpu-small/seed*/{r}/main/checkpoints/last.ckpt"))
+            if p:
+                ck[title] = p[0]
+        if ck and meta.get("data"):
+            write_qualitative_grid(ck, meta["data"]["main"]["path"], grid)
+    if grid.exists():
+        L += [
+            "## Qualitative",
+            "",
+            "Test images (interacting frames first): the ground truth, then the predicted meshes "
+            "of the initial regression and of the 2-stage model (seed 0, `cpu-small`), right hand "
+            "red, left hand blue (wireframes), skeletons coloured per finger.",
+            "",
+            f"![qualitative grid]({grid.name})",
+            "",
+        ]
+    L += ["## How these numbers were made", "", "### Commands", "", "```bash"]
+    for c in meta.get("synth_commands", []):
+        L.append(c + "   # the data (made by the runner when missing)")
+    for c in meta.get("commands", []):
+        L.append(c + "   # the experiments (resumable)")
+    L += ["```", ""]
+    if results:
+        L += ["Each run is one training and two evaluation commands, e.g.:", "", "```bash"]
+        L += results[0]["commands"]
+        L += ["```", ""]
+    if meta.get("data"):
+        L += ["### Data", ""]
+        for k, d in meta["data"].items():
+            L.append(
+                f"- {k}: `{d['path']}`, {d['kind']}, domain {d['domain']}, {d['size']} px, "
+                f"splits {d['splits']}, seed {d['seed']}"
+            )
+        L.append("")
+    hw = meta.get("hardware")
+    if hw:
+        L += ["### Hardware and time", ""]
+        L.append(
+            f"- {hw['cpu']}, {hw['cores']} cores shared with other work; Python {hw['python']}, "
+            f"torch {hw['torch']}; no GPU; one torch thread per run"
+        )
+        for i, s in enumerate(meta.get("sessions", []), 1):
+            wall = s.get("wall_s")
+            L.append(
+                f"- session {i} ({s.get('preset')}, {s.get('jobs')} jobs): started {s['start']}"
+                + (f", wall {wall / 60:.1f} min" if wall is not None else ", still running")
+            )
+        cpu = [r["train_cpu_s"] + r["eval_cpu_s"] for r in results if r.get("train_cpu_s")]
+        wall = [r["train_s"] + r["eval_s"] for r in results if r.get("train_s")]
+        if cpu:
+            m, sd = _mean_std(cpu)
+            mw, sw = _mean_std(wall)
+            L.append(
+                f"- per run (train + 2 evaluations): CPU {m:.0f} ± {sd:.0f} s, wall {mw:.0f} ± "
+                f"{sw:.0f} s; sum of wall times {sum(wall) / 60:.0f} min"
+            )
+        L.append("")
+    L += [
+        "### Configuration",
+        "",
+        "Presets in `handpose/configs/dir/`; each run's resolved config is "
+        "`OUT/<preset>/seed<S>/<run>/main/config.yaml`, its overrides in `result.json`.",
+        "",
+    ]
+    text = "\n".join(L)
+    atomic_write_text(doc, text)
+    return text

@@ -1,0 +1,80 @@
+"""The DIR experiment runner: run definitions, summaries, and a tiny end-to-end resumable run."""
+
+import json
+
+import pytest
+from training.dir_data import write_two_hand_shards
+
+from handpose.errors import HandposeError
+from handpose.experiments.dir import (
+    RUNS,
+    paired,
+    plan_runs,
+    run_experiment,
+    run_overrides,
+    summarize,
+    write_report,
+)
+
+
+def test_run_overrides():
+    assert run_overrides("stages1", "cpu-small") == ["model.num_stages=1"]
+    assert run_overrides("wo_attn", "cpu-small") == [
+        "model.num_stages=0",
+        "model.attention_pooling=false",
+    ]
+    # the learning rate of the preset (and of the experiment's overrides) divided by 3
+    assert run_overrides("wo_largelr", "cpu-small") == ["model.num_stages=0", "train.lr=0.001"]
+    assert run_overrides("wo_largelr", "cpu-small", ["train.lr=3e-4"])[-1] == "train.lr=0.0001"
+    allv = run_overrides("wo_all", "cpu-small")
+    assert allv[0] == "model.num_stages=0" and len(allv) == 5
+    assert "loss.position_loss=l1" in allv and "data.augmentation.motion_blur_p=0.0" in allv
+    with pytest.raises(HandposeError, match="unknown DIR run"):
+        run_overrides("stages3", "cpu-small")
+
+
+def test_plan_and_summary():
+    specs = plan_runs("cpu-small", [0, 1], ["stages2", "stages0"])
+    assert [s.key for s in specs] == [
+        "cpu-small/seed0/stages0", "cpu-small/seed0/stages2",
+        "cpu-small/seed1/stages0", "cpu-small/seed1/stages2",
+    ]  # fmt: skip
+    assert len(plan_runs("paper", [0])) == len(RUNS)
+    with pytest.raises(HandposeError):
+        plan_runs("cpu-small", [])
+
+    def res(run, seed, v):
+        return {"preset": "cpu-small", "run": run, "seed": seed, "train_s": 1.0, "eval_s": 1.0,
+                "test": {"mpjpe_all": v, "mpvpe_all": None}, "heldout": {"mpjpe_all": v + 5}}  # fmt: skip
+
+    s = summarize([res("stages0", 0, 20.0), res("stages0", 1, 22.0), res("stages2", 0, 18.0),
+                   res("stages2", 1, 21.0)])  # fmt: skip
+    e0, e2 = s[("cpu-small", "stages0")], s[("cpu-small", "stages2")]
+    assert e0["test"]["mpjpe_all"] == pytest.approx((21.0, 2**0.5))
+    assert "mpvpe_all" not in e0["test"] and e0["heldout"]["mpjpe_all"][0] == 26.0
+    mean, std, lower, n = paired(e2, e0, "mpjpe_all")
+    assert (mean, lower, n) == (pytest.approx(-1.5), 2, 2) and std == pytest.approx(0.5**0.5)
+
+
+@pytest.mark.slow
+def test_tiny_experiment_end_to_end_and_resume(tmp_path):
+    data = write_two_hand_shards(tmp_path / "main", train=8, val=4, test=4)
+    held = write_two_hand_shards(tmp_path / "held", train=4, val=4, test=4)
+    doc = tmp_path / "docs" / "dir.md"
+    out = tmp_path / "exp"
+    kw = dict(out=out, preset="tiny", seeds=[0], runs=["stages1"], jobs=1,
+              data=data, heldout=held, sets=["train.epochs=1"], doc=doc, progress=False)  # fmt: skip
+    summary = run_experiment(**kw)
+    assert set(summary) == {("tiny", "stages1")}
+    r = json.loads((out / "tiny/seed0/stages1/result.json").read_text())
+    assert r["test"]["mpjpe_all"] > 0 and r["heldout"]["mpjpe_all"] > 0
+    assert "model.num_stages=1" in r["overrides"] and r["train_s"] > 0
+    text = doc.read_text()
+    assert "Refinement stages" in text and "Supplement Table 2" in text and "not run" in text
+    assert (doc.parent / "dir_tiny_bar.png").exists()
+    # a second call finds everything done and trains nothing
+    before = (out / "tiny/seed0/stages1/main/checkpoints/last.ckpt").stat().st_mtime
+    run_experiment(**kw)
+    assert (out / "tiny/seed0/stages1/main/checkpoints/last.ckpt").stat().st_mtime == before
+    assert len(json.loads((out / "experiment.json").read_text())["sessions"]) == 2
+    assert "## Preset `tiny`" in write_report(out, doc)

@@ -1,0 +1,108 @@
+"""DIR on the harness: presets, a short run that lowers the loss, load_model, evaluation."""
+
+import pytest
+import torch
+
+from handpose.errors import HandposeError
+from handpose.models.dir import DIRNetwork
+from handpose.training import harness
+from handpose.training.api import read_metrics
+from handpose.training.methods.dir import evaluate_checkpoint
+from training.dir_data import write_two_hand_shards
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_two_hand_shards(tmp_path_factory.mktemp("dirdata") / "shards", train=16, val=4)
+
+
+@pytest.fixture(scope="module")
+def run(data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("dir") / "run"
+    cfg = harness.load_method_config("dir", "tiny", ["train.epochs=6", "data.limit_val=4"])
+    paths = harness.train("dir", cfg, data, out)
+    return {"out": out, "ckpt": paths["main"], "cfg": cfg}
+
+
+def test_presets_load():
+    for preset in ("tiny", "cpu-small", "paper"):
+        cfg = harness.load_method_config("dir", preset)
+        assert cfg.data.size == cfg.model.image_size
+    paper = harness.load_method_config("dir", "paper")
+    assert paper.train.lr == 5e-4 and paper.train.epochs == 50 and paper.train.batch_size == 64
+    assert paper.model.backbone == "resnet50" and paper.model.num_stages == 2
+    assert paper.data.augmentation.motion_blur_p == 0.3 and paper.train.min_lr_ratio == 0.0
+    with pytest.raises(HandposeError, match="image_size"):
+        harness.load_method_config("dir", "tiny", ["data.size=96"])
+    with pytest.raises(HandposeError, match="num_stages"):
+        harness.load_method_config("dir", "tiny", ["model.num_stages=4"])
+
+
+@pytest.mark.slow
+def test_short_training_lowers_the_loss(run):
+    rows = [r for r in read_metrics(run["out"] / "main") if r.get("train/loss")]
+    losses = [float(r["train/loss"]) for r in rows]
+    assert len(losses) == 6 * 4
+    first, last = sum(losses[:4]) / 4, sum(losses[-4:]) / 4
+    assert last < 0.8 * first, (first, last)
+    val = [r for r in read_metrics(run["out"] / "main") if r.get("val/mpjpe_all_mm")]
+    assert len(val) == 6 and all(float(r["val/mpjpe_all_mm"]) > 0 for r in val)
+
+
+@pytest.mark.slow
+def test_load_model_and_evaluate(run, data):
+    model, meta = harness.load_model(run["ckpt"], method="dir")
+    assert isinstance(model, DIRNetwork) and not model.training
+    assert meta["method"] == "dir" and meta["stage"] == "main"
+    with torch.no_grad():
+        K = torch.tensor([[80.0, 0, 31.5], [0, 80, 31.5], [0, 0, 1]]).expand(2, 3, 3)
+        out = model(torch.zeros(2, 3, 64, 64), K)
+    assert out.joints3d.shape == (2, 2, 21, 3)
+    res = evaluate_checkpoint(run["ckpt"], data, "test", penetration_frames=2)
+    for key in ("mpjpe_sh", "mpjpe_ih", "mpvpe_all", "mrrpe", "mrrpe_offset",
+                "mesh_reprojection_px", "penetration_max_depth", "penetration_max_depth_gt"):  # fmt: skip
+        assert res[key] is not None and res[key] >= 0, key
+    assert res.counts["samples"] == 8 and res.counts["interacting frames"] == 6
+    assert res.counts["penetration frames"] == 2
+    with pytest.raises(HandposeError, match="empty|split"):
+        evaluate_checkpoint(run["ckpt"], data, "nosuchsplit")
+
+
+@pytest.mark.slow
+def test_onnx_export_cli(run, tmp_path, capsys):
+    import onnx
+
+    from handpose.cli import main
+    from handpose.models.dir.export import ONNX_OUTPUTS
+
+    out = tmp_path / "dir.onnx"
+    assert main(["export", "onnx", "--checkpoint", str(run["ckpt"]), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "onnxruntime parity" in text
+    diff = float(text.split("parity ")[1].split(" mm")[0])
+    assert diff <= 0.01
+    model = onnx.load(str(out))
+    assert [o.name for o in model.graph.output] == list(ONNX_OUTPUTS)
+    assert any(p.key == "handpose" and '"method": "dir"' in p.value for p in model.metadata_props)
+    assert main(["export", "onnx", "--checkpoint", str(run["ckpt"]), "--out", str(out),
+                 "--int8"]) == 2  # fmt: skip
+
+
+@pytest.mark.slow
+def test_eval_cli_dispatches_dir(run, data, tmp_path, capsys):
+    import json
+
+    from handpose.cli import main
+    from handpose.reports.image_eval import evaluate_image_checkpoint
+
+    j = tmp_path / "eval.json"
+    args = ["eval", "--checkpoint", str(run["ckpt"]), "--data", data, "--json", str(j),
+            "--quiet", "--out", str(tmp_path / "report")]  # fmt: skip
+    assert main(args) == 0
+    res = json.loads(j.read_text())
+    assert res["protocol"] == "interhand" and res["metrics"]["mrrpe_offset"] is not None
+    assert "penetration_max_depth" in res["metrics"] and (tmp_path / "report" / "eval.md").exists()
+    assert "MRRPE, offset head" in capsys.readouterr().out
+    # the generic image evaluation also reads DIR's data section (extra keys ignored)
+    out = evaluate_image_checkpoint(run["ckpt"], data, limit=4, progress=False)
+    assert out["result"]["mpjpe_all"] is not None
