@@ -250,6 +250,15 @@ def _coerce(value: Any, tp, key: str) -> Any:
         return {
             _coerce(k, kt, f"{key}.{k}"): _coerce(v, vt, f"{key}.{k}") for k, v in value.items()
         }
+    if origin in (tuple, list):
+        # tuple[int, ...], tuple[float, float], list[str]: a YAML list (or a tuple) → a tuple.
+        if not isinstance(value, (list, tuple)):
+            raise HandposeError(f"config key '{key}' must be a list, got {value!r}")
+        fixed = origin is tuple and not (len(args) == 2 and args[1] is Ellipsis)
+        if fixed and len(value) != len(args):
+            raise HandposeError(f"config key '{key}' must have {len(args)} items, got {value!r}")
+        types_ = args if fixed else [args[0]] * len(value)
+        return tuple(_coerce(v, t, f"{key}[{i}]") for i, (v, t) in enumerate(zip(value, types_)))
     if dataclasses.is_dataclass(tp):
         return _from_dict(tp, value, key)
     if tp is bool:
@@ -301,9 +310,18 @@ def config_from_dict(data: dict) -> ExperimentConfig:
     return _from_dict(ExperimentConfig, data, "")
 
 
+def _plain(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    return x
+
+
 def config_to_dict(cfg: ExperimentConfig) -> dict:
-    """Plain nested dict of builtins (YAML- and ``weights_only``-checkpoint-safe)."""
-    return dataclasses.asdict(cfg)
+    """Plain nested dict of builtins (YAML- and ``weights_only``-checkpoint-safe; tuples become
+    lists). Works for any config dataclass."""
+    return _plain(dataclasses.asdict(cfg))
 
 
 def _set_path(d: dict, dotted: str, value: Any) -> None:
