@@ -50,6 +50,7 @@ PRESET_NAMES = ("tiny", "cpu-small", "paper")
 METHODS: dict[str, str] = {
     "baseline": "handpose.training.methods.baseline:METHOD",
     "mgdhand": "handpose.training.methods.mgdhand:METHOD",
+    "pgte": "handpose.training.methods.pgte:METHOD",
 }
 _LOADED: dict[str, Method] = {}
 
