@@ -10,6 +10,8 @@ Runs whose ``result.json`` exists are skipped, so the same command continues a k
 
 from __future__ import annotations
 
+import argparse
+
 from handpose.cli import add_group
 
 # Repeated from handpose.experiments.mgdhand so that `handpose --help` does not import torch.
@@ -65,6 +67,93 @@ def register(subparsers) -> None:
     p.add_argument("--report-only", action="store_true", help="only rewrite the report")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_mgdhand)
+    _register_pgte(grp)
+
+
+def _register_pgte(grp) -> None:
+    p = grp.add_parser(
+        "pgte",
+        help="PGTE: Tables 2-4, error vs resolution, smoothness; several seeds → markdown report",
+        description=(
+            "Synthesise the DexYCB-like and HanCo-like video data if missing, train the "
+            "VIBE-style baseline, PGTE single and temporal (and the Table 4 ablations, the "
+            "resolution sweep with the image baseline) per seed, evaluate on the test split "
+            "and write the report. Resumable: finished runs are skipped."
+        ),
+    )
+    p.add_argument("--preset", default="cpu-small", help="PGTE preset or YAML file")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds")
+    p.add_argument("--out", default="runs/pgte_exp", help="experiment folder")
+    p.add_argument("--jobs", type=int, default=2, help="runs at a time (one thread each)")
+    p.add_argument(
+        "--tables", nargs="+", default=["main", "planes", "resolution"],
+        choices=["main", "planes", "resolution"], help="groups of runs",
+    )  # fmt: skip
+    p.add_argument(
+        "--resolutions", type=int, nargs="+", default=[16, 24, 32, 48, 64, 128],
+        help="ladder levels (px) of the resolution sweep",
+    )  # fmt: skip
+    p.add_argument("--data-dexycb", help="DexYCB-like video folder (default OUT/data/dexycb)")
+    p.add_argument("--data-hanco", help="HanCo-like video folder (default OUT/data/hanco)")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="config override for every PGTE run (repeatable)",
+    )  # fmt: skip
+    p.add_argument("--no-image-baseline", action="store_true", help="leave the image baseline out")
+    p.add_argument(
+        "--variants", nargs="+", default=None,
+        choices=["vibe", "single", "temporal", "tri_noconv", "single_plane", "single_plane_noconv",
+                 "image_baseline"],
+        help="run only these variants (a subset; e.g. for a GPU run at --preset paper)",
+    )  # fmt: skip
+    p.add_argument(
+        "--datasets", nargs="+", default=None, choices=["dexycb", "hanco"],
+        help="run only on these data sets",
+    )  # fmt: skip
+    p.add_argument("--doc", default="docs/results/pgte.md", help="the markdown report")
+    p.add_argument(
+        "--merge",
+        nargs="*",
+        default=[],
+        help="other experiment folders whose results join the report",
+    )
+    p.add_argument("--report-only", action="store_true", help="only rewrite the report")
+    p.add_argument(
+        "--strip", help="checkpoint to draw the qualitative strip from (with --report-only)"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--run-one", help=argparse.SUPPRESS)
+    p.set_defaults(func=_pgte)
+
+
+def _pgte(args) -> int:
+    import json
+    from pathlib import Path
+
+    from handpose.experiments import pgte
+
+    if args.run_one:
+        pgte.run_one(json.loads(args.run_one))
+        return 0
+    if args.report_only:
+        if args.strip:
+            meta = json.loads((Path(args.out) / "experiment.json").read_text())
+            data = meta["data"]["dexycb"]["path"]
+            doc = Path(args.doc)
+            pgte.qualitative_strip(args.strip, data, doc.with_name(f"{doc.stem}_strip.png"))
+        pgte.write_report(args.out, args.doc, args.merge)
+        print(f"wrote {args.doc}")
+        return 0
+    data = {k: v for k, v in (("dexycb", args.data_dexycb), ("hanco", args.data_hanco)) if v}
+    pgte.run_experiment(
+        out=args.out, preset=args.preset, seeds=args.seeds, jobs=args.jobs, tables=args.tables,
+        resolutions=args.resolutions, data=data, sets=args.set,
+        image_baseline=not args.no_image_baseline, variants=args.variants,
+        datasets=args.datasets, doc=args.doc, merge=args.merge,
+        progress=not args.no_progress,
+    )  # fmt: skip
+    print(f"wrote {args.doc}")
+    return 0
 
 
 def _mgdhand(args) -> int:

@@ -219,6 +219,25 @@ def open_video_source(data: str, split: str, level: int | None, seed: int = 0):
 # ----------------------------------------------------------------------------- windows
 
 
+def _read_level_only(split, index: int) -> dict[str, Any]:
+    """Sample ``index`` of a :class:`ShardSplit` at its level: the main label table and the
+    level's group, skipping the main image and mask (which the level replaces; decoding a
+    full-size frame costs more than everything else a small model's step reads)."""
+    from handpose.datasets.shards import _read_sample
+
+    shards = split.shards
+    files, bounds = shards._index[split.name]
+    s = int(np.searchsorted(bounds, index, side="right") - 1)
+    j = int(index) - int(bounds[s])
+    h = shards._file(files[s])
+    where = f"{shards.root / files[s]} sample {j}"
+    main = {"table": h["main"]["table"], "fields": h["main"]["fields"],
+            "columns": {k: v for k, v in h["main"]["columns"].items() if k not in ("image", "mask")}}  # fmt: skip
+    out = _read_sample(main, j, where)
+    out.update(_read_sample(h["levels"][int(split.level)], j, where))
+    return out
+
+
 def _hand_slot(hand_valid: np.ndarray) -> int:
     valid = np.flatnonzero(np.asarray(hand_valid))
     return int(valid[0]) if len(valid) else 0
@@ -310,8 +329,17 @@ class VideoWindowDataset(torch.utils.data.Dataset):
             self._frames[key] = out
         return out
 
+    def _read(self, index: int) -> dict[str, Any]:
+        """The schema sample; from a shard level without decoding the full-size image."""
+        from handpose.datasets.shards import ShardSplit
+
+        src = self.crop.source
+        if isinstance(src, ShardSplit) and src.level is not None:
+            return _read_level_only(src, index)
+        return src[index]
+
     def _frame(self, index: int, slot: int | None) -> dict[str, Any]:
-        s = self.crop[int(index)]
+        s = self.crop.prepare(self._read(index))
         k = _hand_slot(s["hand_valid"].numpy()) if slot is None else int(slot)
         valid = bool(s["hand_valid"][k])
         out = {

@@ -64,7 +64,8 @@ def predict_clips(
     Returns:
         one dict per clip: ``joints3d`` / ``vertices`` (F, ·, 3) predicted camera frame,
         ``gt_joints3d``, ``gt_vertices``, ``joint_valid`` (F, 21), ``valid`` (F,), ``side``,
-        ``key`` (the clip key), float64 numpy in metres.
+        ``key`` (the clip key), float64 numpy in metres. A joints-only model's
+        ``vertices`` are (F, 0, 3): its mesh metrics are reported absent.
     """
     from handpose.datasets.image_dataset import normalize_image
     from handpose.models.pgte.stream import run_sequence
@@ -108,7 +109,8 @@ def smooth_clips(clips: list[dict], method: str = "one_euro", **params) -> list[
     for c in clips:
         d = dict(c)
         for k in ("joints3d", "vertices"):
-            d[k] = np.asarray(smooth_sequence(c[k], method, **params))
+            if c[k].size:  # joints-only models have (F, 0, 3) vertices
+                d[k] = np.asarray(smooth_sequence(c[k], method, **params))
         out.append(d)
     return out
 
@@ -136,7 +138,7 @@ def _slots(clips: list[dict]) -> tuple[dict, dict]:
         hv[:, s] = c["valid"]
         tg["joint_valid"].append(jv)
         tg["hand_valid"].append(hv)
-    p = {k: np.concatenate(v) for k, v in preds.items()}
+    p = {k: np.concatenate(v) for k, v in preds.items() if v and v[0].shape[2] > 0}
     t = {k: np.concatenate(v) for k, v in tg.items() if v}
     return p, t
 

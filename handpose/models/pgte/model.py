@@ -147,7 +147,7 @@ def _neck(in_ch: int, channels: int, num_deconv: int) -> nn.Sequential:
             nn.ReLU(inplace=True),
         ]
         c = channels
-    layers.append(nn.Conv2d(c, channels, 3 if num_deconv else 1, padding=1 if num_deconv else 0))
+    layers.append(nn.Conv2d(c, channels, 1))
     return nn.Sequential(*layers)
 
 
