@@ -38,6 +38,18 @@ def test_tiny_trains_and_reloads(video, tmp_path, variant):
 
     rows = read_metrics(tmp_path / "run" / "main")
     assert any("val/mpjpe_mm" in r and r["val/mpjpe_mm"] != "" for r in rows)
+    if variant == "pgte":  # ONNX export through the CLI, with onnxruntime parity
+        import json
+
+        import onnx
+
+        from handpose.cli import main
+
+        out = tmp_path / "pgte.onnx"
+        assert main(["export", "onnx", "--checkpoint", str(paths["main"]), "--out", str(out)]) == 0
+        proto = onnx.load(str(out))
+        meta = json.loads({p.key: p.value for p in proto.metadata_props}["handpose"])
+        assert meta["method"] == "pgte" and meta["window"] == 4 and meta["num_vertices"] == 1379
 
 
 def test_video_evaluation(video, tmp_path):

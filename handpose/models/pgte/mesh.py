@@ -29,7 +29,6 @@ import torch
 from torch import Tensor, nn
 
 from handpose.errors import HandposeError
-from handpose.geometry.camera import uvz_to_xyz
 from handpose.handmodel import HandModel
 from handpose.handmodel.conventions import MANO_PARENTS, MANO_TO_OPENPOSE
 
@@ -80,6 +79,10 @@ def heatmap_uvz(
 def vertices_from_uvz(uv: Tensor, z_rel: Tensor, z_root: Tensor, K: Tensor) -> Tensor:
     """Eq. 3: ``(z_rel + z_root)·K⁻¹(u, v, 1)ᵀ``.
 
+    The same as :func:`handpose.geometry.camera.uvz_to_xyz` for pinhole intrinsics
+    ``[[f_x, s, c_x], [0, f_y, c_y], [0, 0, 1]]``, written with K⁻¹ in closed form (ONNX has
+    no matrix inverse): ``y = (v − c_y)/f_y``, ``x = (u − c_x − s·y)/f_x``.
+
     Args:
         uv: (..., N, 2) input-image pixels.
         z_rel: (..., N) root-relative depth, metres.
@@ -88,7 +91,12 @@ def vertices_from_uvz(uv: Tensor, z_rel: Tensor, z_root: Tensor, K: Tensor) -> T
     Returns:
         (..., N, 3) camera frame, metres.
     """
-    return uvz_to_xyz(uv, z_rel, z_root, K)
+    fx, s, cx = K[..., 0, 0, None], K[..., 0, 1, None], K[..., 0, 2, None]
+    fy, cy = K[..., 1, 1, None], K[..., 1, 2, None]
+    y = (uv[..., 1] - cy) / fy
+    x = (uv[..., 0] - cx - s * y) / fx
+    z = z_rel + z_root[..., None]
+    return torch.stack([x * z, y * z, z], dim=-1)
 
 
 def openpose_regressor(hand: HandModel) -> Tensor:

@@ -32,6 +32,7 @@ __all__ = [
     "POSE_TOKEN_NAMES",
     "NUM_POSE_TOKENS",
     "JOINT_TOKEN",
+    "token_matrix",
     "PoseTokenizer",
     "PoseTemplateSplit",
 ]
@@ -50,6 +51,13 @@ NUM_POSE_TOKENS = len(POSE_TOKEN_JOINTS)
 JOINT_TOKEN: tuple[int, ...] = tuple(
     next(t for t, js in enumerate(POSE_TOKEN_JOINTS) if j in js) for j in range(21)
 )
+
+
+def token_matrix() -> torch.Tensor:
+    """(6, 21) one-hot: row t marks the joints of token t (eq. 6)."""
+    G = torch.zeros(NUM_POSE_TOKENS, 21)
+    G[torch.tensor(JOINT_TOKEN), torch.arange(21)] = 1.0
+    return G
 
 
 def _per_joint_linear(n: int, c_in: int, c_out: int) -> nn.Parameter:
@@ -73,13 +81,13 @@ class PoseTokenizer(nn.Module):
         self.weight = _per_joint_linear(21, feat_dim + 3, token_dim)
         self.bias = nn.Parameter(torch.zeros(NUM_POSE_TOKENS, token_dim))
         self.norm = nn.LayerNorm(token_dim)
-        self.register_buffer("joint_token", torch.tensor(JOINT_TOKEN), persistent=False)
+        self.register_buffer("groups", token_matrix(), persistent=False)
 
     def forward(self, features: Tensor, positions: Tensor) -> Tensor:
         x = torch.cat([features, positions.to(features.dtype)], dim=-1)
         per_joint = torch.einsum("...jc,jcd->...jd", x, self.weight)  # (..., 21, D)
-        tokens = per_joint.new_zeros(*per_joint.shape[:-2], NUM_POSE_TOKENS, per_joint.shape[-1])
-        tokens = tokens.index_add(-2, self.joint_token, per_joint)
+        # sum over each token's joints (a matrix product: exportable, unlike index_add)
+        tokens = torch.einsum("gj,...jd->...gd", self.groups.to(per_joint.dtype), per_joint)
         return self.norm(tokens + self.bias)
 
 
@@ -97,9 +105,9 @@ class PoseTemplateSplit(nn.Module):
         self.template = _per_joint_linear(21, token_dim, joint_dim)
         self.skip = nn.Linear(feat_dim, joint_dim)
         self.norm = nn.LayerNorm(joint_dim)
-        self.register_buffer("joint_token", torch.tensor(JOINT_TOKEN), persistent=False)
+        self.register_buffer("groups", token_matrix(), persistent=False)
 
     def forward(self, tokens: Tensor, features: Tensor) -> Tensor:
-        per_joint = tokens.index_select(-2, self.joint_token)  # (..., 21, D)
+        per_joint = torch.einsum("gj,...gd->...jd", self.groups.to(tokens.dtype), tokens)
         out = torch.einsum("...jd,jdc->...jc", per_joint, self.template)
         return self.norm(out + self.skip(features))

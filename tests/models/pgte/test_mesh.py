@@ -75,6 +75,19 @@ def test_eq_3_hand_computed():
     )
 
 
+def test_eq_3_matches_the_geometry_module_with_skew():
+    from handpose.geometry.camera import uvz_to_xyz
+
+    g = torch.Generator().manual_seed(2)
+    K = torch.tensor([[410.0, 3.0, 30], [0, 395, 22], [0, 0, 1]], dtype=torch.float64).expand(
+        2, 3, 3
+    )
+    uv = torch.rand(2, 5, 2, generator=g, dtype=torch.float64) * 60
+    z = torch.rand(2, 5, generator=g, dtype=torch.float64) * 0.1
+    zr = torch.tensor([0.4, 0.7], dtype=torch.float64)
+    assert torch.allclose(vertices_from_uvz(uv, z, zr, K), uvz_to_xyz(uv, z, zr, K))
+
+
 def test_eq_3_gradcheck():
     K = torch.tensor([[400.0, 0, 30], [0, 420, 20], [0, 0, 1]], dtype=torch.float64)
     uv = torch.rand(1, 4, 2, dtype=torch.float64, requires_grad=True)
