@@ -134,7 +134,7 @@ VARIANT_LABELS = {
 # The image baseline estimator at cpu-small size: the harness's tiny preset, at the PGTE crop
 # size, trained for the same number of frames as a PGTE run (its own preset has no video).
 IMAGE_BASELINE_SETS = (
-    "data.size=64", "data.augment=false", "train.batch_size=32", "train.epochs=8",
+    "data.size=64", "data.augment=false", "train.batch_size=32", "train.epochs=6",
     "train.lr=3.0e-3", "train.progress_bar=false", "train.threads=1",
 )  # fmt: skip
 
