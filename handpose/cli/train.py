@@ -1,13 +1,22 @@
-"""``handpose train teacher|student`` and ``handpose eval``: MGDHand training and evaluation.
+"""``handpose train METHOD``, ``handpose train teacher|student`` and ``handpose eval``.
 
 Examples::
 
+    handpose train baseline --preset cpu-small --data data/single --out runs/baseline
+    handpose eval --checkpoint runs/baseline/main/checkpoints/last.ckpt --data data/single \
+        --out runs/baseline/eval
+    handpose train mgdhand --preset cpu-small --data data/synth.h5 --out runs/mgdhand \
+        --set data.student_sensors=sparse3
     handpose train teacher --config cpu-small --data data/synth.h5 --out runs/teacher
-    handpose train student --config cpu-small --data data/synth.h5 \\
+    handpose train student --config cpu-small --data data/synth.h5 \
         --teacher runs/teacher/checkpoints/last.ckpt --variant mgdistill --imus 3 --out runs/mgd3
     handpose eval --checkpoint runs/mgd3/checkpoints/last.ckpt --data data/synth.h5
 
-Needs the ``train`` extra (Lightning, TensorBoard) for training; ``eval`` needs only torch.
+``handpose train METHOD`` runs the training harness (:mod:`handpose.training.harness`);
+``teacher`` / ``student`` are MGDHand's single stages with their older options and run-folder
+layout. ``eval`` reads the checkpoint's method: MGDHand on an IMU file (JSON), image methods
+with the image protocols (Markdown, JSON and plots). Needs the ``train`` extra (Lightning,
+TensorBoard) for training; ``eval`` needs only torch.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import argparse
 import json
 
 from handpose.cli import add_group
+from handpose.errors import HandposeError
 
 # The names of handpose.losses.distill.VARIANTS, repeated here so that `handpose --help` does not
 # import torch (tests/training/test_training_cli.py keeps the two lists equal).
@@ -88,6 +98,133 @@ def _student(args) -> int:
     return 0
 
 
+# The names of handpose.training.registry.METHODS, repeated here so that `handpose --help` does
+# not import torch (tests/training/test_harness_cli.py keeps the two lists equal).
+METHOD_NAMES = ("baseline", "mgdhand")
+
+
+def _method_config(args):
+    from handpose.training.harness import load_method_config
+    from handpose.training.registry import get_method
+
+    method = get_method(args.method)
+    overrides = list(args.set)
+    if args.seed is not None:
+        overrides.append(f"seed={args.seed}")
+    stages = [method.stage(args.stage)] if args.stage else list(method.stages)
+    for key, value in (("epochs", args.epochs), ("devices", args.devices),
+                       ("accelerator", args.accelerator)):  # fmt: skip
+        if value is not None:
+            overrides += sorted({f"{st.train_key}.{key}={value}" for st in stages})
+    return method, load_method_config(method, args.preset, overrides)
+
+
+def _train_method(args) -> int:
+    from handpose.training.harness import train
+
+    method, cfg = _method_config(args)
+    requires = {}
+    for item in args.load:
+        stage, sep, path = item.partition("=")
+        if not sep or not stage or not path:
+            raise HandposeError(f"--load {item!r} must look like STAGE=CHECKPOINT")
+        method.stage(stage)
+        requires[stage] = path
+    paths = train(
+        method,
+        cfg,
+        args.data,
+        args.out,
+        stages=[args.stage] if args.stage else None,
+        resume=args.resume,
+        requires=requires,
+    )
+    for stage, path in paths.items():
+        print(f"{method.name} {stage} checkpoint: {path}")
+    return 0
+
+
+def _add_method_parser(grp, name: str) -> None:
+    p = grp.add_parser(
+        name,
+        help=f"train {name} with the harness (every stage, or --stage)",
+        description=(
+            f"Train {name} with the training harness: each stage in OUT/<stage>/ (config.yaml, "
+            "checkpoints/last.ckpt written every epoch, tensorboard/, csv/). Later stages load "
+            "and freeze earlier ones from OUT/<stage>/checkpoints/last.ckpt (or --load)."
+        ),
+    )
+    p.add_argument(
+        "--preset",
+        default="cpu-small",
+        help="tiny, cpu-small, paper or a YAML file (default: cpu-small)",
+    )
+    p.add_argument("--data", required=True, help="training data: a file, shard folder or source")
+    p.add_argument("--out", required=True, help="run folder (one subfolder per stage)")
+    p.add_argument("--stage", help="train only this stage (default: all, in order)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set train.epochs=3 (repeatable)",
+    )
+    p.add_argument("--seed", type=int, help="override the config's seed")
+    p.add_argument("--epochs", type=int, help="override the trained stages' epochs")
+    p.add_argument("--devices", type=int, help="override the trained stages' devices (DDP > 1)")
+    p.add_argument("--accelerator", help="override the trained stages' accelerator")
+    p.add_argument(
+        "--load",
+        action="append",
+        default=[],
+        metavar="STAGE=CKPT",
+        help="checkpoint of an earlier stage to load and freeze (default: OUT/STAGE)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="skip finished stages, continue an interrupted one, start the missing ones",
+    )
+    p.set_defaults(func=_train_method, method=name)
+
+
+def _eval_any(args) -> int:
+    """MGDHand checkpoints: the IMU evaluation; image checkpoints: the image protocols."""
+    from handpose.training.checkpoints import read_checkpoint
+    from handpose.training.harness import checkpoint_info
+
+    meta = checkpoint_info(read_checkpoint(args.checkpoint), args.checkpoint)
+    if meta["method"] == "mgdhand":
+        return _eval(args)
+    return _eval_image(args)
+
+
+def _eval_image(args) -> int:
+    from handpose.reports.image_eval import evaluate_image_checkpoint
+    from handpose.utils.io import atomic_write_text
+
+    out = evaluate_image_checkpoint(
+        args.checkpoint,
+        args.data,
+        split=args.split or "test",
+        protocol=args.protocol,
+        out=args.out,
+        batch_size=args.batch_size,
+        root_depth=args.root_depth,
+        mesh=args.mesh,
+        limit=args.limit,
+        threads=args.threads,
+        progress=not args.quiet,
+    )
+    result = out["result"]
+    if args.json:
+        atomic_write_text(args.json, json.dumps(result.to_dict(), indent=2) + "\n")
+    print(result.to_markdown(), end="")
+    if out["files"] is not None:
+        print(f"report: {out['files'].markdown}")
+    return 0
+
+
 def _eval(args) -> int:
     from handpose.training.api import evaluate
     from handpose.utils.io import atomic_write_text
@@ -109,7 +246,12 @@ def _eval(args) -> int:
 
 
 def register(subparsers) -> None:
-    grp = add_group(subparsers, "train", "train MGDHand: the teacher (stage 1), students (stage 2)")
+    grp = add_group(
+        subparsers,
+        "train",
+        "train a method (baseline, mgdhand, ...) with the harness; 'teacher' and 'student' are "
+        "MGDHand's single stages",
+    )
     p = grp.add_parser("teacher", help="stage 1: the MANO + IMU teacher")
     _common(p)
     p.set_defaults(func=_teacher)
@@ -127,12 +269,17 @@ def register(subparsers) -> None:
         help="student sensors: 7, 3, 2 or a layout name (default: the config's)",
     )
     p.set_defaults(func=_student)
+    for name in METHOD_NAMES:
+        _add_method_parser(grp, name)
 
     p = subparsers.add_parser(
-        "eval", help="MPJPE/MPVPE (mm) of an MGDHand checkpoint on a data split"
+        "eval",
+        help="evaluate a checkpoint: MGDHand on IMU data, image models with the image protocols",
     )
-    p.add_argument("--checkpoint", required=True, help="a teacher's or student's .ckpt")
-    p.add_argument("--data", required=True, help="handpose IMU file (HDF5)")
+    p.add_argument("--checkpoint", required=True, help="a .ckpt of any method")
+    p.add_argument(
+        "--data", required=True, help="handpose IMU file (MGDHand) or an image source (images)"
+    )
     p.add_argument("--split", help="train, test or all (default: the config's eval split)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default="cpu")
@@ -144,4 +291,21 @@ def register(subparsers) -> None:
         help="also MPJPE with the ground-truth global orientation, β or finger rotations "
         "swapped in (where the error comes from)",
     )
-    p.set_defaults(func=_eval)
+    img = p.add_argument_group("image checkpoints (baseline, ...)")
+    img.add_argument("--protocol", help="freihand, interhand, dexycb or hanco (default: by data)")
+    img.add_argument("--out", help="write eval.md, eval.json and plots into this folder")
+    img.add_argument(
+        "--root-depth",
+        choices=("gt", "model"),
+        default="gt",
+        help="wrist depth: ground truth (default) or the model's own estimate",
+    )
+    img.add_argument(
+        "--mesh",
+        choices=("fit", "none"),
+        default="fit",
+        help="fit meshes to joint-only predictions for the mesh metrics (default: fit)",
+    )
+    img.add_argument("--limit", type=int, help="evaluate only the first N samples")
+    img.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    p.set_defaults(func=_eval_any)

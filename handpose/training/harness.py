@@ -68,6 +68,7 @@ __all__ = [
     "checkpoint_info",
     "optimizer_and_schedule",
     "stage_feature_cache",
+    "synced_batch_norm",
     "CHECKPOINT_FORMAT",
     "CHECKPOINT_FORMAT_VERSION",
 ]
@@ -264,6 +265,71 @@ def _run_metadata(m: Method, cfg, stage: str, data: str, fp: str, requires: dict
     }
 
 
+def synced_batch_norm(bn: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Batch norm with statistics over the whole DDP batch, on any device (gloo on CPU too).
+
+    Torch's ``SyncBatchNorm`` refuses CPU modules, so DDP on CPU would normalise every rank's
+    share of the batch by itself and differ from one process. Here the per-channel mean, then
+    the variance about it (two passes, as one process computes it), are summed over ranks with
+    the autograd-aware ``torch.distributed.nn.functional.all_reduce``, whose backward sums the
+    gradients of every rank's loss: with DDP's gradient averaging this is exactly the gradient of
+    one process on the whole batch. Running statistics get the unbiased global variance. timm's
+    fused ``BatchNormAct2d`` keeps its dropout and activation.
+    """
+    import torch.distributed as dist
+    from torch.distributed.nn.functional import all_reduce
+
+    if not (bn.training and dist.is_available() and dist.is_initialized()):
+        return bn._handpose_forward(x)
+    dims = [0, *range(2, x.ndim)]
+    shape = [1, -1] + [1] * (x.ndim - 2)
+    count = all_reduce(x.new_tensor([x.numel() / x.shape[1]]))
+    mean = all_reduce(x.sum(dims)) / count
+    var = all_reduce(((x - mean.view(shape)) ** 2).sum(dims)) / count
+    if bn.track_running_stats:
+        with torch.no_grad():
+            bn.num_batches_tracked.add_(1)
+            m = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
+            unbiased = var * (count / (count - 1).clamp(min=1))
+            bn.running_mean.mul_(1 - m).add_(m * mean.detach())
+            bn.running_var.mul_(1 - m).add_(m * unbiased.detach())
+    y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + bn.eps)
+    if bn.affine:
+        y = y * bn.weight.view(shape) + bn.bias.view(shape)
+    if hasattr(bn, "drop"):
+        y = bn.drop(y)
+    if hasattr(bn, "act"):
+        y = bn.act(y)
+    return y
+
+
+def _sync_batchnorm():
+    """Lightning's LayerSync hook: every batch-norm layer computes its training statistics over
+    the whole DDP batch (:func:`synced_batch_norm`); module classes and state-dict names are
+    unchanged, and teardown restores the plain forward."""
+    import types
+
+    from lightning.pytorch.plugins.layer_sync import LayerSync
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    class SyncBatchNorm(LayerSync):
+        def apply(self, model):
+            for m in model.modules():
+                if isinstance(m, _BatchNorm) and not hasattr(m, "_handpose_forward"):
+                    m._handpose_forward = m.forward
+                    m.forward = types.MethodType(synced_batch_norm, m)
+            return model
+
+        def revert(self, model):
+            for m in model.modules():
+                if hasattr(m, "_handpose_forward"):
+                    del m._handpose_forward
+                    m.__dict__.pop("forward", None)
+            return model
+
+    return SyncBatchNorm()
+
+
 def _build_trainer(train_cfg, run_dir: Path, callbacks: Sequence, run_meta: dict):
     import lightning as L
     from lightning.pytorch.callbacks import (
@@ -319,7 +385,6 @@ def _build_trainer(train_cfg, run_dir: Path, callbacks: Sequence, run_meta: dict
         accelerator=t.accelerator,
         devices=t.devices,
         strategy=strategy,
-        sync_batchnorm=t.devices > 1,
         precision=t.precision,
         logger=[
             TensorBoardLogger(run_dir, name="tensorboard", version=""),
@@ -335,7 +400,7 @@ def _build_trainer(train_cfg, run_dir: Path, callbacks: Sequence, run_meta: dict
         enable_checkpointing=True,
         num_sanity_val_steps=0,
         use_distributed_sampler=False,
-        plugins=[HarnessCheckpointIO()],
+        plugins=[HarnessCheckpointIO(), *([_sync_batchnorm()] if t.devices > 1 else [])],
     )
 
 
@@ -475,17 +540,30 @@ def fit_stage(
     )
     module = st.module(ctx)
     datamodule = st.data(ctx)
+    created = run_dir  # the topmost folder this call creates, removed again on a user error
+    while not created.parent.exists():
+        created = created.parent
+    created = None if run_dir.exists() else created
     ckpt_path = _prepare_run_dir(cfg, run_dir, resume)
     run_meta = _run_metadata(m, cfg, stage, data_text, fp, req_meta)
     cbs = [*callbacks, _keep_frozen(frozen)] if frozen else list(callbacks)
-    with warnings.catch_warnings():
-        # Known and harmless: Lightning's use of a deprecated torch pytree check, frozen stages in
-        # eval mode on purpose, the CSV folder of a resumed run (its old metrics.csv was kept).
-        warnings.filterwarnings("ignore", r".*isinstance\(treespec, LeafSpec\)", FutureWarning)
-        warnings.filterwarnings("ignore", r".*module\(s\) in eval mode")
-        warnings.filterwarnings("ignore", r"Experiment logs directory .* exists and is not empty")
-        trainer = _build_trainer(train_cfg, run_dir, cbs, run_meta)
-        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    try:
+        with warnings.catch_warnings():
+            # Known and harmless: Lightning's use of a deprecated torch pytree check, frozen
+            # stages in eval mode on purpose, the CSV folder of a resumed run (kept as a part).
+            warnings.filterwarnings("ignore", r".*isinstance\(treespec, LeafSpec\)", FutureWarning)
+            warnings.filterwarnings("ignore", r".*module\(s\) in eval mode")
+            warnings.filterwarnings("ignore", r"Experiment logs directory .* exists and is not")
+            trainer = _build_trainer(train_cfg, run_dir, cbs, run_meta)
+            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    except HandposeError:
+        # A user error before the first checkpoint (e.g. an unknown split found when the data
+        # module opens the data) leaves no half-made run folder behind.
+        if created is not None and not last_checkpoint(run_dir).exists():
+            import shutil
+
+            shutil.rmtree(created, ignore_errors=True)
+        raise
     return last_checkpoint(run_dir)
 
 
