@@ -67,3 +67,22 @@ def test_video_evaluation(video, tmp_path):
         ckpt, video, split="test", smoothing={"method": "one_euro", "fps": 30.0, "min_cutoff": 0.5}
     )
     assert smooth["metrics"]["jitter"] < m["jitter"]
+
+
+def test_cli_train_and_eval(video, tmp_path, capsys):
+    import json
+
+    from handpose.cli import main
+
+    out = tmp_path / "cli"
+    rc = main(["train", "pgte", "--preset", "tiny", "--data", video, "--out", str(out),
+               "--set", "train.epochs=1", "--set", "train.threads=1"])  # fmt: skip
+    assert rc == 0
+    ckpt = out / "main" / "checkpoints" / "last.ckpt"
+    js = tmp_path / "eval.json"
+    rc = main(["eval", "--checkpoint", str(ckpt), "--data", video, "--json", str(js), "--quiet",
+               "--smooth", "one_euro", "--one-euro", "0.5", "0"])  # fmt: skip
+    assert rc == 0
+    res = json.loads(js.read_text())
+    assert res["protocol"] == "hanco" and res["smoothing"]["min_cutoff"] == 0.5
+    assert "| mpjpe (mm) |" in capsys.readouterr().out
