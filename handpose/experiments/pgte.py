@@ -131,11 +131,13 @@ VARIANT_LABELS = {
     "single_plane_noconv": "single plane w/o conv",
     "image_baseline": "image baseline (harness)",
 }
-# The image baseline estimator at cpu-small size: the harness's tiny preset, at the PGTE crop
-# size, trained for the same number of frames as a PGTE run (its own preset has no video).
+# The harness's image baseline estimator (its cpu-small preset: MobileNetV3-Small-0.5, 2.5D
+# heatmaps, its own augmentation) at the PGTE crop size (64 px, read from the same ladder level,
+# stride-16 features → 16×16 heatmaps like PGTE's), on all training frames for the same
+# 6 epochs, without loader processes.
 IMAGE_BASELINE_SETS = (
-    "data.size=64", "data.augment=false", "train.batch_size=32", "train.epochs=6",
-    "train.lr=3.0e-3", "train.progress_bar=false", "train.threads=1",
+    "data.size=64", "model.level=16", "data.num_workers=0", "data.limit_train=null",
+    "train.epochs=6", "train.progress_bar=false", "train.threads=1",
 )  # fmt: skip
 
 # The supplement's tables (mm). Tables 2–3: before PA; Table 4: after PA, HanCo.
@@ -314,7 +316,7 @@ def run_one(payload: dict) -> dict:
     data, run_dir = payload["data"], Path(payload["run_dir"])
     protocol = DATASETS[spec.dataset].protocol
     overrides = _overrides(spec, payload["sets"], payload.get("baseline_sets", ()))
-    preset = payload["preset"] if method == "pgte" else "tiny"
+    preset = payload["preset"] if method == "pgte" else "cpu-small"
     cfg = harness.load_method_config(method, preset, overrides)
     t0 = time.process_time()
     ckpt = harness.train(method, cfg, data, run_dir, resume=True)["main"]
