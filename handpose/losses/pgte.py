@@ -59,9 +59,13 @@ class PGTELossConfig:
     velocity: float = 0.0
 
     def __post_init__(self) -> None:
-        for name, value in self.__dict__.items():
-            if value < 0:
-                raise ValueError(f"loss weight {name} must be ≥ 0, got {value}")
+        _check_weights(self)
+
+
+def _check_weights(cfg) -> None:
+    for name, value in cfg.__dict__.items():
+        if value < 0:
+            raise ValueError(f"loss weight {name} must be ≥ 0, got {value}")
 
 
 @dataclass(frozen=True)
@@ -74,9 +78,7 @@ class VibeLossConfig:
     velocity: float = 0.0
 
     def __post_init__(self) -> None:
-        for name, value in self.__dict__.items():
-            if value < 0:
-                raise ValueError(f"loss weight {name} must be ≥ 0, got {value}")
+        _check_weights(self)
 
 
 def mesh_edges(faces: Tensor) -> Tensor:

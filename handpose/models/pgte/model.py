@@ -57,6 +57,7 @@ from handpose.models.pgte.mesh import (
     vertex_joint_weights,
     vertices_from_uvz,
 )
+from handpose.models.pgte.stream import FrameFields, window_forward
 from handpose.models.pgte.temporal import TemporalFusion
 from handpose.models.pgte.tokens import PoseTemplateSplit, PoseTokenizer
 from handpose.models.pgte.triplane import TriplaneEncoder
@@ -95,7 +96,7 @@ class FrameEncoding:
 
 
 @dataclass
-class PGTEOutput:
+class PGTEOutput(FrameFields):
     """PGTE's prediction (leading dims ``...`` = (B, T), or (B,) for 4D image input).
 
     Attributes:
@@ -123,18 +124,6 @@ class PGTEOutput:
     coarse_xy: Tensor
     coarse_z: Tensor
     root_depth: Tensor
-
-    def flatten_frames(self) -> PGTEOutput:
-        """(B, T, ...) fields → (B·T, ...)."""
-        return PGTEOutput(**{f.name: getattr(self, f.name).flatten(0, 1) for f in fields(self)})
-
-    def reshape(self, *lead: int) -> PGTEOutput:
-        """Every field with its leading (frame) axis replaced by ``lead``."""
-        out = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            out[f.name] = v.reshape(*lead, *v.shape[1:])
-        return PGTEOutput(**out)
 
 
 def _neck(in_ch: int, channels: int, num_deconv: int) -> nn.Sequential:
@@ -293,20 +282,4 @@ class PGTE(nn.Module):
         (B, T) → :class:`PGTEOutput` with (B, T, ...) fields; frame t uses frames ≤ t of its
         window. 4D input (B, 3, S, S) with K (B, 3, 3) is one frame per sample.
         ``vertex_ids``: see :meth:`decode`."""
-        single = images.ndim == 4
-        if single:
-            images, K = images[:, None], K[:, None]
-            root_depth = None if root_depth is None else root_depth.reshape(-1, 1)
-        if images.ndim != 5:
-            raise HandposeError(
-                f"PGTE takes windows (B, T, 3, S, S) or frames (B, 3, S, S), got {tuple(images.shape)}."
-            )
-        b, t = images.shape[:2]
-        if not torch.jit.is_tracing() and tuple(K.shape) != (b, t, 3, 3):
-            raise HandposeError(f"K must have shape ({b}, {t}, 3, 3), got {tuple(K.shape)}.")
-        enc = self.encode(images.reshape(b * t, *images.shape[2:]))
-        fused = self.fuse(enc.tokens.reshape(b, t, *enc.tokens.shape[1:]))
-        rd = None if root_depth is None else root_depth.reshape(b * t)
-        fused = fused.reshape(b * t, *fused.shape[2:])
-        out = self.decode(enc, fused, K.reshape(b * t, 3, 3), rd, None, vertex_ids)
-        return out.reshape(b) if single else out.reshape(b, t)
+        return window_forward(self, images, K, root_depth, side, vertex_ids=vertex_ids)

@@ -27,7 +27,54 @@ from torch import Tensor
 
 from handpose.errors import HandposeError
 
-__all__ = ["WindowStream", "run_sequence", "window_starts"]
+__all__ = ["WindowStream", "run_sequence", "window_starts", "window_forward", "FrameFields"]
+
+
+class FrameFields:
+    """Mixin for the models' output dataclasses: every field has the frame axes first."""
+
+    def reshape(self, *lead: int):
+        """Every field with its leading (frame) axis replaced by ``lead``."""
+        from dataclasses import fields
+
+        return type(self)(
+            **{
+                f.name: getattr(self, f.name).reshape(*lead, *getattr(self, f.name).shape[1:])
+                for f in fields(self)
+            }  # fmt: skip
+        )
+
+    def flatten_frames(self):
+        """(B, T, ...) fields → (B·T, ...)."""
+        from dataclasses import fields
+
+        return type(self)(**{f.name: getattr(self, f.name).flatten(0, 1) for f in fields(self)})
+
+
+def window_forward(model, images: Tensor, K: Tensor, root_depth=None, side=None, **decode_kw):
+    """The training / offline forward of a windowed model: windows (B, T, 3, S, S), K
+    (B, T, 3, 3), root depths (B, T), sides (B,) or (B, T) → the output with (B, T, ...)
+    fields (frame t of a window from frames ≤ t with a causal temporal module); 4D images
+    (B, 3, S, S) with K (B, 3, 3) are one frame per sample and give (B, ...) fields."""
+    single = images.ndim == 4
+    if single:
+        images, K = images[:, None], K[:, None]
+        root_depth = None if root_depth is None else root_depth.reshape(-1, 1)
+    if images.ndim != 5:
+        raise HandposeError(
+            f"the model takes windows (B, T, 3, S, S) or frames (B, 3, S, S), got {tuple(images.shape)}."
+        )
+    b, t = images.shape[:2]
+    if not torch.jit.is_tracing() and tuple(K.shape) != (b, t, 3, 3):
+        raise HandposeError(f"K must have shape ({b}, {t}, 3, 3), got {tuple(K.shape)}.")
+    enc = model.encode(images.reshape(b * t, *images.shape[2:]))
+    fused = model.fuse(enc.tokens.reshape(b, t, *enc.tokens.shape[1:]))
+    fused = fused.reshape(b * t, *fused.shape[2:])
+    if side is not None:
+        side = side.reshape(b, -1).expand(b, t).reshape(b * t)
+    rd = None if root_depth is None else root_depth.reshape(b * t)
+    out = model.decode(enc, fused, K.reshape(b * t, 3, 3), rd, side, **decode_kw)
+    return out.reshape(b) if single else out.reshape(b, t)
 
 
 def window_starts(num_frames: int, window: int) -> Tensor:

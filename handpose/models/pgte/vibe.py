@@ -30,7 +30,7 @@ streaming equals the offline window computation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -41,6 +41,7 @@ from handpose.handmodel import HandModel
 from handpose.models.heads import ManoParameterHead
 from handpose.models.pgte.config import VibeNetConfig
 from handpose.models.pgte.embed import build_pgte_vit
+from handpose.models.pgte.stream import FrameFields, window_forward
 
 __all__ = ["VibeBaseline", "VibeEncoding", "VibeOutput"]
 
@@ -61,7 +62,7 @@ class VibeEncoding:
 
 
 @dataclass
-class VibeOutput:
+class VibeOutput(FrameFields):
     """The baseline's prediction (leading dims ``...`` = (B, T) or (B,)).
 
     Attributes:
@@ -79,18 +80,6 @@ class VibeOutput:
     joints_rel: Tensor
     camera: Tensor
     root_depth: Tensor
-
-    def flatten_frames(self) -> VibeOutput:
-        """(B, T, ...) fields → (B·T, ...)."""
-        return VibeOutput(**{f.name: getattr(self, f.name).flatten(0, 1) for f in fields(self)})
-
-    def reshape(self, *lead: int) -> VibeOutput:
-        return VibeOutput(
-            **{
-                f.name: getattr(self, f.name).reshape(*lead, *getattr(self, f.name).shape[1:])
-                for f in fields(self)
-            }
-        )
 
 
 class VibeBaseline(nn.Module):
@@ -197,15 +186,4 @@ class VibeBaseline(nn.Module):
     ) -> VibeOutput:
         """Windows (B, T, 3, S, S), K (B, T, 3, 3), root depth (B, T), side (B,) or (B, T) →
         (B, T, ...) fields; 4D input is one frame per sample."""
-        single = images.ndim == 4
-        if single:
-            images, K = images[:, None], K[:, None]
-            root_depth = None if root_depth is None else root_depth.reshape(-1, 1)
-        b, t = images.shape[:2]
-        enc = self.encode(images.reshape(b * t, *images.shape[2:]))
-        fused = self.fuse(enc.tokens.reshape(b, t, -1)).reshape(b * t, -1)
-        if side is not None:
-            side = side.reshape(b, -1).expand(b, t).reshape(b * t)
-        rd = None if root_depth is None else root_depth.reshape(b * t)
-        out = self.decode(enc, fused, K.reshape(b * t, 3, 3), rd, side)
-        return out.reshape(b) if single else out.reshape(b, t)
+        return window_forward(self, images, K, root_depth, side)
