@@ -48,6 +48,8 @@ def test_subset_runs_resumes_and_reports(video, tmp_path):
     mtime = (out / "hanco/r64/single/seed0/result.json").stat().st_mtime
     pgte.run_experiment(**kw)  # resumed: nothing to do
     assert (out / "hanco/r64/single/seed0/result.json").stat().st_mtime == mtime
+    strip = pgte.qualitative_strip(res["checkpoint"], video, tmp_path / "strip.png", frames=3)
+    assert strip.stat().st_size > 1000
 
 
 def test_image_baseline_run_is_evaluated_on_clips(video, tmp_path):
