@@ -160,6 +160,39 @@ PAPER: dict[str, dict[str, dict[str, float]]] = {
     },
 }
 
+# Where the supplement is silent: what we chose (the report lists it; details in the modules).
+CHOICES = (
+    "Temporal fusion: the six pose-aware tokens of every frame of a window (T = 8 in `cpu-small`, "
+    "16 in `paper`) form one sequence of 6·T tokens with learned token-type and time embeddings; "
+    "pre-LN transformer blocks attend over them with a causal mask (frame t sees frames ≤ t), so "
+    "streaming equals offline inference (`handpose/models/pgte/temporal.py`).",
+    "Pose-aware tokens: ViT features sampled at the initial joint estimate (eq. 1–2 for the 21 "
+    "joints), concatenated with the joint's normalised 2.5D position, per-joint linear maps summed "
+    "over the token's joints; the pose template is a per-joint linear map of the fused token plus a "
+    "skip from the joint's own feature. The fused joint features also refine the joints' 2.5D "
+    "positions (zero-initialised offsets).",
+    "Mesh from the triplane: coarse vertex positions are a learned V × 21 map of the refined "
+    "joints (initialised from the hand model's skinning weights); the triplane is sampled there; "
+    "each vertex's feature (plus a learned vertex embedding) becomes a query whose dot product with "
+    "the heatmap feature map gives B_k, plus a Gaussian prior (σ = 2 cells) around the coarse "
+    "vertex; D_k is a second read-out around the coarse depth.",
+    "Eq. 4's K is read as a distance scale in plane cells (1.5 in `cpu-small`, 2 in `paper`); the "
+    "plane convolutions are one residual 3×3 conv + GroupNorm + GELU per plane; the three samples "
+    "are summed (EG3D's paper).",
+    "Between the two patch-embedding convolutions: BatchNorm + ReLU (Table 1 lists only the "
+    "convolutions).",
+    "Losses: L1 on the per-vertex 2.5D coordinates, the initial and refined joints, wrist-relative "
+    "3D vertices and joints, SAR's edge (×1) and normal (×0.1) terms; 96 random mesh faces per "
+    "training step (`cpu-small`; the whole mesh in `paper`); no augmentation; the ground-truth "
+    "wrist depth in eq. 3 for training and evaluation.",
+    "VIBE-style baseline: the same ViT, average-pooled, a 2-layer GRU with VIBE's residual, a MANO "
+    "parameter head with a weak-perspective camera; left hands as mirrored right hands; no motion "
+    "discriminator.",
+    "Schedule (`cpu-small`): AdamW 1e-3, weight decay 0.01, half an epoch of warm-up, cosine to "
+    "5 %, batch 4 windows of 8 frames, 6 epochs (ViTPose-B's AdamW 5e-4 / 0.1 / drop path 0.3 in "
+    "`paper`).",
+)
+
 ONE_EURO_GRID = {"min_cutoff": (0.5, 1.0, 2.0, 4.0), "beta": (0.0, 5.0, 20.0, 80.0)}
 
 
@@ -768,7 +801,7 @@ def qualitative_strip(
                         j2[[p, j], 0], j2[[p, j], 1], c="#d62728" if r == 1 else "#2ca02c", lw=0.8
                     )
     level = cfg.data.resolution
-    fig.suptitle(f"{cfg.variant} (window {cfg.window}), ladder level {level} px, upsampled to {S} px",
+    fig.suptitle(f"{cfg.variant} (window {cfg.window}), ladder level {level} px, crops resized to {S} px",
                  fontsize=9)  # fmt: skip
     fig.tight_layout()
     path = Path(path)
@@ -965,6 +998,7 @@ def write_report(
               "prediction (mesh vertices in yellow, skeleton in red) and the ground truth "
               "(skeleton in green) over one unseen test clip.", "", f"![qualitative strip]({strip.name})", ""]  # fmt: skip
 
+    L += ["## Choices where the supplement is silent", ""] + [f"- {c}" for c in CHOICES] + [""]
     L += ["## How these numbers were made", "", "### Commands", "", "```bash"]
     for d in meta.get("data", {}).values():
         if d.get("command"):
