@@ -97,6 +97,18 @@ def _export_onnx(args) -> int:
         )
         print(report.summary())
         return 0
+    if method == "pgte":
+        from handpose.inference.pgte_onnx import TOLERANCE_MM, export_pgte_onnx
+
+        if args.int8:
+            raise HandposeError("--int8 is available for the MGDHand student only.")
+        report = export_pgte_onnx(
+            args.checkpoint, args.out, opset=args.opset, verify=not args.no_verify,
+            windows=max(1, min(args.windows, 4)),
+            tolerance_mm=TOLERANCE_MM if args.tolerance_mm is None else args.tolerance_mm,
+        )  # fmt: skip
+        print(report.summary())
+        return 0
     if method not in (None, "mgdhand"):
         from handpose.inference.image_onnx import PARITY_TOLERANCE, export_image_onnx
 

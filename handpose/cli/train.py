@@ -26,7 +26,7 @@ import json
 
 from handpose.cli import add_group
 from handpose.errors import HandposeError
-from handpose.utils.validate import float_range, positive_int, seed
+from handpose.utils.validate import float_range, int_range, positive_float, positive_int, seed
 
 # The names of handpose.losses.distill.VARIANTS, repeated here so that `handpose --help` does not
 # import torch (tests/training/test_training_cli.py keeps the two lists equal).
@@ -101,7 +101,7 @@ def _student(args) -> int:
 
 # The names of handpose.training.registry.METHODS, repeated here so that `handpose --help` does
 # not import torch (tests/training/test_harness_cli.py keeps the two lists equal).
-METHOD_NAMES = ("baseline", "mgdhand", "dir")
+METHOD_NAMES = ("baseline", "mgdhand", "ehpe", "dir", "pgte")
 
 
 def _method_config(args):
@@ -201,6 +201,8 @@ def _eval_any(args) -> int:
         return _eval(args)
     if meta["method"] == "dir":
         return _eval_dir(args)
+    if meta["method"] == "pgte":
+        return _eval_video(args)
     return _eval_image(args)
 
 
@@ -228,6 +230,40 @@ def _eval_dir(args) -> int:
     if args.out:
         files = write_evaluation_report(result, args.out, title="DIR (interhand protocol)")
         print(f"report: {files.markdown}")
+
+
+def _eval_video(args) -> int:
+    """PGTE / VIBE-style checkpoints: whole clips in file mode (handpose.reports.video_eval)."""
+    from handpose.reports.video_eval import evaluate_video_checkpoint
+    from handpose.utils.io import atomic_write_text
+
+    smoothing = None
+    if args.smooth == "one_euro":
+        mc, beta = args.one_euro
+        smoothing = {"method": "one_euro", "fps": args.fps, "min_cutoff": mc, "beta": beta}
+    res = evaluate_video_checkpoint(
+        args.checkpoint, args.data, split=args.split or "test", resolution=args.resolution,
+        protocol=args.protocol, root_depth=args.root_depth, smoothing=smoothing,
+        clips=args.limit, progress=not args.quiet,
+    )  # fmt: skip
+    if args.json:
+        atomic_write_text(args.json, json.dumps(res, indent=2) + "\n")
+    m = res["metrics"]
+    print(
+        f"{res['variant']} (window {res['window']}) on {res['clips']} clips / {res['frames']} "
+        f"frames of '{args.data}' ({res['split']}), level {res['resolution']} px, protocol "
+        f"{res['protocol']}, root depth {res['root_depth']}"
+        + (f", {smoothing['method']} {smoothing['min_cutoff']} Hz / β {smoothing['beta']}" if smoothing else "")
+    )  # fmt: skip
+    print("| metric | value |\n|---|---:|")
+    for k in ("mpjpe", "mpvpe", "pa_mpjpe", "pa_mpvpe", "accel_error", "jitter", "gt_jitter"):
+        if k in m:
+            unit = {
+                "accel_error": "mm/frame²",
+                "jitter": "mm/frame³",
+                "gt_jitter": "mm/frame³",
+            }.get(k, "mm")
+            print(f"| {k} ({unit}) | {m[k]:.2f} |")
     return 0
 
 
@@ -350,4 +386,23 @@ def register(subparsers) -> None:
     )
     img.add_argument("--limit", type=positive_int, help="evaluate only the first N samples")
     img.add_argument("--threads", type=positive_int, help="torch threads (default: torch's)")
+    vid = p.add_argument_group(
+        "video checkpoints (pgte); --protocol, --root-depth and --limit (clips) apply too"
+    )
+    vid.add_argument(
+        "--resolution",
+        type=int_range(8, 4096),
+        help="ladder level in px (default: the training one)",
+    )
+    vid.add_argument(
+        "--smooth", choices=("none", "one_euro"), default="none",
+        help="smooth each clip's predictions over time before scoring",
+    )  # fmt: skip
+    vid.add_argument(
+        "--one-euro", type=positive_float, nargs=2, default=(1.0, 20.0), metavar=("MIN_CUTOFF", "BETA"),
+        help="One-Euro min_cutoff (Hz) and beta (Hz per m/s)",
+    )  # fmt: skip
+    vid.add_argument(
+        "--fps", type=positive_float, default=30.0, help="frame rate for the smoothing"
+    )
     p.set_defaults(func=_eval_any)

@@ -169,6 +169,12 @@ class DexYCB(RealImageDataset):
     def sequence_key(self, index: int) -> tuple[int, int]:
         return int(self.rows[index][0]), int(self.rows[index][1])  # (sequence, camera)
 
+    def video_position(self, index: int) -> tuple[tuple[int, int], int]:
+        """((sequence, camera), frame) without reading the sample
+        (:func:`handpose.datasets.video.video_clips`)."""
+        q, ci, fr = (int(v) for v in self.rows[index])
+        return (q, ci), fr
+
     def source(self, index: int) -> str:
         seq, ci, fr = self._paths(index)
         return str(seq["dir"] / self.serials[ci] / f"color_{fr:06d}.jpg")

@@ -130,6 +130,12 @@ class HanCo(RealImageDataset):
     def sequence_key(self, index: int) -> int:
         return int(self.rows[index][0])  # all frames and views of a sequence
 
+    def video_position(self, index: int) -> tuple[tuple[int, int], int]:
+        """((sequence, camera), frame): one video per camera of a sequence, without reading
+        the sample (:func:`handpose.datasets.video.video_clips`)."""
+        sid, fid, cid = self._ids(index)
+        return (sid, cid), fid
+
     def source(self, index: int) -> str:
         sid, fid, cid = self._ids(index)
         return str(self.root / self.version / f"{sid:04d}" / f"cam{cid}" / f"{fid:08d}.jpg")

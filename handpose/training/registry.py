@@ -52,6 +52,7 @@ METHODS: dict[str, str] = {
     "ehpe": "handpose.training.methods.ehpe:METHOD",
     "mgdhand": "handpose.training.methods.mgdhand:METHOD",
     "dir": "handpose.training.methods.dir:METHOD",
+    "pgte": "handpose.training.methods.pgte:METHOD",
 }
 _LOADED: dict[str, Method] = {}
 

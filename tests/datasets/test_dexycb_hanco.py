@@ -207,3 +207,21 @@ def test_hanco_bad_input(hanco, tmp_path):
         HandposeError, match="missing HanCo annotation file '.*xyz/0000/00000001.json'"
     ):
         ds[1]
+
+
+def test_video_positions_match_the_samples(dex, hanco):
+    """Clips of the real loaders are grouped without reading images, consistently with the
+    samples' own sequence / view / frame fields; and they read at a low ladder level."""
+    from handpose.datasets.video import LowResolutionView, video_clips
+
+    for ds in (DexYCB(dex[0], "train", mano=None), HanCo(hanco[0], views=(0, 3), mano=None)):
+        clips = video_clips(ds)
+        assert sum(len(c) for c in clips) == len(ds)
+        for c in clips[:2]:
+            frames = [int(ds[int(i)]["frame"]) for i in c.indices]
+            assert frames == sorted(frames) == c.frames.tolist()
+            views = {int(ds[int(i)]["view"]) for i in c.indices}
+            assert len(views) == 1
+        low = LowResolutionView(ds, 16)
+        s = low[0]
+        assert max(s["image"].shape[:2]) <= 16
