@@ -240,6 +240,8 @@ def _eval_video(args) -> int:
     smoothing = None
     if args.smooth == "one_euro":
         mc, beta = args.one_euro
+        if mc <= 0:
+            raise HandposeError(f"--one-euro: MIN_CUTOFF must be > 0 Hz, got {mc:g}.")
         smoothing = {"method": "one_euro", "fps": args.fps, "min_cutoff": mc, "beta": beta}
     res = evaluate_video_checkpoint(
         args.checkpoint, args.data, split=args.split or "test", resolution=args.resolution,
@@ -399,7 +401,7 @@ def register(subparsers) -> None:
         help="smooth each clip's predictions over time before scoring",
     )  # fmt: skip
     vid.add_argument(
-        "--one-euro", type=positive_float, nargs=2, default=(1.0, 20.0), metavar=("MIN_CUTOFF", "BETA"),
+        "--one-euro", type=float_range(0.0), nargs=2, default=(1.0, 20.0), metavar=("MIN_CUTOFF", "BETA"),
         help="One-Euro min_cutoff (Hz) and beta (Hz per m/s)",
     )  # fmt: skip
     vid.add_argument(

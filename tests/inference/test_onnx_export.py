@@ -104,15 +104,16 @@ def test_int8_export_is_marked_and_close(student_ckpt, tmp_path):
 
     # The fixture student is barely trained, so int8 moves its joints more than a trained
     # model's (0.01–0.23 mm in docs/benchmarks/inference.md), and by how much depends on the
-    # CPU's int8 kernels (1.3–2.5 mm on an AVX2-only AMD EPYC, under the default
-    # INT8_TOLERANCE_MM of 1 mm elsewhere): the export is checked against a looser bound here.
+    # CPU's int8 kernels and on the student's architecture (1.3–2.5 mm before issue 16's
+    # paper-sized student, 5.8 mm with it, on an AVX2-only AMD EPYC; the default
+    # INT8_TOLERANCE_MM is 1 mm): the export is checked against a looser bound here.
     report = export_onnx(
-        student_ckpt, tmp_path / "q.onnx", int8=True, num_windows=8, tolerance_mm=5.0
+        student_ckpt, tmp_path / "q.onnx", int8=True, num_windows=8, tolerance_mm=10.0
     )
     assert report.spec.precision == "int8" and "int8" in report.summary()
     assert read_onnx_spec(tmp_path / "q.onnx").precision == "int8"
     # Quantisation changes the numbers (so this is not the exact path) but stays close.
-    assert 0.0 < report.max_joint_diff_mm <= 5.0
+    assert 0.0 < report.max_joint_diff_mm <= 10.0
     q, a = random_motion(3)
     pose = load_estimator(tmp_path / "q.onnx").stream().push(q[0], a[0])
     assert np.isfinite(pose.joints).all()
