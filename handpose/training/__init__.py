@@ -25,8 +25,6 @@ from handpose.training.api import (
     train_teacher,
 )
 from handpose.training.checkpoints import load_mgdhand, read_checkpoint
-from handpose.training.harness import load_method_config, load_model
-from handpose.training.harness import train as train_method
 from handpose.training.config import (
     PRESETS,
     ExperimentConfig,
@@ -35,6 +33,8 @@ from handpose.training.config import (
     load_config,
     save_config,
 )
+from handpose.training.harness import load_method_config, load_model
+from handpose.training.harness import train as train_method
 
 __all__ = [
     "evaluate",
