@@ -195,8 +195,13 @@ def _eval_any(args) -> int:
     """MGDHand checkpoints: the IMU evaluation; image checkpoints: the image protocols."""
     from handpose.training.checkpoints import read_checkpoint
     from handpose.training.harness import checkpoint_info
+    from handpose.utils.validate import output_file, output_folder
 
     meta = checkpoint_info(read_checkpoint(args.checkpoint), args.checkpoint)
+    if args.json:  # the outputs are checked before the evaluation, not after it
+        output_file(args.json, "JSON output")
+    if args.out:
+        output_folder(args.out, "report folder")
     if meta["method"] == "mgdhand":
         return _eval(args)
     if meta["method"] == "dir":
@@ -212,6 +217,11 @@ def _eval_dir(args) -> int:
     from handpose.training.methods.dir import evaluate_checkpoint
     from handpose.utils.io import atomic_write_text
 
+    if args.protocol not in (None, "interhand"):
+        raise HandposeError(
+            f"DIR checkpoints are evaluated with the interhand protocol, not --protocol "
+            f"{args.protocol!r}."
+        )
     if args.threads is not None:
         import torch
 
