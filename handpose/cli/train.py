@@ -26,7 +26,14 @@ import json
 
 from handpose.cli import add_group
 from handpose.errors import HandposeError
-from handpose.utils.validate import float_range, int_range, positive_float, positive_int, seed
+from handpose.utils.validate import (
+    float_range,
+    int_range,
+    nonnegative_float,
+    positive_float,
+    positive_int,
+    seed,
+)
 
 # The names of handpose.losses.distill.VARIANTS, repeated here so that `handpose --help` does not
 # import torch (tests/training/test_training_cli.py keeps the two lists equal).
@@ -250,6 +257,8 @@ def _eval_video(args) -> int:
     smoothing = None
     if args.smooth == "one_euro":
         mc, beta = args.one_euro
+        if mc <= 0:  # beta may be 0 (no speed adaptation); the cutoff may not
+            raise HandposeError(f"--one-euro: MIN_CUTOFF must be > 0 Hz, got {mc:g}.")
         smoothing = {"method": "one_euro", "fps": args.fps, "min_cutoff": mc, "beta": beta}
     res = evaluate_video_checkpoint(
         args.checkpoint, args.data, split=args.split or "test", resolution=args.resolution,
@@ -409,7 +418,7 @@ def register(subparsers) -> None:
         help="smooth each clip's predictions over time before scoring",
     )  # fmt: skip
     vid.add_argument(
-        "--one-euro", type=positive_float, nargs=2, default=(1.0, 20.0), metavar=("MIN_CUTOFF", "BETA"),
+        "--one-euro", type=nonnegative_float, nargs=2, default=(1.0, 20.0), metavar=("MIN_CUTOFF", "BETA"),
         help="One-Euro min_cutoff (Hz) and beta (Hz per m/s)",
     )  # fmt: skip
     vid.add_argument(

@@ -430,6 +430,16 @@ CASES = [
         "bogus",
     ),
     case(
+        "eval-pgte-one-euro-cutoff-0",
+        "eval --quiet --checkpoint {pgte} --data {video} --smooth one_euro --one-euro 0 1",
+        ("--one-euro", "MIN_CUTOFF"),
+    ),
+    case(
+        "eval-pgte-one-euro-beta-negative",
+        "eval --quiet --checkpoint {pgte} --data {video} --smooth one_euro --one-euro 1 -1",
+        "--one-euro",
+    ),
+    case(
         "eval-dir-protocol-unknown",
         "eval --quiet --checkpoint {dir} --data {shards} --protocol bogus",
         "bogus",
