@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import sys
 
+from handpose.utils.validate import positive_float
+
 
 def register_image_commands(grp) -> None:
     """Add ``image`` and ``video`` to the ``infer`` subparsers."""
@@ -85,7 +87,9 @@ def _model_args(p) -> None:
     p.add_argument("--fit-mesh", default=None, metavar="MODEL",
                    help="fit a hand model ('open', 'mano' or a file) to the joints of models "
                    "without a mesh")  # fmt: skip
-    p.add_argument("--pad", type=float, default=None, help="box enlargement (default: the model's)")
+    p.add_argument(
+        "--pad", type=positive_float, default=None, help="box enlargement (default: the model's)"
+    )
     p.add_argument("--batch-size", type=int, default=32, help="crops per model call (32)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
 

@@ -6,7 +6,13 @@ from __future__ import annotations
 import argparse
 
 from handpose.cli import add_group
-from handpose.utils.validate import int_range, nonnegative_float, positive_float
+from handpose.utils.validate import (
+    int_range,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 
 
 def register(subparsers) -> None:
@@ -29,9 +35,9 @@ def register(subparsers) -> None:
     )
     img = c.add_argument_group("image datasets (freihand, interhand, dexycb, hanco)")
     img.add_argument("--splits", default=None, help="comma-separated shard splits (default all)")
-    img.add_argument("--shard-size", type=int, default=1000, help="samples per shard")
+    img.add_argument("--shard-size", type=positive_int, default=1000, help="samples per shard")
     img.add_argument("--encoding", choices=["png", "jpeg"], default="png", help="image encoding")
-    img.add_argument("--limit", type=int, default=None, help="at most N samples per split")
+    img.add_argument("--limit", type=positive_int, default=None, help="at most N samples per split")
     _add_loader_options(img)
     c.add_argument(
         "--imu-order",
@@ -70,10 +76,10 @@ def register(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     sh.add_argument("dataset", help="PATH[:SPLIT] (shards) or NAME:ROOT[:SPLIT] (real dataset)")
-    sh.add_argument("index", type=int, help="sample index in the split")
+    sh.add_argument("index", type=nonnegative_int, help="sample index in the split")
     sh.add_argument("out", help="output .png")
     sh.add_argument("--split", default=None, help="split (overrides the one in DATASET)")
-    sh.add_argument("--level", type=int, default=None, help="ladder level in px (shards)")
+    sh.add_argument("--level", type=positive_int, default=None, help="ladder level in px (shards)")
     _add_loader_options(sh)
     sh.set_defaults(func=_show)
 
@@ -127,6 +133,10 @@ def _add_loader_options(p) -> None:
 
 
 def _mano_arg(args):
+    if args.mano_dir is not None:
+        from handpose.utils.validate import input_folder
+
+        input_folder(args.mano_dir, "--mano-dir folder")
     return None if args.no_mano else (args.mano_dir or "auto")
 
 
@@ -155,7 +165,9 @@ def _convert_images(args) -> int:
 def _show(args) -> int:
     from handpose.datasets.show import save_sample_picture
     from handpose.datasets.sources import open_source, parse_options, parse_source
+    from handpose.utils.validate import output_file
 
+    output_file(args.out, "picture", suffixes=(".png",))  # before any reading
     name, _, _ = parse_source(args.dataset)
     ds = open_source(
         args.dataset,

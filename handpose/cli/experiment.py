@@ -271,6 +271,18 @@ def _common(p, out: str, data: str) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _check_report_only(args, merge, collect) -> None:
+    """--report-only: the experiment folder, report, notes and merged folders, and at least one
+    finished run, checked before the report is written."""
+    from handpose.errors import HandposeError
+    from handpose.experiments import check_experiment_paths
+
+    notes = getattr(args, "notes", None)
+    check_experiment_paths(args.out, args.doc, notes, merge, report_only=True)
+    if not collect():
+        raise HandposeError(f"'{args.out}' holds no finished run to report on.")
+
+
 def _factors(args) -> int:
     from handpose.experiments.mgdhand_factors import run_factors, write_factors_report
 
@@ -331,9 +343,10 @@ def _mgdhand(args) -> int:
 
 
 def _ehpe(args) -> int:
-    from handpose.experiments.ehpe import SynthSize, run_experiment, write_report
+    from handpose.experiments.ehpe import SynthSize, collect_results, run_experiment, write_report
 
     if args.report_only:
+        _check_report_only(args, args.merge, lambda: collect_results([args.out, *args.merge]))
         write_report([args.out, *args.merge], args.doc, args.notes)
         print(f"wrote {args.doc}")
         return 0
@@ -359,12 +372,17 @@ def _ehpe(args) -> int:
 
 
 def _dir(args) -> int:
-    from handpose.experiments.dir import run_experiment, write_report
+    from handpose.experiments.dir import collect_results, run_experiment, write_report
 
     if args.report_only:
+        _check_report_only(args, (), lambda: collect_results(args.out))
         write_report(args.out, args.doc, args.notes, qualitative=True)
         print(f"wrote {args.doc}")
         return 0
+    if args.notes is not None:  # used by --report-only; checked so that a typo shows now
+        from handpose.utils.validate import input_file
+
+        input_file(args.notes, "notes file")
     run_experiment(
         out=args.out,
         preset=args.preset,
@@ -391,6 +409,11 @@ def _pgte(args) -> int:
         pgte.run_one(json.loads(args.run_one))
         return 0
     if args.report_only:
+        if args.strip:
+            from handpose.utils.validate import input_file
+
+            input_file(args.strip, "--strip checkpoint")
+        _check_report_only(args, args.merge, lambda: pgte.collect_results(args.out, args.merge))
         if args.strip:
             meta = json.loads((Path(args.out) / "experiment.json").read_text())
             data = meta["data"]["dexycb"]["path"]

@@ -47,7 +47,7 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--tolerance",
-        type=float,
+        type=positive_float,
         default=None,
         help="image models: accepted |onnx - torch| per output value, times (1 + |value|) "
         "(default 1e-4)",
@@ -78,7 +78,9 @@ def _checkpoint_method(path: str) -> str | None:
 def _export_onnx(args) -> int:
     from handpose.errors import HandposeError
     from handpose.inference.onnx_export import export_onnx
+    from handpose.utils.validate import output_file
 
+    output_file(args.out, "ONNX output", suffixes=(".onnx",))  # every exporter, before any work
     method = _checkpoint_method(args.checkpoint)
     if method == "dir":
         from handpose.models.dir.export import PARITY_TOLERANCE_MM, export_dir_onnx

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from handpose.cli import add_group
-from handpose.utils.validate import float_range, int_range, positive_int, seed
+from handpose.utils.validate import float_range, int_range, nonnegative_int, positive_int, seed
 
 
 def register(subparsers) -> None:
@@ -74,13 +74,20 @@ def _register_images(grp) -> None:
     )
     p.add_argument("--kind", required=True, help="single, twohand or video")
     p.add_argument("--out", required=True, help="output folder (shards + manifest.json)")
-    p.add_argument("--train", type=int, default=1000, help="train images (video: sequences)")
-    p.add_argument("--val", type=int, default=100, help="val images (video: sequences)")
-    p.add_argument("--test", type=int, default=100, help="test images (video: sequences)")
     p.add_argument(
-        "--size", type=int, default=None, help="image side (default 224 single, 256 others)"
+        "--train", type=nonnegative_int, default=1000, help="train images (video: sequences)"
     )
-    p.add_argument("--seed", type=int, default=0, help="the same seed gives identical arrays")
+    p.add_argument("--val", type=nonnegative_int, default=100, help="val images (video: sequences)")
+    p.add_argument(
+        "--test", type=nonnegative_int, default=100, help="test images (video: sequences)"
+    )
+    p.add_argument(
+        "--size",
+        type=int_range(16, 1024),
+        default=None,
+        help="image side (default 224 single, 256 others)",
+    )
+    p.add_argument("--seed", type=seed, default=0, help="the same seed gives identical arrays")
     p.add_argument(
         "--domain", default="main", help="rendering domain: main, or heldout (unseen skin tones, "
         "textures and light colours, for generalisation tests)"
@@ -88,26 +95,35 @@ def _register_images(grp) -> None:
     p.add_argument(
         "--subjects", default="100,20,20", help="distinct subjects per split: TRAIN,VAL,TEST"
     )
-    p.add_argument("--workers", type=int, default=1, help="processes (one EGL context each)")
+    p.add_argument(
+        "--workers", type=positive_int, default=1, help="processes (one EGL context each)"
+    )
     p.add_argument(
         "--shard-size",
-        type=int,
+        type=positive_int,
         default=None,
         help="images per shard (video: sequences; default 256 / 4)",
     )
-    p.add_argument("--occluders", type=float, default=0.3, help="probability of an occluder")
-    p.add_argument("--distractors", type=int, default=3, help="max background objects")
+    p.add_argument(
+        "--occluders", type=float_range(0, 1), default=0.3, help="probability of an occluder"
+    )
+    p.add_argument("--distractors", type=nonnegative_int, default=3, help="max background objects")
     p.add_argument("--frames", default="32-64", help="video: frames per sequence, N or MIN-MAX")
-    p.add_argument("--views", type=int, default=1, help="video: cameras per sequence")
-    p.add_argument("--fps", type=float, default=30.0, help="video: frame rate")
+    p.add_argument("--views", type=int_range(1, 16), default=1, help="video: cameras per sequence")
+    p.add_argument(
+        "--fps", type=float_range(0, 10_000, lo_open=True), default=30.0, help="video: frame rate"
+    )
     p.add_argument("--ladder", default="128,64,32,16", help="video: low-resolution levels (px)")
     p.add_argument(
-        "--object-prob", type=float, default=0.5, help="video: grasped-object probability"
+        "--object-prob",
+        type=float_range(0, 1),
+        default=0.5,
+        help="video: grasped-object probability",
     )
     p.add_argument("--dense", action="store_true", help="store extra_dense template-position maps")
     p.add_argument(
         "--antialias",
-        type=int,
+        type=nonnegative_int,
         default=0,
         help="MSAA samples of a colour pass (0 = off; 4 costs ~2-3×)",
     )
@@ -150,7 +166,12 @@ def _synth_images(args) -> int:
     import torch
     from tqdm import tqdm
 
-    from handpose.simulators.images.generate import ImageSynthConfig, generate_images, plan_jobs
+    from handpose.simulators.images.generate import (
+        ImageSynthConfig,
+        check_output,
+        generate_images,
+        plan_jobs,
+    )
 
     subj = _int_list(args.subjects, "--subjects", 3)
     cfg = ImageSynthConfig(
@@ -174,6 +195,7 @@ def _synth_images(args) -> int:
         model=args.model,
     )
     cfg.validate()
+    check_output(args.out, cfg)  # before the progress bar: a bad --out is the only line
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     total = sum(j.samples for j in plan_jobs(cfg))

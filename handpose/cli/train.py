@@ -26,7 +26,14 @@ import json
 
 from handpose.cli import add_group
 from handpose.errors import HandposeError
-from handpose.utils.validate import float_range, int_range, positive_float, positive_int, seed
+from handpose.utils.validate import (
+    float_range,
+    int_range,
+    nonnegative_float,
+    positive_float,
+    positive_int,
+    seed,
+)
 
 # The names of handpose.losses.distill.VARIANTS, repeated here so that `handpose --help` does not
 # import torch (tests/training/test_training_cli.py keeps the two lists equal).
@@ -195,8 +202,13 @@ def _eval_any(args) -> int:
     """MGDHand checkpoints: the IMU evaluation; image checkpoints: the image protocols."""
     from handpose.training.checkpoints import read_checkpoint
     from handpose.training.harness import checkpoint_info
+    from handpose.utils.validate import output_file, output_folder
 
     meta = checkpoint_info(read_checkpoint(args.checkpoint), args.checkpoint)
+    if args.json:  # the outputs are checked before the evaluation, not after it
+        output_file(args.json, "JSON output")
+    if args.out:
+        output_folder(args.out, "report folder")
     if meta["method"] == "mgdhand":
         return _eval(args)
     if meta["method"] == "dir":
@@ -212,6 +224,11 @@ def _eval_dir(args) -> int:
     from handpose.training.methods.dir import evaluate_checkpoint
     from handpose.utils.io import atomic_write_text
 
+    if args.protocol not in (None, "interhand"):
+        raise HandposeError(
+            f"DIR checkpoints are evaluated with the interhand protocol, not --protocol "
+            f"{args.protocol!r}."
+        )
     if args.threads is not None:
         import torch
 
@@ -240,7 +257,7 @@ def _eval_video(args) -> int:
     smoothing = None
     if args.smooth == "one_euro":
         mc, beta = args.one_euro
-        if mc <= 0:
+        if mc <= 0:  # beta may be 0 (no speed adaptation); the cutoff may not
             raise HandposeError(f"--one-euro: MIN_CUTOFF must be > 0 Hz, got {mc:g}.")
         smoothing = {"method": "one_euro", "fps": args.fps, "min_cutoff": mc, "beta": beta}
     res = evaluate_video_checkpoint(
@@ -401,7 +418,7 @@ def register(subparsers) -> None:
         help="smooth each clip's predictions over time before scoring",
     )  # fmt: skip
     vid.add_argument(
-        "--one-euro", type=float_range(0.0), nargs=2, default=(1.0, 20.0), metavar=("MIN_CUTOFF", "BETA"),
+        "--one-euro", type=nonnegative_float, nargs=2, default=(1.0, 20.0), metavar=("MIN_CUTOFF", "BETA"),
         help="One-Euro min_cutoff (Hz) and beta (Hz per m/s)",
     )  # fmt: skip
     vid.add_argument(

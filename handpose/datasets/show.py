@@ -20,6 +20,7 @@ import numpy as np
 
 from handpose.handmodel.conventions import OPENPOSE_PARENTS
 from handpose.utils.io import atomic_path
+from handpose.utils.validate import output_file
 
 __all__ = [
     "draw_sample",
@@ -168,7 +169,7 @@ def save_sample_picture(
     """:func:`draw_sample` written atomically as PNG."""
     from PIL import Image
 
-    out = Path(out)
+    out = output_file(out, "picture", suffixes=(".png",))
     pic = draw_sample(sample, caption=caption, faces=faces)
     with atomic_path(out, suffix=".png") as tmp:
         Image.fromarray(pic).save(tmp, format="PNG")

@@ -27,6 +27,7 @@ from typing import Any
 
 from handpose.datasets.shards import MANIFEST, ShardWriter, open_shards, shard_path, write_manifest
 from handpose.errors import HandposeError
+from handpose.utils.validate import output_folder
 
 __all__ = ["REAL_DATASETS", "RealDatasetInfo", "parse_source", "open_source", "convert_dataset"]
 
@@ -222,7 +223,9 @@ def convert_dataset(
     info = REAL_DATASETS[name]
     if shard_size < 1:
         raise HandposeError(f"--shard-size must be at least 1, got {shard_size}.")
-    out = Path(out)
+    if limit is not None and (isinstance(limit, bool) or int(limit) < 1):
+        raise HandposeError(f"--limit must be at least 1, got {limit}.")
+    out = output_folder(out, "output folder")  # a path under a file: before reading the source
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise HandposeError(f"the output '{out}' already exists; choose a new folder.")
     wanted = list(splits) if splits else list(info.convert)

@@ -209,6 +209,12 @@ def open_video_source(data: str, split: str, level: int | None, seed: int = 0):
     from handpose.datasets.sources import open_source
 
     src = open_source(str(data), split)
+    kind = getattr(src, "meta", {}).get("kind")
+    if kind is not None and kind != "video":
+        raise HandposeError(
+            f"'{data}' holds {kind} images, not video clips; give a video source (a video shard "
+            "folder, dexycb or hanco)."
+        )
     if level is None:
         return src
     if isinstance(src, ShardSplit) and int(level) in src.shards.levels:

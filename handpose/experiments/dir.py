@@ -50,6 +50,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from handpose.errors import HandposeError
+from handpose.experiments import check_experiment_paths
 from handpose.experiments.mgdhand import _mean_std, _run_child, _shown, hardware
 from handpose.utils.io import atomic_path, atomic_write_text
 
@@ -300,7 +301,9 @@ def run_experiment(
     if jobs < 1:
         raise HandposeError(f"--jobs must be ≥ 1, got {jobs}")
     load_method_config("dir", preset, list(sets))  # validate before any work
-    out = Path(out)
+    out = check_experiment_paths(
+        out, doc, None, (), {"--data": (data, ("twohand",)), "--heldout": (heldout, ("twohand",))}
+    )
     out.mkdir(parents=True, exist_ok=True)
     main = Path(data) if data is not None else out / "data" / "twohand_main"
     held = Path(heldout) if heldout is not None else out / "data" / "twohand_heldout"

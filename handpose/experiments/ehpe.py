@@ -57,6 +57,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from handpose.errors import HandposeError
+from handpose.experiments import check_experiment_paths
 from handpose.utils.io import atomic_write_text
 
 __all__ = [
@@ -779,7 +780,17 @@ def run_experiment(
     specs = plan_runs(tables, seeds, backbones, investigate=investigate)
     for s in [s for s in specs if s.kind != "mesh"][:1]:
         ehpe_config(s, preset, sets)  # validate the preset and overrides before any work
-    out = Path(out)
+    from handpose.models.backbones.registry import BACKBONES
+
+    for bb in backbones:
+        if bb not in BACKBONES:
+            raise HandposeError(
+                f"--backbones: unknown backbone {bb!r}; choose from {', '.join(BACKBONES)}."
+            )
+    out = check_experiment_paths(
+        out, doc, notes, merge,
+        {"--data": (data, ("single",)), "--twohand-data": (twohand_data, ("twohand",))},
+    )  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     synth = synth or SynthSize()
     lock = threading.Lock()

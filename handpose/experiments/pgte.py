@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from handpose.errors import HandposeError
+from handpose.experiments import check_experiment_paths
 from handpose.experiments.mgdhand import _mean_std, _run_child, _shown, hardware
 from handpose.utils.io import atomic_write_text
 
@@ -488,7 +489,8 @@ def run_experiment(
     if jobs < 1:
         raise HandposeError(f"--jobs must be ≥ 1, got {jobs}")
     harness.load_method_config("pgte", preset, list(sets))  # validate before any work
-    out = Path(out)
+    given = {f"--data-{k}": ((data or {}).get(k), ("video",)) for k in DATASETS}
+    out = check_experiment_paths(out, doc, None, merge, given)
     out.mkdir(parents=True, exist_ok=True)
     specs = plan_runs(seeds, tables, resolutions, image_baseline, variants, datasets)
     lock = threading.Lock()

@@ -114,6 +114,10 @@ def load_method_config(
                 "nor a YAML file"
             )
         data = _read_yaml(path)
+        try:
+            return method_config_from_dict(m, apply_overrides(data, overrides))
+        except HandposeError as err:  # name the file the bad value came from
+            raise HandposeError(f"config file '{path}': {err}") from None
     return method_config_from_dict(m, apply_overrides(data, overrides))
 
 
@@ -608,7 +612,9 @@ def train(
     for name in names:
         m.stage(name)  # unknown stage: one clear error before anything runs
     _data_argument(data)  # missing data: one clear error before anything runs
-    out = Path(out)
+    from handpose.utils.validate import output_folder
+
+    out = output_folder(out, "run folder")  # a file, or under one: before anything runs
     given = {k: Path(v) for k, v in (requires or {}).items()}
     done: dict[str, Path] = {}
     for name in m.stage_names:

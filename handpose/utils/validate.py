@@ -32,6 +32,7 @@ __all__ = [
     "input_folder",
     "output_file",
     "output_folder",
+    "shard_folder",
     "int_range",
     "float_range",
     "positive_int",
@@ -140,6 +141,34 @@ def output_folder(path: str | os.PathLike, what: str = "output folder") -> Path:
         raise HandposeError(f"the {what} '{p}' lies under '{above}', which is a file.")
     if not p.exists():
         _writable_parent(p, what)
+    return p
+
+
+def shard_folder(
+    path: str | os.PathLike,
+    what: str = "shard folder",
+    kinds: Sequence[str] | None = None,
+    *,
+    may_create: bool = False,
+) -> Path:
+    """``path`` if it is a shard folder (``manifest.json``) whose ``kind`` is one of ``kinds``.
+
+    With ``may_create`` a path that does not exist yet is fine too (it will be generated there),
+    provided a folder can be made there. Checks the manifest only, not the shards.
+    """
+    p = Path(path)
+    if may_create and not p.exists():
+        return output_folder(p, what)
+    p = input_folder(p, what)
+    manifest = p / "manifest.json"
+    if not manifest.is_file():
+        raise HandposeError(f"the {what} '{p}' is not a shard folder (it has no manifest.json).")
+    data = read_json(manifest, f"{what} manifest")
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if kinds is not None and kind not in kinds:
+        raise HandposeError(
+            f"the {what} '{p}' holds {kind or 'unknown'} data, not {' or '.join(kinds)} data."
+        )
     return p
 
 

@@ -3,7 +3,9 @@
 Each row feeds one command a missing, misplaced, empty, garbage, truncated or wrongly shaped
 file, NaN/Inf data, an out-of-range option or an output it cannot write, and checks the
 contract of :mod:`tests.cli.badinput`: exit 2, one ``handpose: error:`` line naming the file,
-field or option, no traceback, the disk unchanged, no code run. New commands add rows here.
+field or option, no traceback, the disk unchanged, no code run. New commands add rows here;
+the image-era commands (their shared inputs are image shards and image checkpoints) have theirs
+in :mod:`tests.cli.test_bad_inputs_images`.
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ import numpy as np
 
 from handpose.errors import HandposeError
 from handpose.simulators.images.scenes import SceneOptions
+from handpose.utils.validate import MAX_SEED, input_file, output_folder
 
 __all__ = [
     "KINDS",
@@ -51,6 +52,8 @@ KINDS = ("single", "twohand", "video")
 SPLITS = ("train", "val", "test")
 DEFAULT_SIZE = {"single": 224, "twohand": 256, "video": 256}
 _DOMAIN_IDS = {"main": 0, "heldout": 1}
+# Config fields → the ``handpose synth images`` options that set them (for messages).
+_OPTIONS = {"occluder_prob": "--occluders", "object_prob": "--object-prob"}
 _SUBJECT_STREAM = 7_777
 _SUBJECT_OFFSET = 100_000
 
@@ -116,6 +119,10 @@ class ImageSynthConfig:
         if self.kind not in KINDS:
             raise HandposeError(f"--kind must be one of {', '.join(KINDS)}, got {self.kind!r}.")
         get_domain(self.domain)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
+            raise HandposeError(f"--seed must be an integer, got {self.seed!r}.")
+        if not 0 <= int(self.seed) <= MAX_SEED:
+            raise HandposeError(f"--seed must be between 0 and {MAX_SEED}, got {self.seed}.")
         for name in SPLITS:
             n = self.counts.get(name, 0)
             if not isinstance(n, (int, np.integer)) or n < 0:
@@ -132,8 +139,9 @@ class ImageSynthConfig:
             raise HandposeError(f"--shard-size must be ≥ 1, got {self.shard_size}.")
         for name in ("occluder_prob", "random_pose_prob", "single_hand_prob", "object_prob"):
             v = getattr(self, name)
-            if not 0.0 <= float(v) <= 1.0:
-                raise HandposeError(f"{name} must be a probability in [0, 1], got {v}.")
+            if not 0.0 <= float(v) <= 1.0:  # NaN fails too
+                what = _OPTIONS.get(name, name)
+                raise HandposeError(f"{what} must be a probability in [0, 1], got {v}.")
         if self.distractors < 0:
             raise HandposeError(f"--distractors must be ≥ 0, got {self.distractors}.")
         if self.kind == "video":
@@ -144,13 +152,15 @@ class ImageSynthConfig:
                 )
             if not 1 <= self.views <= 16:
                 raise HandposeError(f"--views must be between 1 and 16, got {self.views}.")
-            if not self.fps > 0:
-                raise HandposeError(f"--fps must be positive, got {self.fps}.")
+            if not 0 < self.fps < 10_000:  # NaN fails too
+                raise HandposeError(f"--fps must be a number in (0, 10000), got {self.fps}.")
             check_levels(int(self.size), self.ladder)
         if self.antialias < 0 or self.antialias == 1:
             raise HandposeError(f"--antialias must be 0 or ≥ 2 samples, got {self.antialias}.")
         if self.encoding not in ("png", "jpeg"):
             raise HandposeError(f"--encoding must be png or jpeg, got {self.encoding!r}.")
+        if self.model not in ("open", "mano"):
+            input_file(self.model, "hand model file")  # before the output folder is made
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -351,19 +361,22 @@ def _shard_config(path: Path) -> dict | None:
         return None
 
 
-def _prepare_root(root: Path, cfg: ImageSynthConfig) -> None:
-    if root.exists() and not root.is_dir():
-        raise HandposeError(f"--out '{root}' exists and is not a folder.")
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError) as err:
-        raise HandposeError(
-            f"cannot create the output folder '{root}' (a parent is a file)."
-        ) from err
-    except OSError as err:
-        raise HandposeError(f"cannot create the output folder '{root}': {err.strerror}.") from err
+def check_output(root: str | os.PathLike, cfg: ImageSynthConfig) -> Path:
+    """Refuse an output folder ``generate_images`` cannot use, before any work and without
+    writing: a file, a path under a file, a folder of other files, or shards (or a manifest) of
+    another configuration. An empty or missing folder, or this configuration's shards (a
+    resumed run), are fine."""
+    root = output_folder(root, "--out folder")
+    if not root.is_dir():
+        return root
     want = cfg.to_dict()
     manifest = root / "manifest.json"
+    shards = sorted(root.glob("*-[0-9][0-9][0-9][0-9][0-9].h5"))
+    if not manifest.is_file() and not shards and any(root.iterdir()):
+        raise HandposeError(
+            f"--out '{root}' is a folder of other files, not a shard folder; use a new or empty "
+            "folder."
+        )
     if manifest.is_file():
         try:
             gen = json.loads(manifest.read_text()).get("generator")
@@ -374,13 +387,22 @@ def _prepare_root(root: Path, cfg: ImageSynthConfig) -> None:
                 f"'{root}' holds a dataset generated with another configuration; "
                 "use a new --out folder (or delete it)."
             )
-    for p in sorted(root.glob("*-[0-9][0-9][0-9][0-9][0-9].h5")):
+    for p in shards:
         got = _shard_config(p)
         if got is not None and got != want:
             raise HandposeError(
                 f"'{p}' was generated with another configuration; use a new --out folder "
                 "(or delete it)."
             )
+    return root
+
+
+def _prepare_root(root: Path, cfg: ImageSynthConfig) -> None:
+    check_output(root, cfg)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise HandposeError(f"cannot create the output folder '{root}': {err.strerror}.") from err
 
 
 def generate_images(

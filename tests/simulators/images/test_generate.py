@@ -176,17 +176,17 @@ def test_cli_generates(tmp_path, capsys):
     "args, message",
     [
         (["--kind", "triple"], "--kind must be one of"),
-        (["--kind", "single", "--train", "-1"], "--train must be a count"),
+        (["--kind", "single", "--train", "-1"], "argument --train"),
         (["--kind", "single", "--train", "0", "--val", "0", "--test", "0"], "nothing to generate"),
         (["--kind", "single", "--domain", "mars"], "unknown rendering domain"),
         (["--kind", "single", "--subjects", "3,2"], "--subjects must be 3"),
-        (["--kind", "single", "--size", "8"], "--size must be between"),
+        (["--kind", "single", "--size", "8"], "argument --size"),
         (["--kind", "video", "--frames", "x-3"], "--frames must be N or MIN-MAX"),
         (["--kind", "video", "--frames", "9-3"], "--frames must be"),
         (["--kind", "video", "--ladder", "100"], "ladder level 100"),
-        (["--kind", "single", "--workers", "0"], "--workers must be"),
+        (["--kind", "single", "--workers", "0"], "argument --workers"),
         (["--kind", "single", "--antialias", "1"], "--antialias"),
-        (["--kind", "single", "--occluders", "1.5"], "probability"),
+        (["--kind", "single", "--occluders", "1.5"], "argument --occluders"),
     ],
 )
 def test_cli_bad_input(tmp_path, capsys, args, message):
@@ -202,3 +202,35 @@ def test_cli_output_under_a_file(tmp_path, capsys):
     for out in (f, f / "sub"):
         code, line = run(["--kind", "single", "--out", str(out), "--size", "64"], capsys)
         assert code == 2 and "handpose: error:" in line and str(f) in line, line
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"counts": {"train": -1, "val": 0, "test": 0}}, "--train must be a count"),
+        ({"size": 8}, "--size must be between"),
+        ({"seed": -1}, "--seed must be between"),
+        ({"occluder_prob": float("nan")}, "--occluders must be a probability"),
+        ({"kind": "video", "fps": float("nan")}, "--fps"),
+        ({"model": "no/such/model.npz"}, "no/such/model.npz"),
+    ],
+)
+def test_config_validate_names_the_option(fields, message):
+    """The Python API refuses what the command line's option types refuse, naming the option."""
+    from handpose.simulators.images.generate import ImageSynthConfig
+
+    with pytest.raises(HandposeError, match=message):
+        ImageSynthConfig(**fields).validate()
+
+
+def test_check_output_refuses_a_folder_of_other_files(tmp_path):
+    from handpose.simulators.images.generate import ImageSynthConfig, check_output
+
+    cfg = ImageSynthConfig(size=64)
+    assert check_output(tmp_path / "new", cfg) == tmp_path / "new"  # missing: fine, not made
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "mine").mkdir()
+    assert check_output(tmp_path / "mine", cfg) == tmp_path / "mine"  # empty: fine
+    (tmp_path / "mine" / "notes.txt").write_text("x")
+    with pytest.raises(HandposeError, match="folder of other files"):
+        check_output(tmp_path / "mine", cfg)
