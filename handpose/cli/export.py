@@ -5,11 +5,17 @@ handpose export onnx --checkpoint runs/baseline/main/checkpoints/last.ckpt --out
 
 The checkpoint's method decides: an MGDHand student goes to
 :func:`handpose.inference.onnx_export.export_onnx`, every image method of the training harness
-to :func:`handpose.inference.image_onnx.export_image_onnx` (the generic image graph that
-``handpose infer image`` runs from the file alone).
+(the baseline, EHPE, DIR, PGTE, ...) to :func:`handpose.inference.image_onnx.export_image_onnx`:
+the generic image graph that ``handpose infer image`` / ``infer video`` run from the file alone
+(crops and K in; camera-frame joints, 2D joints, mesh and MANO parameters out; PGTE as its
+window graph), parity-checked to 1e-4.
 
-DIR checkpoints go to :func:`handpose.models.dir.export.export_dir_onnx` (both hands' joints,
-vertices and the relative offset, parity-checked in millimetres).
+The methods' own graphs stay Python APIs for what the generic one does not carry:
+:func:`handpose.models.dir.export.export_dir_onnx` (model-frame hands, the wrist offset, PCA
+pose, and the segmentation / dense heads; the DIR speed benchmark),
+:func:`handpose.models.ehpe.export.export_ehpe_onnx` (the 2.5D outputs, or the TW-stage alone
+for the EHPE benchmark) and :func:`handpose.inference.pgte_onnx.export_pgte_onnx` (the root
+depth as an input, for a tracked or known depth).
 """
 
 from __future__ import annotations
@@ -82,35 +88,6 @@ def _export_onnx(args) -> int:
 
     output_file(args.out, "ONNX output", suffixes=(".onnx",))  # every exporter, before any work
     method = _checkpoint_method(args.checkpoint)
-    if method == "dir":
-        from handpose.models.dir.export import PARITY_TOLERANCE_MM, export_dir_onnx
-        from handpose.training.harness import load_model
-
-        if args.int8:
-            raise HandposeError("--int8 is not available for DIR models.")
-        net, _ = load_model(args.checkpoint, method="dir")
-        report = export_dir_onnx(
-            net,
-            args.out,
-            opset=args.opset,
-            verify=not args.no_verify,
-            num_images=min(args.windows, 8),
-            tolerance_mm=args.tolerance_mm or PARITY_TOLERANCE_MM,
-        )
-        print(report.summary())
-        return 0
-    if method == "pgte":
-        from handpose.inference.pgte_onnx import TOLERANCE_MM, export_pgte_onnx
-
-        if args.int8:
-            raise HandposeError("--int8 is available for the MGDHand student only.")
-        report = export_pgte_onnx(
-            args.checkpoint, args.out, opset=args.opset, verify=not args.no_verify,
-            windows=max(1, min(args.windows, 4)),
-            tolerance_mm=TOLERANCE_MM if args.tolerance_mm is None else args.tolerance_mm,
-        )  # fmt: skip
-        print(report.summary())
-        return 0
     if method not in (None, "mgdhand"):
         from handpose.inference.image_onnx import PARITY_TOLERANCE, export_image_onnx
 

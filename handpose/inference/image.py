@@ -27,7 +27,8 @@ K (or the full image with a box) for metric depth.
 
 **Left hands.** Models declare which hands they were trained on (``input_sides``, see
 :mod:`handpose.inference.image_model`): "any" (the baseline, EHPE, PGTE: both sides in training,
-no flipping) or "right". For a right-only model a hand marked ``side="left"`` is mirrored:
+no flipping) or "right" (PGTE's VIBE-style baseline, whose head drives the right-hand model
+when no side is given). For a right-only model a hand marked ``side="left"`` is mirrored:
 the crop is flipped (``u' = S − 1 − u``, ``K' = [[f_x, −s, S − 1 − c_x], [0, f_y, c_y], [0, 0,
 1]]``, the convention of :func:`handpose.datasets.augment.geometry_maps`), the model predicts a
 right hand, and the prediction is mirrored back: ``x → −x`` for joints, vertices and the MANO

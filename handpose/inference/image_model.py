@@ -35,8 +35,9 @@ the sample schema): ``joints3d`` (B, H, 21, 3) metres in the crop's camera frame
   shape), ``model.input_sides`` ("any", the default: the model sees either side in the crop;
   "right": a single-hand model trained on right hands only, whose left hands inference flips),
   ``model.stream()`` (a live sliding-window API for video models: an object with
-  ``step(image, K)`` and ``reset()``), or ``encode`` / ``fuse`` / ``decode`` (PGTE's split of
-  a window into per-frame encoding, temporal fusion and per-frame decoding).
+  ``step(image, K)`` and ``reset()`` that encodes only the new frame; PGTE and its VIBE-style
+  baseline return :class:`~handpose.models.pgte.stream.WindowStream`; without it video
+  inference runs the window forward on the last T crops).
 """
 
 from __future__ import annotations

@@ -17,12 +17,27 @@ batch 1 and batch 3; every output value must agree to ``|onnx − torch| ≤ tol
 with ``tol`` = 1e-4 (numpy's ``allclose`` with ``atol = rtol = tol``: absolute in each output's
 unit — metres for 3D, pixels for 2D, radians for axis-angles — for values up to 1, relative
 above, e.g. 0.006 px at a crop's far edge of 64 px), otherwise nothing is written. The report
-gives the largest absolute difference per output. The legacy TorchScript exporter
-(``dynamo=False``) is used, as for the IMU student (:mod:`handpose.inference.onnx_export`).
+gives the largest absolute difference per output.
+
+*Ill-conditioned values.* Float32 rounding differs between torch and onnxruntime (convolution
+algorithms, fused operators, summation order), and a value that amplifies rounding cannot agree
+to 1e-4 in any two float32 runtimes. The case that occurs: a camera-frame depth lifted from 2D
+joints and one bone length (:func:`~handpose.geometry.camera.root_depth_from_bone`: EHPE, PGTE,
+the baseline) is ``≈ L·f / (bone length in pixels)``, so when an untrained model (or a model on
+the random parity crops) puts the wrist and the middle knuckle 0.001 px apart, its depth
+(kilometres) changes by per cents with the rounding. Each value therefore also gets the
+allowance ``10·R``, with ``R`` the largest ``|torch float32 − torch float64|`` of that output
+over the sample (the crop, or the frame of a window: a lifted depth moves the whole hand), the
+model's own float32 rounding error: ``|onnx − torch| ≤ tol·(1 + |torch|) + 10·R``.
+Well-conditioned values (2D joints, meshes and MANO parameters of models that do not lift depth,
+everything of a model whose hands have a real size in the crop) have ``R`` ~ 1e-7, so for them
+the check is the plain 1e-4 one; a graph that computes something else (other weights, a wrong
+operator) is caught as before.
 """
 
 from __future__ import annotations
 
+import copy
 import io
 import logging
 import os
@@ -51,6 +66,7 @@ __all__ = [
 DEFAULT_OPSET = 17
 PARITY_TOLERANCE = 1e-4
 METADATA_KEY = "handpose"
+CONDITIONING_FACTOR = 10.0  # a value may differ by this many times its float32 rounding error
 
 
 def _example(spec: ImageModelSpec, batch: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -146,26 +162,45 @@ def image_onnx_parity(
     model: torch.nn.Module, spec: ImageModelSpec, data: bytes, *, seed: int = 1
 ) -> dict[str, tuple[float, float]]:
     """Per output over random crops at batch 1 and 3: the largest |torch − onnxruntime| and
-    the largest ``|torch − onnxruntime| / (1 + |torch|)`` (what the tolerance bounds)."""
+    the largest ``(|torch − onnxruntime| − 10·R)₊ / (1 + |torch|)``, what the tolerance bounds
+    (``R``: torch's own float32 rounding error of the output in the sample, measured against a
+    float64 copy of the model: the module docstring's allowance for ill-conditioned values,
+    ~1e-7 for well-conditioned ones)."""
     from handpose.inference.backends import onnx_session
 
     session = onnx_session(data)
     graph = ImageModelGraph(model.float().eval(), spec.outputs).eval()
+    graph64 = ImageModelGraph(copy.deepcopy(model).double().eval(), spec.outputs).eval()
     diffs = dict.fromkeys(spec.outputs, (0.0, 0.0))
     for batch, s in ((1, seed), (3, seed + 1)):
         x, K = _example(spec, batch, s)
         with torch.inference_mode():
             ref = graph(x, K)
-        got = session.run(list(spec.outputs), {"image": x.numpy(), "K": K.numpy()})
+            res64 = graph64.standard(x.double(), K.double())
+        try:
+            got = session.run(list(spec.outputs), {"image": x.numpy(), "K": K.numpy()})
+        except Exception as err:  # onnxruntime's own exception types
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise HandposeError(
+                f"onnxruntime cannot run the exported {spec.method} graph at batch {batch} "
+                f"(traced at batch 2; a batch size baked into the graph?): {first}"
+            ) from None
         for name, a, b in zip(spec.outputs, ref, got):
             a = a.numpy().astype(np.float64)
             d = np.abs(a - b.astype(np.float64))
             if not np.isfinite(d).all():
                 d = np.full_like(d, np.inf)
+            # torch's own float32 rounding error, per sample (a lifted depth moves the whole hand)
+            rounding = np.abs(a - res64[name].numpy())
+            rounding = np.where(np.isfinite(rounding), rounding, 0.0)
+            lead = 1 if spec.window == 1 else 2
+            rounding = rounding.reshape(*rounding.shape[:lead], -1).max(-1)
+            rounding = rounding.reshape(rounding.shape + (1,) * (d.ndim - lead))
+            excess = np.clip(d - CONDITIONING_FACTOR * rounding, 0.0, None)
             old = diffs[name]
             diffs[name] = (
                 max(old[0], float(d.max())),
-                max(old[1], float((d / (1 + np.abs(a))).max())),
+                max(old[1], float((excess / (1 + np.abs(a))).max())),
             )
     return diffs
 

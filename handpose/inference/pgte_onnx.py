@@ -6,9 +6,11 @@ intrinsics and ``root_depth`` (B, T) the wrist depths in metres; outputs ``verti
 (B, T, V, 3) and ``joints3d`` (B, T, 21, 3), camera frame, metres. The batch axis is dynamic;
 T is the model's window (the time embedding has T slots). Frame t of a window uses frames ≤ t
 (causal), so the last output of the window of the newest T frames is the streaming prediction.
-The root depth is an input: the in-graph recovery from a bone length uses a matrix inverse,
-which ONNX lacks (compute it outside, e.g. :func:`handpose.geometry.camera.root_depth_from_bone`,
-or use a tracked depth).
+The root depth is an input here: what this graph adds over the generic one for a tracked or
+known wrist depth. ``handpose export onnx`` writes the generic image graph instead
+(:mod:`handpose.inference.image_onnx`: crops and K in, the root depth recovered in-graph from
+the bone length with :func:`handpose.geometry.camera.root_depth_from_bone`), which
+``handpose infer image`` / ``infer video`` run from the file alone.
 
 The legacy TorchScript-based exporter is used (as for the MGDHand student). The model's
 configuration is stored as JSON in the ONNX metadata (key ``handpose``). Parity: the largest

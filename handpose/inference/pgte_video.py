@@ -1,8 +1,10 @@
 """PGTE on a video or an image sequence: per-frame hand boxes, streaming over a sliding window,
 and an overlay MP4.
 
-``handpose infer video`` (the image/video inference command) does not exist yet; this is the
-Python API it will wrap::
+``handpose infer video --checkpoint PGTE.ckpt`` runs PGTE through the generic video inference
+(:mod:`handpose.inference.video`, the same :class:`~handpose.models.pgte.WindowStream` via
+``PGTE.stream()``, plus box tables, tracks per side and result files); this module is the
+PGTE-specific Python API (root depth and side as inputs, vertices in 2D)::
 
     from handpose.inference.pgte_video import PGTEVideo, write_overlay_video
     est = PGTEVideo.from_checkpoint("runs/pgte/main/checkpoints/last.ckpt")

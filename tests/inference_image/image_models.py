@@ -198,3 +198,40 @@ def write_toy_checkpoint(path: Path, kind: str, seed: int = 0) -> Path:
     model = ToyImageModel(cfg)
     config = {"name": "toy", "seed": 0, "kind": kind, "size": cfg.size, "window": cfg.window}
     return write_checkpoint(path, f"toy-{kind}", "main", config, model)
+
+
+# ------------------------------------------------------------------------ the paper methods
+
+# method → (stage, overrides of its tiny preset)
+PAPER_METHODS = {
+    "ehpe": ("pg", ()),
+    "dir": ("main", ()),
+    "pgte": ("main", ()),
+    "vibe": ("main", ("variant=vibe",)),
+}
+
+
+def write_method_checkpoint(path: Path, name: str, seed: int = 0) -> Path:
+    """A ``tiny`` checkpoint of a paper method (``PAPER_METHODS``), built by the method's own
+    ``build_model`` from its resolved preset, as ``harness.load_model`` rebuilds it, and stored in
+    the harness layout. The weights are "trained-like": every parameter moved by N(0, 0.05²)
+    (zero-initialised output layers then move the outputs) and normalisation statistics away
+    from 0 / 1, so that outputs depend on the input."""
+    from handpose.training import harness
+    from handpose.training.config import config_to_dict
+    from handpose.training.registry import get_method
+
+    method = "pgte" if name == "vibe" else name
+    stage, sets = PAPER_METHODS[name]
+    cfg = harness.load_method_config(method, "tiny", list(sets))
+    torch.manual_seed(seed)
+    model = get_method(method).stage(stage).build_model(cfg).eval()
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=g))
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
+                m.running_mean.uniform_(-0.2, 0.2, generator=g)
+                m.running_var.uniform_(0.5, 2.0, generator=g)
+    return write_checkpoint(path, method, stage, config_to_dict(cfg), model)

@@ -70,20 +70,17 @@ def test_load_model_and_evaluate(run, data):
 
 @pytest.mark.slow
 def test_onnx_export_cli(run, tmp_path, capsys):
-    import onnx
-
+    """`handpose export onnx` writes DIR's generic image graph (what `handpose infer image`
+    runs from the file alone), parity-checked; DIR's own graph stays a Python API."""
     from handpose.cli import main
-    from handpose.models.dir.export import ONNX_OUTPUTS
+    from handpose.inference.image_onnx import read_image_onnx_spec
 
     out = tmp_path / "dir.onnx"
     assert main(["export", "onnx", "--checkpoint", str(run["ckpt"]), "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "onnxruntime parity" in text
-    diff = float(text.split("parity ")[1].split(" mm")[0])
-    assert diff <= 0.01
-    model = onnx.load(str(out))
-    assert [o.name for o in model.graph.output] == list(ONNX_OUTPUTS)
-    assert any(p.key == "handpose" and '"method": "dir"' in p.value for p in model.metadata_props)
+    assert "onnxruntime parity within 0.0001" in text
+    spec = read_image_onnx_spec(out)
+    assert spec.method == "dir" and spec.hands == 2 and spec.num_vertices > 0 and spec.has_mano
     assert main(["export", "onnx", "--checkpoint", str(run["ckpt"]), "--out", str(out),
                  "--int8"]) == 2  # fmt: skip
 

@@ -57,7 +57,7 @@ from handpose.models.pgte.mesh import (
     vertex_joint_weights,
     vertices_from_uvz,
 )
-from handpose.models.pgte.stream import FrameFields, window_forward
+from handpose.models.pgte.stream import FrameFields, WindowStream, window_forward
 from handpose.models.pgte.temporal import TemporalFusion
 from handpose.models.pgte.tokens import PoseTemplateSplit, PoseTokenizer
 from handpose.models.pgte.triplane import TriplaneEncoder
@@ -190,6 +190,12 @@ class PGTE(nn.Module):
     @property
     def window(self) -> int:
         return self.config.window
+
+    def stream(self) -> WindowStream:
+        """Live inference, one new frame per ``step(image, K)`` (only that frame is encoded;
+        :class:`~handpose.models.pgte.stream.WindowStream`): what ``handpose infer video``
+        uses for this model (:mod:`handpose.inference.image_model`)."""
+        return WindowStream(self)
 
     # ------------------------------------------------------------------ per frame
     def encode(self, images: Tensor) -> FrameEncoding:

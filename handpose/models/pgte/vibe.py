@@ -41,7 +41,7 @@ from handpose.handmodel import HandModel
 from handpose.models.heads import ManoParameterHead
 from handpose.models.pgte.config import VibeNetConfig
 from handpose.models.pgte.embed import build_pgte_vit
-from handpose.models.pgte.stream import FrameFields, window_forward
+from handpose.models.pgte.stream import FrameFields, WindowStream, window_forward
 
 __all__ = ["VibeBaseline", "VibeEncoding", "VibeOutput"]
 
@@ -89,6 +89,11 @@ class VibeBaseline(nn.Module):
         config: :class:`~handpose.models.pgte.config.VibeNetConfig`.
     """
 
+    # Without ``side`` the head drives the right-hand model: generic image / video inference
+    # (which passes no side) mirrors left hands' crops and mirrors the prediction back
+    # (handpose.inference.image_model).
+    input_sides = "right"
+
     def __init__(self, config: VibeNetConfig | None = None) -> None:
         super().__init__()
         cfg = config or VibeNetConfig()
@@ -115,6 +120,12 @@ class VibeBaseline(nn.Module):
     @property
     def window(self) -> int:
         return self.config.window
+
+    def stream(self) -> WindowStream:
+        """Live inference, one new frame per ``step(image, K)`` (only that frame is encoded;
+        :class:`~handpose.models.pgte.stream.WindowStream`): what ``handpose infer video``
+        uses for this model (:mod:`handpose.inference.image_model`)."""
+        return WindowStream(self)
 
     @property
     def faces(self) -> Tensor:
