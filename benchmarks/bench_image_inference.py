@@ -237,6 +237,9 @@ def markdown(info: dict) -> str:
                 f"{e2e_o / mo_o:.0%} (onnxruntime) of the model-only rate."
             )
         lines.append("")
+    notes = Path(__file__).with_name("bench_image_inference_notes.md")
+    if notes.is_file():
+        lines += [notes.read_text(encoding="utf-8").rstrip(), ""]
     return "\n".join(lines) + "\n"
 
 
