@@ -288,6 +288,9 @@ def write(rows: list[dict], out: Path, meta: dict) -> None:
         "part boundary synchronises the device, which adds a little to the total.",
         "",
     ]
+    notes = ROOT / "benchmarks" / "bench_dir_notes.md"
+    if notes.is_file() and meta.get("device", "cpu") == "cpu":
+        L += [notes.read_text(encoding="utf-8").rstrip(), ""]
     atomic_write_text(out.with_suffix(".md"), "\n".join(L))
 
 

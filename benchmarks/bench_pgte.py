@@ -227,6 +227,9 @@ def _markdown(results: list[dict], meta: dict) -> str:
         L.append(line)  # fmt: skip
     L += ["", f"Measured on {meta['cpu']}, {meta['platform']}, torch {meta['torch']}; "
           f"{meta['seconds']:.0f} s.", "", f"Command: `{meta['command']}`", ""]  # fmt: skip
+    notes = ROOT / "benchmarks" / "bench_pgte_notes.md"
+    if notes.is_file() and meta.get("device", "cpu") == "cpu":
+        L += [notes.read_text(encoding="utf-8").rstrip(), ""]
     return "\n".join(L)
 
 
