@@ -19,7 +19,8 @@ and every part boundary synchronises the device):
 
 Usage:
     python benchmarks/bench_dir.py [--configs paper cpu-small] [--reps 3]
-        [--max-call 60] [--device cpu|cuda] [--dtype bfloat16] [--out docs/benchmarks/dir]
+        [--max-call 60] [--no-onnx] [--device cpu|cuda] [--dtype bfloat16]
+        [--out docs/benchmarks/dir]
 
 Writes ``<out>.json`` and ``<out>.md``.
 """
@@ -150,7 +151,12 @@ def part_shares(
 
 
 def measure(
-    name: str, reps: int, device: torch.device, dtype: str = "float32", max_call: float = 1e9
+    name: str,
+    reps: int,
+    device: torch.device,
+    dtype: str = "float32",
+    max_call: float = 1e9,
+    onnx: bool = True,
 ) -> dict:
     cfg = load_method_config("dir", name).model
     torch.manual_seed(0)
@@ -163,11 +169,13 @@ def measure(
     size = measure_dir_size(network=net)
     row["size"] = size.as_dict()
     wrapper = DIRExport(net)
-    t0 = time.perf_counter()
-    onnx_bytes = dir_to_onnx(net)  # exported from the float32 CPU network
-    row["export_s"] = time.perf_counter() - t0
-    providers = ort_providers(device)
-    sess = ort_session(onnx_bytes, 1, providers) if providers is not None else None
+    providers = ort_providers(device) if onnx else None
+    sess = None
+    if providers is not None:
+        t0 = time.perf_counter()
+        onnx_bytes = dir_to_onnx(net)  # exported from the float32 CPU network
+        row["export_s"] = time.perf_counter() - t0
+        sess = ort_session(onnx_bytes, 1, providers)
     net.to(device)
     basic.to(device)
     for b in BATCHES:
@@ -219,7 +227,7 @@ def write(rows: list[dict], out: Path, meta: dict) -> None:
         "weights, best of several timed calls after a warm-up (batch 32 of `paper` on a CPU: "
         "one call, no separate warm-up). Absolute numbers depend on the "
         "machine's load; the ratios within a row were measured minutes apart in one process. "
-        "— : onnxruntime not run on this device.",
+        "— : onnxruntime not run (`--no-onnx`, or no onnxruntime provider for this device).",
         "",
         "## Images per second",
         "",
@@ -305,6 +313,7 @@ def main() -> int:
         help="skip batch 32 where one call would take longer (s, estimated from batch 1)",
     )
     p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "dir"))
+    p.add_argument("--no-onnx", action="store_true", help="torch only (no export, no ORT)")
     add_device_args(p)
     args = p.parse_args()
     device = resolve_device(p, args)
@@ -322,7 +331,10 @@ def main() -> int:
         "onnxruntime": onnxruntime.__version__,
         "load_before": os.getloadavg()[0],
     }
-    rows = [measure(c, args.reps, device, args.dtype, args.max_call) for c in args.configs]
+    rows = [
+        measure(c, args.reps, device, args.dtype, args.max_call, not args.no_onnx)
+        for c in args.configs
+    ]
     meta["load_after"] = os.getloadavg()[0]
     write(rows, Path(args.out), meta)
     print(f"wrote {args.out}.md")

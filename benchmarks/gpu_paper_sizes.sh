@@ -51,11 +51,11 @@ step ehpe_fp32 100 benchmarks/bench_ehpe.py --device cuda --batch 1 32 --rounds 
     --backbones resnet50 hrnet_w32 fastvit_ma36 --out "$OUT/ehpe_fp32"
 step ehpe_bf16 50 benchmarks/bench_ehpe.py --device cuda --dtype bfloat16 --batch 1 32 \
     --rounds 20 --no-onnx --backbones resnet50 hrnet_w32 fastvit_ma36 --out "$OUT/ehpe_bf16"
-# DIR: the published network (ResNet-50, 2 refinement stages, 256x256) and cpu-small
-step dir_fp32 90 benchmarks/bench_dir.py --device cuda --configs paper cpu-small --reps 10 \
+# DIR: the published network (ResNet-50, 2 refinement stages, 256x256)
+step dir_fp32 90 benchmarks/bench_dir.py --device cuda --configs paper --reps 10 \
     --out "$OUT/dir_fp32"
 step dir_bf16 50 benchmarks/bench_dir.py --device cuda --dtype bfloat16 --configs paper \
-    --reps 10 --out "$OUT/dir_bf16"
+    --reps 10 --no-onnx --out "$OUT/dir_bf16"
 # PGTE: the paper preset (ViTPose-B-sized), streaming at batch 1, file mode in chunks of 32
 step pgte_fp32 70 benchmarks/bench_pgte.py --device cuda --paper --reps 20 --paper-reps 10 \
     --chunk 32 --out "$OUT/pgte_fp32"
