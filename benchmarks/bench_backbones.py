@@ -17,13 +17,19 @@ For every registry backbone (:mod:`handpose.models.backbones`):
 - **ONNX parity** — max |onnxruntime − torch| of u, v (pixels) and z (metres), divided by
   max(1, max |output|), at batch 1 and 2 (dynamic batch axis).
 
+With ``--device cuda`` the speed rows run on the GPU (``--dtype bfloat16``: torch under
+autocast; the peak is then a bfloat16 matmul; onnxruntime with its CUDA provider where
+onnxruntime-gpu is installed, else its columns are left out); every timed call synchronises
+the device. Sizes, export and parity are always computed on the CPU in float32.
+
 Weights are random (speed does not depend on them); BatchNorm statistics are first calibrated
 on random images so that activations have a trained network's scale and the parity numbers
 mean something.
 
 Usage:
     python benchmarks/bench_backbones.py [--only resnet18 vit_b16] [--threads 2]
-        [--seconds 1.0] [--max-call 2.5] [--batch32 NAME ...] [--out docs/benchmarks/backbones]
+        [--seconds 1.0] [--max-call 2.5] [--batch32 NAME ...] [--device cpu|cuda]
+        [--dtype bfloat16] [--out docs/benchmarks/backbones]
 
 Writes ``<out>.json`` and ``<out>.md``; with ``--only``, the named rows replace theirs in an
 existing JSON and the others are kept (each row records its threads and load average). A few
@@ -50,7 +56,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_inference import count_flops, matmul_call, race  # noqa: E402
+from _device import (  # noqa: E402
+    add_device_args,
+    describe,
+    matmul_call,
+    ort_providers,
+    ort_session,
+    resolve_device,
+    torch_call,
+    where,
+)
+from bench_inference import count_flops, race  # noqa: E402
 
 from handpose.inference.backends import onnx_session  # noqa: E402
 from handpose.models.backbones import (  # noqa: E402
@@ -143,7 +159,8 @@ def full_classifier_size(name: str, resolution: int) -> dict:
     return {"params_m": sum(p.numel() for p in net.parameters()) / 1e6, "gmacs": macs / 1e9}
 
 
-def bench(name: str, args, log) -> dict:
+def bench(name: str, args, log, device: torch.device | None = None) -> dict:
+    device = device or torch.device("cpu")
     spec = BACKBONES[name]
     row: dict = {"name": name, "family": spec.family, "small": spec.small, "threads": args.threads}
     load_before = os.getloadavg()[0]
@@ -173,36 +190,37 @@ def bench(name: str, args, log) -> dict:
     onnx_bytes, row["export_s"] = to_onnx(model)
     session = onnx_session(onnx_bytes, threads=args.threads)
     row["parity"] = parity(model, session)
+    providers = ort_providers(device)
+    if device.type != "cpu":
+        session = None if providers is None else ort_session(onnx_bytes, 1, providers)
+        model.to(device)
+    row["device"], row["dtype"] = str(device), args.dtype
     log(
         f"[{name}] {row['backbone_params_m']:.2f} M params, {row['total_gmacs']:.2f} GMACs with head, "
         f"export {row['export_s']:.1f} s, parity uv {row['parity']['uv']:.1e} z {row['parity']['z']:.1e}"
     )
 
-    def eager(x):
-        with torch.inference_mode():
-            return model(x)
-
     def onnx(x):
         return session.run(None, {"image": x})
 
-    mm, mm_flops = matmul_call()
+    mm, mm_flops = matmul_call(device, args.dtype)
     speed = {}
     for batch in (1, 32):
         x = torch.randn(batch, 3, SIZE, SIZE)
         xn = x.numpy()
+        x = x.to(device)
         if batch > 1:
             one = speed[1]["eager"]["best_s"]
             if one * batch > args.max_call and name not in (args.batch32 or ()):
                 log(f"[{name}] batch {batch} skipped (estimated {one * batch:.1f} s per call)")
                 continue
-        t = race(
-            {"eager": lambda x=x: eager(x), "onnxruntime": lambda xn=xn: onnx(xn), "matmul": mm},
-            args.seconds,
-            min_calls=2,
-        )
+        fns = {"eager": torch_call(lambda x=x: model(x), device, args.dtype)}
+        if session is not None:
+            fns["onnxruntime"] = lambda xn=xn: onnx(xn)
+        t = race({**fns, "matmul": mm}, args.seconds, min_calls=2)
         peak = mm_flops / t["matmul"]["best_s"]
         res = {"matmul_peak_gflops": peak / 1e9}
-        for variant in ("eager", "onnxruntime"):
+        for variant in fns:
             best = t[variant]["best_s"]
             ips = batch / best
             res[variant] = {
@@ -215,10 +233,12 @@ def bench(name: str, args, log) -> dict:
             }
         speed[batch] = res
         log(
-            f"[{name}] batch {batch}: eager {res['eager']['images_per_s']:.1f} img/s "
-            f"({res['eager']['fraction_of_peak']:.1%} of peak), onnxruntime "
-            f"{res['onnxruntime']['images_per_s']:.1f} img/s "
-            f"({res['onnxruntime']['fraction_of_peak']:.1%}); peak {res['matmul_peak_gflops']:.0f} GFLOP/s"
+            f"[{name}] batch {batch}: "
+            + ", ".join(
+                f"{v} {res[v]['images_per_s']:.1f} img/s ({res[v]['fraction_of_peak']:.1%} of peak)"
+                for v in fns
+            )
+            + f"; peak {res['matmul_peak_gflops']:.0f} GFLOP/s"
         )
     row["speed"] = {str(k): v for k, v in speed.items()}
     row["load_average"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
@@ -237,7 +257,8 @@ def markdown(result: dict) -> str:
     lines = [
         "# Image backbones: size and inference speed",
         "",
-        f"Measured by `benchmarks/bench_backbones.py` on {result['machine']['cpu']} "
+        f"Measured by `benchmarks/bench_backbones.py` on "
+        f"{result['machine'].get('where', result['machine']['cpu'])} "
         f"(threads and load average per row below; torch {result['machine']['torch']}, "
         f"onnxruntime {result['machine']['onnxruntime']}).",
         "",
@@ -282,7 +303,7 @@ def markdown(result: dict) -> str:
                 s = r["speed"].get(b)
                 cells.append(
                     "—"
-                    if s is None
+                    if s is None or v not in s
                     else f"{s[v]['images_per_s']:.1f} ({s[v]['fraction_of_peak']:.0%})"
                 )
         peak = r["speed"]["1"]["matmul_peak_gflops"]
@@ -309,6 +330,7 @@ def main() -> int:
     parser.add_argument(
         "--markdown-only", action="store_true", help="rewrite <out>.md from <out>.json"
     )
+    add_device_args(parser)
     args = parser.parse_args()
     out = Path(args.out)
     if args.markdown_only:
@@ -316,6 +338,7 @@ def main() -> int:
             out.with_suffix(".md"), markdown(json.loads(out.with_suffix(".json").read_text()))
         )
         return 0
+    device = resolve_device(parser, args)
     torch.set_num_threads(args.threads)
     names = args.only or list_backbones()
     import onnxruntime
@@ -326,10 +349,12 @@ def main() -> int:
     if args.only and out.with_suffix(".json").exists():  # re-measure some rows, keep the rest
         rows = {r["name"]: r for r in json.loads(out.with_suffix(".json").read_text())["backbones"]}
     for name in names:
-        rows[name] = bench(name, args, lambda msg: print(msg, flush=True))
+        rows[name] = bench(name, args, lambda msg: print(msg, flush=True), device)
     rows = [rows[n] for n in list_backbones() if n in rows]
     result = {
         "machine": {
+            **describe(device, args.dtype),
+            "where": where(device, args.dtype),
             "cpu": cpu_name(),
             "platform": platform.platform(),
             "threads": args.threads,

@@ -1,8 +1,11 @@
-"""DIR inference speed on CPU: torch vs onnxruntime, batch 1 and 32, where the time goes.
+"""DIR inference speed: torch vs onnxruntime, batch 1 and 32, where the time goes.
 
 For each configuration (``paper``: ResNet-50 at 256×256 with two refinement stages, DIR's
 published network; ``cpu-small``: the experiments' network at 96×96), in one process with one
-thread (the machine is shared; ratios measured in one run are what to compare):
+CPU thread (the machine is shared; ratios measured in one run are what to compare), or on
+``--device cuda`` (``--dtype bfloat16``: torch under autocast; onnxruntime with its CUDA
+provider where onnxruntime-gpu is installed, else its columns are left out; every timed call
+and every part boundary synchronises the device):
 
 - images/s of the full network (eval mode, random weights: speed does not depend on them) in
   torch and in onnxruntime (the exported graph of :mod:`handpose.models.dir.export`), at
@@ -16,6 +19,7 @@ thread (the machine is shared; ratios measured in one run are what to compare):
 
 Usage:
     python benchmarks/bench_dir.py [--configs paper cpu-small] [--reps 3]
+        [--max-call 60] [--no-onnx] [--device cpu|cuda] [--dtype bfloat16]
         [--out docs/benchmarks/dir]
 
 Writes ``<out>.json`` and ``<out>.md``.
@@ -36,6 +40,19 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _device import (  # noqa: E402
+    add_device_args,
+    autocast,
+    describe,
+    ort_providers,
+    ort_session,
+    resolve_device,
+    sync,
+    torch_call,
+    where,
+)
 
 from handpose.models.dir import DIRNetwork  # noqa: E402
 from handpose.models.dir.export import DIRExport, dir_to_onnx  # noqa: E402
@@ -66,13 +83,16 @@ class PartTimer:
     initial regression spans from the ``initial`` pre-hook to the first stage (or heads) start.
     """
 
-    def __init__(self, net: DIRNetwork) -> None:
+    def __init__(self, net: DIRNetwork, device: torch.device | None = None) -> None:
         self.marks: dict[str, float] = {}
         self.handles = []
+        device = device or torch.device("cpu")
 
         def mark(name):
             def hook(*_):
-                self.marks.setdefault(name, time.perf_counter())
+                if name not in self.marks:
+                    sync(device)  # the device's queued work belongs to the previous part
+                    self.marks[name] = time.perf_counter()
 
             return hook
 
@@ -106,16 +126,20 @@ class PartTimer:
         return out
 
 
-def part_shares(net: DIRNetwork, batch: int, reps: int) -> dict[str, float]:
+def part_shares(
+    net: DIRNetwork, batch: int, reps: int, device: torch.device, dtype: str = "float32"
+) -> dict[str, float]:
     S = net.config.image_size
-    x = torch.randn(batch, 3, S, S)
-    timer = PartTimer(net)
+    x = torch.randn(batch, 3, S, S, device=device)
+    timer = PartTimer(net, device)
     best = None
-    with torch.no_grad():
+    with torch.no_grad(), autocast(device, dtype):
         for _ in range(max(reps, 0) + 1):
             timer.marks = {}
+            sync(device)
             t0 = time.perf_counter()
             net.forward_estimates(x)
+            sync(device)
             t1 = time.perf_counter()
             parts = timer.parts(t0, t1)
             if best is None or (t1 - t0) < best[0]:
@@ -126,7 +150,14 @@ def part_shares(net: DIRNetwork, batch: int, reps: int) -> dict[str, float]:
     return {k: v / total for k, v in parts.items()}
 
 
-def measure(name: str, reps: int) -> dict:
+def measure(
+    name: str,
+    reps: int,
+    device: torch.device,
+    dtype: str = "float32",
+    max_call: float = 1e9,
+    onnx: bool = True,
+) -> dict:
     cfg = load_method_config("dir", name).model
     torch.manual_seed(0)
     net = DIRNetwork(cfg).eval()
@@ -138,35 +169,47 @@ def measure(name: str, reps: int) -> dict:
     size = measure_dir_size(network=net)
     row["size"] = size.as_dict()
     wrapper = DIRExport(net)
-    t0 = time.perf_counter()
-    onnx_bytes = dir_to_onnx(net)
-    row["export_s"] = time.perf_counter() - t0
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    so.inter_op_num_threads = 1
-    sess = ort.InferenceSession(onnx_bytes, so, providers=["CPUExecutionProvider"])
+    providers = ort_providers(device) if onnx else None
+    sess = None
+    if providers is not None:
+        t0 = time.perf_counter()
+        onnx_bytes = dir_to_onnx(net)  # exported from the float32 CPU network
+        row["export_s"] = time.perf_counter() - t0
+        sess = ort_session(onnx_bytes, 1, providers)
+    net.to(device)
+    basic.to(device)
     for b in BATCHES:
+        if b > 1 and b / row["torch"][1] > max_call:  # estimated from the batch-1 rate
+            print(f"{name} batch {b}: skipped (about {b / row['torch'][1]:.0f} s per call)")
+            row["skipped"] = {**row.get("skipped", {}), b: b / row["torch"][1]}
+            continue
         # batch 32 of the paper network takes minutes per call on a shared core: one timed
-        # call, no separate warm-up (the batch-1 calls warmed the code paths up)
-        r, warm = (reps, True) if b == 1 else (max(1, reps // 3), S < 256)
-        x = torch.randn(b, 3, S, S)
-        with torch.no_grad():
-            t = _best(lambda x=x: wrapper(x), r, warm)
-            row["torch"][b] = b / t
-            t = _best(lambda x=x: basic.forward_estimates(x), r, warm)
-            row["basic_torch"][b] = b / t
+        # call, no separate warm-up (the batch-1 calls warmed the code paths up); a GPU
+        # always warms up (kernel selection for the new shapes)
+        if b == 1:
+            r, warm = reps, True
+        else:
+            r, warm = max(1, reps // 3), S < 256 or device.type == "cuda"
+        x = torch.randn(b, 3, S, S, generator=torch.Generator().manual_seed(b))
         xn = x.numpy()
-        t = _best(lambda xn=xn: sess.run(None, {"image": xn}), r, warm)
-        row["onnxruntime"][b] = b / t
-        with torch.no_grad():
-            ref = wrapper(x)[0].numpy()
-        got = sess.run(["joints"], {"image": xn})[0]
-        row.setdefault("parity_mm", {})[b] = float(np.abs(got - ref).max() * 1000)
-        row["shares"][b] = part_shares(net, b, r if warm else 0)
+        x = x.to(device)
+        fn = torch_call(lambda x=x: wrapper(x), device, dtype, torch.no_grad)
+        row["torch"][b] = b / _best(fn, r, warm)
+        fn = torch_call(lambda x=x: basic.forward_estimates(x), device, dtype, torch.no_grad)
+        row["basic_torch"][b] = b / _best(fn, r, warm)
+        if sess is None:
+            row["onnxruntime"][b] = None
+        else:
+            t = _best(lambda xn=xn: sess.run(None, {"image": xn}), r, warm)
+            row["onnxruntime"][b] = b / t
+            with torch.no_grad():  # parity against float32 torch
+                ref = wrapper(x)[0].float().cpu().numpy()
+            got = sess.run(["joints"], {"image": xn})[0]
+            row.setdefault("parity_mm", {})[b] = float(np.abs(got - ref).max() * 1000)
+        row["shares"][b] = part_shares(net, b, r if warm else 0, device, dtype)
+        ort_ips = "not run" if sess is None else f"{row['onnxruntime'][b]:.2f}"
         print(f"{name} batch {b}: torch {row['torch'][b]:.2f} img/s, onnxruntime "
-              f"{row['onnxruntime'][b]:.2f}, basic {row['basic_torch'][b]:.2f}", flush=True)  # fmt: skip
+              f"{ort_ips}, basic {row['basic_torch'][b]:.2f}", flush=True)  # fmt: skip
     return row
 
 
@@ -174,29 +217,42 @@ def write(rows: list[dict], out: Path, meta: dict) -> None:
     atomic_write_text(
         out.with_suffix(".json"), json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n"
     )
-    L = ["# DIR inference speed (CPU)", ""]
+    L = [f"# DIR inference speed ({meta.get('where', 'CPU')})", ""]
     L += [
-        f"`python benchmarks/bench_dir.py` — {meta['cpu']}, {meta['cores']} cores shared with "
+        f"`{meta.get('command', 'python benchmarks/bench_dir.py')}` — "
+        f"{meta.get('where', meta['cpu'])}; {meta['cpu']}, {meta['cores']} cores shared with "
         f"other jobs (1-min load average {meta['load_before']:.1f} before, "
-        f"{meta['load_after']:.1f} after), **one thread** for torch and for onnxruntime, "
+        f"{meta['load_after']:.1f} after), **one CPU thread** for torch and for onnxruntime, "
         f"torch {meta['torch']}, onnxruntime {meta['onnxruntime']}. Eval mode, random "
-        "weights, best of several timed calls after a warm-up. Absolute numbers depend on the "
-        "machine's load; the ratios within a row were measured minutes apart in one process.",
+        "weights, best of several timed calls after a warm-up (batch 32 of `paper` on a CPU: "
+        "one call, no separate warm-up). Absolute numbers depend on the "
+        "machine's load; the ratios within a row were measured minutes apart in one process. "
+        "— : onnxruntime not run (`--no-onnx`, or no onnxruntime provider for this device).",
         "",
         "## Images per second",
         "",
         "| config | input | batch | torch | onnxruntime | ORT / torch | initial regression "
-        "alone (torch) | full / initial | ORT parity (mm) |",
+        "alone (torch) | initial / full | ORT parity (mm) |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         for b in BATCHES:
             b_ = str(b) if str(b) in r["torch"] else b
+            if b_ not in r["torch"]:
+                est = r.get("skipped", {}).get(b_, r.get("skipped", {}).get(str(b_)))
+                L.append(
+                    f"| {r['config']} ({r['backbone']}, {r['num_stages']} stages) "
+                    f"| {r['image_size']}² | {b} | not run (about {est:.0f} s per call "
+                    "estimated from batch 1, above `--max-call`) | | | | | |"
+                )
+                continue
             t, o, bt = r["torch"][b_], r["onnxruntime"][b_], r["basic_torch"][b_]
+            ort = "— | —" if o is None else f"{o:.2f} | {o / t:.2f}"
+            par = r.get("parity_mm", {}).get(b_)
             L.append(
                 f"| {r['config']} ({r['backbone']}, {r['num_stages']} stages) | {r['image_size']}² "
-                f"| {b} | {t:.2f} | {o:.2f} | {o / t:.2f} | {bt:.2f} | {t / bt:.2f} "
-                f"| {r['parity_mm'][b_]:.1e} |"
+                f"| {b} | {t:.2f} | {ort} | {bt:.2f} | {bt / t:.2f} "
+                f"| {'—' if par is None else f'{par:.1e}'} |"
             )
     L += ["", "## Size", ""]
     L += [
@@ -229,16 +285,20 @@ def write(rows: list[dict], out: Path, meta: dict) -> None:
             cells = []
             for b in BATCHES:
                 b_ = str(b) if str(b) in r["shares"] else b
-                cells.append(f"{100 * r['shares'][b_][k]:.1f} %")
+                cells.append(f"{100 * r['shares'][b_][k]:.1f} %" if b_ in r["shares"] else "—")
             L.append(f"| {k} | " + " | ".join(cells) + " |")
         L.append("")
     L += [
         "Stages span from their first part (feature fusion) to their last (feature enhancement): "
         "lifting, GCN, transformer, the new MANO estimate with both meshes, and the bone "
-        "projection. 'full / initial' is how many times more images per second the initial "
-        "regression alone processes (same backbone, no refinement, no heads).",
+        "projection. 'initial / full' is how many times more images per second the initial "
+        "regression alone processes (same backbone, no refinement, no heads). On a GPU every "
+        "part boundary synchronises the device, which adds a little to the total.",
         "",
     ]
+    notes = ROOT / "benchmarks" / "bench_dir_notes.md"
+    if notes.is_file() and meta.get("device", "cpu") == "cpu":
+        L += [notes.read_text(encoding="utf-8").rstrip(), ""]
     atomic_write_text(out.with_suffix(".md"), "\n".join(L))
 
 
@@ -246,12 +306,24 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--configs", nargs="+", default=["cpu-small", "paper"])
     p.add_argument("--reps", type=int, default=3)
+    p.add_argument(
+        "--max-call",
+        type=float,
+        default=60.0,
+        help="skip batch 32 where one call would take longer (s, estimated from batch 1)",
+    )
     p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "dir"))
+    p.add_argument("--no-onnx", action="store_true", help="torch only (no export, no ORT)")
+    add_device_args(p)
     args = p.parse_args()
+    device = resolve_device(p, args)
     torch.set_num_threads(1)
     import onnxruntime
 
     meta = {
+        "command": "python benchmarks/bench_dir.py " + " ".join(sys.argv[1:]),
+        "where": where(device, args.dtype),
+        **describe(device, args.dtype),
         "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
@@ -259,7 +331,10 @@ def main() -> int:
         "onnxruntime": onnxruntime.__version__,
         "load_before": os.getloadavg()[0],
     }
-    rows = [measure(c, args.reps) for c in args.configs]
+    rows = [
+        measure(c, args.reps, device, args.dtype, args.max_call, not args.no_onnx)
+        for c in args.configs
+    ]
     meta["load_after"] = os.getloadavg()[0]
     write(rows, Path(args.out), meta)
     print(f"wrote {args.out}.md")

@@ -1,7 +1,7 @@
 """Image inference speed: end-to-end images/s vs the model alone, torch eager vs onnxruntime.
 
 For the image baseline (random weights: speed does not depend on training) in its
-``cpu-small`` configuration (MobileNetV3-Small-0.5, 128 px) and with other backbones
+``cpu-small`` configuration (MobileNetV3-Small-0.5, 96 px) and with other backbones
 (``--variants``), on ``--threads`` CPU threads, it measures at batch 1 and ``--batch``:
 
 - **end to end**: :meth:`ImagePoseEstimator.predict_batch` on JPEG files from disk (640 × 480,
@@ -94,11 +94,20 @@ def write_jpegs(folder: Path, n: int) -> list[str]:
 
 def bench_variant(variant: str, args, paths: list[str], log) -> dict:
     from handpose.inference.image import ImagePoseEstimator, TorchImageBackend, as_rgb
-    from handpose.inference.image_onnx import OnnxImageBackend, image_model_to_onnx
+    from handpose.inference.image_onnx import (
+        OnnxImageBackend,
+        image_model_to_onnx,
+        image_onnx_parity,
+    )
 
     model, spec, info = build(variant)
     log(f"{variant}: {info['backbone']} at {info['input_size']} px, {info['parameters']} params")
-    onnx_bytes = image_model_to_onnx(model, spec, check=True)
+    # no parity gate: with random weights the camera lift of joints3d is ill-conditioned (its
+    # values reach ±1e6 or inf), so the export's relative check would refuse it; the parity of
+    # each output is measured and reported instead (speed does not depend on the values)
+    onnx_bytes = image_model_to_onnx(model, spec, check=False)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        parity = {k: v[0] for k, v in image_onnx_parity(model, spec, onnx_bytes).items()}
     backends = {
         "torch eager": TorchImageBackend(model, spec),
         "onnxruntime": OnnxImageBackend(onnx_bytes, spec, threads=args.threads),
@@ -153,7 +162,13 @@ def bench_variant(variant: str, args, paths: list[str], log) -> dict:
         log(f"  batch {b}: " + ", ".join(
             f"{r['backend']} {r['what']} {r['images_per_s']:.1f}/s" for r in rows if r["batch"] == b
         ))  # fmt: skip
-    return {**info, "flops_per_image": flops, "matmul_peak_gflops": peaks, "rows": rows}
+    return {
+        **info,
+        "flops_per_image": flops,
+        "matmul_peak_gflops": peaks,
+        "onnx_max_abs_diff": parity,
+        "rows": rows,
+    }
 
 
 def markdown(info: dict) -> str:
@@ -204,6 +219,11 @@ def markdown(info: dict) -> str:
             + ", ".join(f"batch {b}: {g:.0f} GFLOP/s" for b, g in pk.items())
             + ".",
             "",
+            "ONNX parity (max |onnxruntime − torch| over random crops at batch 1 and 3): "
+            + ", ".join(f"{k} {d:.1e}" for k, d in v.get("onnx_max_abs_diff", {}).items())
+            + " (joints3d of a random-weight network is ill-conditioned: its camera lift "
+            "reaches ±1e6 m or inf, so only joints2d (pixels) is a meaningful parity check here).",
+            "",
         ]
         by = {(r["batch"], r["backend"], r["what"]): r for r in v["rows"]}
         for b in sorted({r["batch"] for r in v["rows"]}):
@@ -217,6 +237,9 @@ def markdown(info: dict) -> str:
                 f"{e2e_o / mo_o:.0%} (onnxruntime) of the model-only rate."
             )
         lines.append("")
+    notes = Path(__file__).with_name("bench_image_inference_notes.md")
+    if notes.is_file():
+        lines += [notes.read_text(encoding="utf-8").rstrip(), ""]
     return "\n".join(lines) + "\n"
 
 

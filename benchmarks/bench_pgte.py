@@ -1,5 +1,5 @@
-"""PGTE inference speed on CPU at batch 1: single vs temporal, streaming vs file mode, and the
-temporal module's and the triplane's shares.
+"""PGTE inference speed at batch 1: single vs temporal, streaming vs file mode, and the
+temporal module's and the triplane's shares (CPU by default; ``--device cuda``, ``--dtype``).
 
 For each configuration (the ``cpu-small`` preset and, with ``--paper``, the ``paper`` preset's
 ViTPose-B-sized network), with random weights (speed does not depend on them) in eval mode:
@@ -12,15 +12,17 @@ ViTPose-B-sized network), with random weights (speed does not depend on them) in
 - **temporal, streaming (no cache)**: the same step recomputing every frame of the window (what
   a model without the encode / fuse / decode split would do), ``cpu-small`` only;
 - **temporal, file mode**: :func:`handpose.models.pgte.run_sequence` over a 64-frame clip
-  (frames encoded and decoded in chunks of 16), per frame;
+  (frames encoded and decoded in chunks of ``--chunk``, 16 by default), per frame;
 - **shares** of one cached streaming step: encode (ViT, neck, joint head, tokens), the temporal
   module (``fuse``), decode, and within decode the triplane (eq. 4–5, plane convolutions,
   sampling at the vertices), timed with forward hooks.
 
 Timings are medians over round-robin repetitions (the machine is shared: compare within a
-run). Usage:
+run). On ``--device cuda`` every timed call and every part boundary synchronises the device;
+``--dtype bfloat16`` runs under autocast. Usage:
 
-    python benchmarks/bench_pgte.py [--threads 1] [--reps 15] [--paper] [--out docs/benchmarks/pgte]
+    python benchmarks/bench_pgte.py [--threads 1] [--reps 15] [--paper] [--chunk 16]
+        [--device cpu|cuda] [--dtype bfloat16] [--out docs/benchmarks/pgte]
 
 Writes ``<out>.json`` and ``<out>.md``.
 """
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -39,6 +42,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _device import add_device_args, autocast, describe, resolve_device, sync, where  # noqa: E402
 
 from handpose.models.pgte import PGTE, WindowStream, run_sequence  # noqa: E402
 from handpose.training.harness import load_method_config  # noqa: E402
@@ -56,34 +62,47 @@ def _inputs(S: int, n: int, seed: int = 0):
 
 
 class Timer:
-    """Forward hooks that add up a module's time per call."""
+    """Forward hooks that add up a module's time per call (synchronising ``device`` at both
+    ends, so that a GPU's queued work is counted where it belongs)."""
 
-    def __init__(self, module) -> None:
+    def __init__(self, module, device: torch.device | None = None) -> None:
         self.total = 0.0
         self._t = 0.0
+        self.device = device or torch.device("cpu")
         module.register_forward_pre_hook(self._pre)
         module.register_forward_hook(self._post)
 
     def _pre(self, *_):
+        sync(self.device)
         self._t = time.perf_counter()
 
     def _post(self, *_):
+        sync(self.device)
         self.total += time.perf_counter() - self._t
 
 
-def bench_config(name: str, preset: str, reps: int, no_cache: bool) -> dict:
+def bench_config(
+    name: str,
+    preset: str,
+    reps: int,
+    no_cache: bool,
+    device: torch.device | None = None,
+    dtype: str = "float32",
+    chunk: int = 16,
+) -> dict:
+    device = device or torch.device("cpu")
     cfg = load_method_config("pgte", preset)
     torch.manual_seed(0)
-    temporal = PGTE(cfg.model).eval()
+    temporal = PGTE(cfg.model).eval().to(device)
     from dataclasses import replace
 
-    single = PGTE(replace(cfg.model, window=1)).eval()
+    single = PGTE(replace(cfg.model, window=1)).eval().to(device)
     T, S = temporal.window, cfg.model.image_size
-    frames, K, rd = _inputs(S, max(FILE_FRAMES, T + 1))
-    tri = Timer(temporal.triplane)
+    frames, K, rd = (t.to(device) for t in _inputs(S, max(FILE_FRAMES, T + 1)))
+    tri = Timer(temporal.triplane, device)
 
     s_single, s_temp = WindowStream(single), WindowStream(temporal)
-    with torch.inference_mode():  # fill the window: steady state
+    with torch.inference_mode(), autocast(device, dtype):  # fill the window: steady state
         for t in range(T):
             s_temp.step(frames[t : t + 1], K[:1], rd[:1])
         s_single.step(frames[:1], K[:1], rd[:1])
@@ -95,15 +114,19 @@ def bench_config(name: str, preset: str, reps: int, no_cache: bool) -> dict:
 
     def temporal_step(i):
         m = temporal
+        sync(device)
         t0 = time.perf_counter()
         enc = m.encode(frames[i : i + 1])
         s_temp.cache.append(enc)
+        sync(device)
         t1 = time.perf_counter()
         tokens = torch.stack([e.tokens for e in s_temp.cache], dim=1)
         fused = m.fuse(tokens)[:, -1]
+        sync(device)
         t2 = time.perf_counter()
         before = tri.total
         m.decode(enc, fused, K[:1], rd[:1])
+        sync(device)
         t3 = time.perf_counter()
         parts["encode"].append(t1 - t0)
         parts["fuse"].append(t2 - t1)
@@ -118,22 +141,24 @@ def bench_config(name: str, preset: str, reps: int, no_cache: bool) -> dict:
         m.decode(enc.select(slice(T - 1, T)), fused, K[:1], rd[:1])
 
     def file_mode(_):
-        run_sequence(temporal, frames[:FILE_FRAMES], K[:FILE_FRAMES], rd[:FILE_FRAMES], chunk=16)
+        run_sequence(temporal, frames[:FILE_FRAMES], K[:FILE_FRAMES], rd[:FILE_FRAMES], chunk=chunk)
 
     cases = {"single_stream": single_step, "temporal_stream": temporal_step}
     if no_cache:
         cases["temporal_stream_no_cache"] = temporal_no_cache
     cases["temporal_file"] = file_mode
     times: dict[str, list[float]] = {k: [] for k in cases}
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(device, dtype):
         for fn in cases.values():  # warm-up
             fn(0)
         for k in parts:
             parts[k].clear()
         for r in range(reps):
             for k, fn in cases.items():
+                sync(device)
                 t0 = time.perf_counter()
                 fn(r % (len(frames) - T))
+                sync(device)
                 times[k].append(time.perf_counter() - t0)
     med = {k: statistics.median(v) for k, v in times.items()}
     fps = {k: (FILE_FRAMES if k == "temporal_file" else 1) / v for k, v in med.items()}
@@ -145,16 +170,19 @@ def bench_config(name: str, preset: str, reps: int, no_cache: bool) -> dict:
         "heatmap": list(temporal.heatmap_size), "vertices": temporal.num_vertices,
         "params_m": n_params / 1e6, "median_s": med, "fps": fps, "shares": shares,
         "step_parts_ms": {k: 1000 * statistics.median(v) for k, v in parts.items()}, "reps": reps,
+        "chunk": chunk,
     }  # fmt: skip
 
 
 def _markdown(results: list[dict], meta: dict) -> str:
-    L = ["# PGTE inference speed (CPU, batch 1)", ""]
+    L = [f"# PGTE inference speed ({meta.get('where', 'CPU')}, batch 1)", ""]
     L += [
         "Frames per second of PGTE at batch 1 with random weights, eval mode "
-        f"(`benchmarks/bench_pgte.py`, {meta['threads']} torch thread(s)); medians over "
-        "round-robin repetitions on a shared machine: **compare within a column**. Streaming "
-        "steps are in steady state (the window is full).",
+        f"(`benchmarks/bench_pgte.py`, {meta.get('where', 'CPU')}, {meta['threads']} torch "
+        "CPU thread(s)); medians over round-robin repetitions on a shared machine (1/5/15-min "
+        f"load average {meta.get('load_before', '?')} before, {meta.get('load_after', '?')} "
+        "after): **compare within a column**. Streaming steps are in steady state (the window "
+        "is full).",
         "",
         "| | " + " | ".join(f"`{r['preset']}` ({r['image_size']} px, T = {r['window']}, "
                            f"{r['params_m']:.1f} M params)" for r in results) + " |",
@@ -164,7 +192,11 @@ def _markdown(results: list[dict], meta: dict) -> str:
         ("single, streaming", "single_stream"),
         ("temporal, streaming (cached per-frame features)", "temporal_stream"),
         ("temporal, streaming (window recomputed each step)", "temporal_stream_no_cache"),
-        (f"temporal, file mode ({FILE_FRAMES}-frame clip)", "temporal_file"),
+        (
+            f"temporal, file mode ({FILE_FRAMES}-frame clip, chunks of "
+            f"{results[0].get('chunk', 16)})",
+            "temporal_file",
+        ),
     ]
     for label, key in rows:
         cells = [f"{r['fps'][key]:.1f} fps" if key in r["fps"] else "—" for r in results]
@@ -195,6 +227,9 @@ def _markdown(results: list[dict], meta: dict) -> str:
         L.append(line)  # fmt: skip
     L += ["", f"Measured on {meta['cpu']}, {meta['platform']}, torch {meta['torch']}; "
           f"{meta['seconds']:.0f} s.", "", f"Command: `{meta['command']}`", ""]  # fmt: skip
+    notes = ROOT / "benchmarks" / "bench_pgte_notes.md"
+    if notes.is_file() and meta.get("device", "cpu") == "cpu":
+        L += [notes.read_text(encoding="utf-8").rstrip(), ""]
     return "\n".join(L)
 
 
@@ -204,14 +239,23 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=15)
     ap.add_argument("--paper", action="store_true", help="also the ViTPose-B-sized network")
     ap.add_argument("--paper-reps", type=int, default=3)
+    ap.add_argument("--chunk", type=int, default=16, help="file mode: frames per batch")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "pgte"))
+    add_device_args(ap)
     args = ap.parse_args()
+    device = resolve_device(ap, args)
     torch.set_num_threads(args.threads)
     t0 = time.time()
-    results = [bench_config("cpu-small", "cpu-small", args.reps, no_cache=True)]
+    load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    common = dict(device=device, dtype=args.dtype, chunk=args.chunk)
+    results = [bench_config("cpu-small", "cpu-small", args.reps, no_cache=True, **common)]
     if args.paper:
-        results.append(bench_config("paper", "paper", args.paper_reps, no_cache=False))
+        results.append(bench_config("paper", "paper", args.paper_reps, no_cache=False, **common))
     meta = {
+        **describe(device, args.dtype),
+        "where": where(device, args.dtype),
+        "load_before": load_before,
+        "load_after": " ".join(f"{x:.1f}" for x in os.getloadavg()),
         "cpu": cpu_name(), "platform": platform.platform(), "torch": torch.__version__,
         "threads": args.threads, "seconds": time.time() - t0,
         "command": "python benchmarks/bench_pgte.py " + " ".join(sys.argv[1:]),
