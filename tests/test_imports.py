@@ -31,15 +31,6 @@ ORDER = (
 BASE = ("errors", "utils", "")  # "" = the package root, handpose/__init__.py
 METRICS_MAY_IMPORT = ("geometry", "handmodel", "metrics")
 
-# Old paths of moved modules, kept as aliases (the same module object) for code outside the
-# package; nothing inside handpose uses them, so they can go once outside users have moved.
-MOVED = {
-    "handpose.datasets.sample": "handpose.formats.sample",
-    "handpose.datasets.shards": "handpose.formats.shards",
-    "handpose.datasets.storage": "handpose.formats.imu_file",
-    "handpose.reports.plots": "handpose.metrics.plots",
-}
-
 # (importing module, imported module) → why it is allowed. Keep this empty if at all possible.
 ALLOWED: dict[tuple[str, str], str] = {}
 
@@ -135,15 +126,6 @@ def test_allowed_exceptions_are_still_needed():
     used = {(m, t) for m in MODULES for t, _ in imports_of(m)}
     stale = [k for k in ALLOWED if k not in used]
     assert not stale, f"ALLOWED lists imports that no longer exist: {stale}"
-
-
-def test_moved_modules_are_aliases_unused_inside_the_package():
-    import importlib
-
-    for old, new in MOVED.items():
-        assert importlib.import_module(old) is importlib.import_module(new), old
-    users = [f"{m} → {t}" for m in MODULES for t, _ in imports_of(m) if t in MOVED]
-    assert not users, users
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
