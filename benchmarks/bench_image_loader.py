@@ -4,7 +4,7 @@ Measured in one run:
 
 1. a shard folder of ``--samples`` FreiHAND-like samples (224×224 PNG images with smooth
    shapes, gradients and sensor-like noise; 21 joints, 778 vertices, MANO parameters, a mask),
-   written with :class:`~handpose.datasets.shards.ShardWriter`;
+   written with :class:`~handpose.formats.shards.ShardWriter`;
 2. the training input path: :class:`~handpose.datasets.image_dataset.ImageDataset` (read,
    PNG decode, validate, crop to the hand, resize to ``--size``) + a DataLoader (batch
    ``--batch``) whose ``collate_fn`` is :class:`ImageBatchCollate` with the default
@@ -44,8 +44,8 @@ sys.path.insert(0, str(ROOT))
 from handpose.datasets import augment as aug  # noqa: E402
 from handpose.datasets.image_dataset import ImageBatchCollate, ImageDataset  # noqa: E402
 from handpose.datasets.real_common import label_bbox, project_np  # noqa: E402
-from handpose.datasets.sample import collate, dataset_meta, empty_sample  # noqa: E402
-from handpose.datasets.shards import (  # noqa: E402
+from handpose.formats.sample import collate, dataset_meta, empty_sample  # noqa: E402
+from handpose.formats.shards import (  # noqa: E402
     ShardWriter,
     open_shards,
     shard_path,

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from handpose.datasets.normalize import DEFAULT_ACC_SCALE  # noqa: E402
-from handpose.datasets.storage import open_writer  # noqa: E402
+from handpose.formats.imu_file import open_writer  # noqa: E402
 from handpose.geometry.rotations import quaternion_to_matrix  # noqa: E402
 from handpose.handmodel import HandModel  # noqa: E402
 from handpose.simulators.synth import ImuSynthesizer, SynthConfig, iter_records  # noqa: E402

@@ -49,8 +49,8 @@ from handpose.utils.machine import cpu_name  # noqa: E402
 
 
 def write_samples(root: Path, n: int) -> None:
-    from handpose.datasets.sample import dataset_meta
-    from handpose.datasets.shards import ShardWriter, shard_path, write_manifest
+    from handpose.formats.sample import dataset_meta
+    from handpose.formats.shards import ShardWriter, shard_path, write_manifest
 
     rng = np.random.default_rng(0)
     for split, count in (("train", n), ("val", 32)):

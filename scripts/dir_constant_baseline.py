@@ -24,7 +24,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from handpose.datasets.shards import open_shards  # noqa: E402
+from handpose.formats.shards import open_shards  # noqa: E402
 from handpose.geometry.rotations import axis_angle_to_matrix  # noqa: E402
 from handpose.handmodel import HandModel  # noqa: E402
 from handpose.metrics.protocols import evaluate_predictions  # noqa: E402

@@ -27,8 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from handpose.datasets.shards import open_shards  # noqa: E402
 from handpose.datasets.show import draw_sample  # noqa: E402
+from handpose.formats.shards import open_shards  # noqa: E402
 from handpose.simulators.images.generate import ImageSynthConfig, generate_images  # noqa: E402
 from handpose.utils.io import atomic_path  # noqa: E402
 

@@ -72,7 +72,7 @@ def _target_hands(data: str, split: str) -> dict[str, np.ndarray]:
     """Labels of a split (no images decoded for the caller): the schema keys the protocol needs
     and ``slot``, the target hand of every sample (slot 0 = right when both are valid, as in
     training)."""
-    from handpose.datasets.shards import open_shards
+    from handpose.formats.shards import open_shards
 
     shards = open_shards(data)
     keys = ("joints3d", "joint_valid", "hand_valid", "vertices")

@@ -225,7 +225,7 @@ def _info(args) -> int:
 
     if Path(args.file).is_dir():
         return _info_shards(args.file)
-    from handpose.datasets.storage import ImuFile
+    from handpose.formats.imu_file import ImuFile
 
     with ImuFile(args.file) as f:
         for k, v in f.attrs.items():
@@ -240,7 +240,7 @@ def _info(args) -> int:
 def _info_shards(root) -> int:
     import json
 
-    from handpose.datasets.shards import open_shards
+    from handpose.formats.shards import open_shards
 
     shards = open_shards(root)
     print(f"kind: {shards.kind}")
@@ -255,8 +255,8 @@ def _info_shards(root) -> int:
 
 def _plot(args) -> int:
     from handpose.datasets.plot import plot_sequence
-    from handpose.datasets.storage import ImuFile
     from handpose.errors import HandposeError
+    from handpose.formats.imu_file import ImuFile
     from handpose.utils.validate import input_file, output_file
 
     output_file(args.out, "output", suffixes=(".png",))

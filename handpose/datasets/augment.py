@@ -1,7 +1,7 @@
 """Batched image augmentation that keeps every label consistent with the picture.
 
 Input and output: a batch dict as made by :class:`~handpose.datasets.image_dataset.ImageDataset`
-+ :func:`~handpose.datasets.sample.collate`: ``image`` (B, 3, H, W) float in [0, 1], ``K``
++ :func:`~handpose.formats.sample.collate`: ``image`` (B, 3, H, W) float in [0, 1], ``K``
 (B, 3, 3), ``joints2d`` (B, 2, 21, 2), ``joints3d`` (B, 2, 21, 3), optional ``vertices``
 (B, 2, V, 3), ``mask`` (B, H, W) uint8, ``mano_*``; other keys pass through.
 

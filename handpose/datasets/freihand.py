@@ -43,8 +43,8 @@ from handpose.datasets.real_common import (
     require_root,
     set_mano,
 )
-from handpose.datasets.sample import dataset_meta, empty_sample
 from handpose.errors import HandposeError
+from handpose.formats.sample import dataset_meta, empty_sample
 
 __all__ = ["FreiHAND", "FREIHAND_SPLITS", "FREIHAND_VERSIONS", "FREIHAND_SIZE"]
 

@@ -49,8 +49,8 @@ from handpose.datasets.real_common import (
     require_root,
     set_mano,
 )
-from handpose.datasets.sample import dataset_meta, empty_sample
 from handpose.errors import HandposeError
+from handpose.formats.sample import dataset_meta, empty_sample
 
 __all__ = ["HanCo", "HANCO_SPLITS", "HANCO_VERSIONS", "HANCO_VIEWS"]
 

@@ -35,8 +35,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from handpose.datasets.augment import AugmentConfig, augment
-from handpose.datasets.sample import collate
 from handpose.errors import HandposeError
+from handpose.formats.sample import collate
 
 __all__ = [
     "ImageDataset",

@@ -47,8 +47,8 @@ from handpose.datasets.real_common import (
     require_root,
     set_mano,
 )
-from handpose.datasets.sample import dataset_meta, empty_sample
 from handpose.errors import HandposeError
+from handpose.formats.sample import dataset_meta, empty_sample
 from handpose.handmodel.conventions import INTERHAND_TO_OPENPOSE
 
 __all__ = ["InterHand", "INTERHAND_SPLITS", "INTERHAND_SUBSETS", "interhand_to_camera"]

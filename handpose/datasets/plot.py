@@ -9,8 +9,8 @@ import os
 
 import numpy as np
 
-from handpose.datasets.storage import SequenceRecord
 from handpose.errors import HandposeError
+from handpose.formats.imu_file import SequenceRecord
 from handpose.utils.io import atomic_path
 
 __all__ = ["render_hand_strip", "plot_sequence"]

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from handpose.datasets.sample import validate_sample
 from handpose.errors import HandposeError
+from handpose.formats.sample import validate_sample
 
 __all__ = [
     "RealImageDataset",

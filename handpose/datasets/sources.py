@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from handpose.datasets.shards import MANIFEST, ShardWriter, open_shards, shard_path, write_manifest
 from handpose.errors import HandposeError
+from handpose.formats.shards import MANIFEST, ShardWriter, open_shards, shard_path, write_manifest
 from handpose.utils.validate import output_folder
 
 __all__ = ["REAL_DATASETS", "RealDatasetInfo", "parse_source", "open_source", "convert_dataset"]

@@ -79,7 +79,7 @@ def _shard_positions(split) -> list[tuple[tuple, int]]:
 
 def video_clips(source) -> list[Clip]:
     """The clips of a source of schema samples (module docstring), in order of first sample."""
-    from handpose.datasets.shards import ShardSplit
+    from handpose.formats.shards import ShardSplit
 
     base = source.source if isinstance(source, LowResolutionView) else source
     if isinstance(base, ShardSplit):
@@ -205,8 +205,8 @@ class LowResolutionView:
 def open_video_source(data: str, split: str, level: int | None, seed: int = 0):
     """A source string's split at ladder level ``level``: the stored level of a shard folder
     when it has it, else the frames degraded on the fly (:class:`LowResolutionView`)."""
-    from handpose.datasets.shards import ShardSplit
     from handpose.datasets.sources import open_source
+    from handpose.formats.shards import ShardSplit
 
     src = open_source(str(data), split)
     kind = getattr(src, "meta", {}).get("kind")
@@ -229,7 +229,7 @@ def _read_level_only(split, index: int) -> dict[str, Any]:
     """Sample ``index`` of a :class:`ShardSplit` at its level: the main label table and the
     level's group, skipping the main image and mask (which the level replaces; decoding a
     full-size frame costs more than everything else a small model's step reads)."""
-    from handpose.datasets.shards import _read_sample
+    from handpose.formats.shards import _read_sample
 
     shards = split.shards
     files, bounds = shards._index[split.name]
@@ -337,7 +337,7 @@ class VideoWindowDataset(torch.utils.data.Dataset):
 
     def _read(self, index: int) -> dict[str, Any]:
         """The schema sample; from a shard level without decoding the full-size image."""
-        from handpose.datasets.shards import ShardSplit
+        from handpose.formats.shards import ShardSplit
 
         src = self.crop.source
         if isinstance(src, ShardSplit) and src.level is not None:

@@ -53,8 +53,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from handpose.datasets.storage import SequenceRecord, open_writer
 from handpose.errors import HandposeError
+from handpose.formats.imu_file import SequenceRecord, open_writer
 from handpose.geometry.rotations import (
     matrix_to_axis_angle,
     quaternion_to_matrix,

@@ -29,8 +29,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from handpose.datasets.normalize import DEFAULT_ACC_SCALE, imu_tokens_from_quaternion
-from handpose.datasets.storage import ImuFile, SequenceRecord, read_sequences
 from handpose.errors import HandposeError
+from handpose.formats.imu_file import ImuFile, SequenceRecord, read_sequences
 from handpose.geometry.rotations import axis_angle_to_matrix, matrix_to_rotation_6d
 from handpose.simulators.imu.layouts import LAYOUTS
 

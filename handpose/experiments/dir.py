@@ -500,8 +500,8 @@ def write_qualitative_grid(
     from PIL import Image, ImageDraw
 
     from handpose.datasets.image_dataset import normalize_image
-    from handpose.datasets.sample import collate
     from handpose.datasets.show import draw_sample
+    from handpose.formats.sample import collate
     from handpose.training.harness import load_model, method_config_from_dict
     from handpose.training.image_data import open_image_split
 

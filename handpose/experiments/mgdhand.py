@@ -343,8 +343,8 @@ def describe_data(path: str | os.PathLike) -> dict:
     """Subjects, sequences, frames (per split), sensors, fps and noise of a handpose IMU file."""
     import h5py
 
-    from handpose.datasets.storage import read_sequences
     from handpose.datasets.windows import sequence_split
+    from handpose.formats.imu_file import read_sequences
 
     recs = read_sequences(path)
     with h5py.File(path, "r") as f:

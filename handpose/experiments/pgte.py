@@ -432,7 +432,7 @@ def _ensure_data(spec: DataSpec, path: Path, log: Callable[[str], None]) -> str:
 
 def describe_data(path: str | os.PathLike) -> dict:
     """Clips, frames per split, levels and the generator settings of a video shard folder."""
-    from handpose.datasets.shards import open_shards
+    from handpose.formats.shards import open_shards
 
     s = open_shards(path)
     gen = s.manifest.get("generator", {})
@@ -679,7 +679,7 @@ def level_crop_sizes(path: str | os.PathLike, split: str = "test", pad: float = 
     import h5py
     import numpy as np
 
-    from handpose.datasets.shards import open_shards
+    from handpose.formats.shards import open_shards
 
     s = open_shards(path)
     files, _ = s._index[split]

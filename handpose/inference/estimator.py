@@ -20,6 +20,7 @@ import numpy as np
 from handpose.errors import HandposeError
 from handpose.inference.dropout import hold_missing
 from handpose.inference.recording import ImuRecording, check_finite, select_sensors
+from handpose.inference.streaming import StreamingEstimator
 from handpose.inference.windows import causal_window_indices, tiled_window_indices
 
 __all__ = ["WindowPredictor", "PoseSequence", "ImuPoseEstimator", "POSE_KEYS"]
@@ -305,10 +306,8 @@ class ImuPoseEstimator:
             raise HandposeError("this estimator has no hand model, so it cannot output vertices.")
         return np.asarray(self.hand_model(global_orient, hand_pose, betas), dtype=np.float32)
 
-    def stream(self, *, return_vertices: bool = False):
+    def stream(self, *, return_vertices: bool = False) -> StreamingEstimator:
         """A new :class:`~handpose.inference.streaming.StreamingEstimator` on this student."""
-        from handpose.inference.streaming import StreamingEstimator
-
         return StreamingEstimator(self, return_vertices=return_vertices)
 
     def describe(self) -> str:

@@ -276,7 +276,7 @@ def export_onnx(
     """
     if tolerance_mm is None:
         tolerance_mm = INT8_TOLERANCE_MM if int8 else PARITY_TOLERANCE_MM
-    from handpose.inference.api import load_student
+    from handpose.inference.student import load_student
     from handpose.utils.io import atomic_path
     from handpose.utils.validate import check_float, check_int, output_file
 

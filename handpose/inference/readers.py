@@ -3,7 +3,7 @@
 =========================  ==================================================================
 file                       reader
 =========================  ==================================================================
-``*.h5``, ``*.hdf5``       handpose IMU file (:mod:`handpose.datasets.storage`): quaternions
+``*.h5``, ``*.hdf5``       handpose IMU file (:mod:`handpose.formats.imu_file`): quaternions
                            and global free acceleration, plus ground truth
 ``IMU.json`` / ``*.json``  VIHand's per-frame ``Frames_Data`` (:mod:`handpose.datasets.vihand`);
                            inside a VIHand tree (``ROOT/multidata/subjectK/ROMxx/IMU.json``
@@ -100,7 +100,7 @@ def read_imu_h5(path: str | os.PathLike, *, sequence: str | None = None) -> ImuR
         path: ``.h5`` written by ``handpose synth imu`` or ``handpose data convert vihand``.
         sequence: see :func:`read_imu` (optional when the file holds one sequence).
     """
-    from handpose.datasets.storage import ImuFile
+    from handpose.formats.imu_file import ImuFile
 
     path = Path(path)
     with ImuFile(path) as f:

@@ -17,14 +17,36 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from handpose.errors import HandposeError
 from handpose.inference.dropout import SampleHold
-from handpose.inference.estimator import ImuPoseEstimator
 
-__all__ = ["StreamPose", "StreamingEstimator"]
+__all__ = ["StreamPose", "StreamingEstimator", "WindowEstimator"]
+
+
+class WindowEstimator(Protocol):
+    """What :class:`StreamingEstimator` uses of its estimator;
+    :class:`~handpose.inference.estimator.ImuPoseEstimator` is one. (A protocol rather than an
+    import, so that this module does not import :mod:`.estimator`, which imports it.)"""
+
+    window: int
+    root_index: int
+
+    @property
+    def num_sensors(self) -> int: ...
+
+    def tokens(self, quaternions: np.ndarray, accelerations: np.ndarray) -> np.ndarray: ...
+
+    def predict_tokens(
+        self, tokens: np.ndarray, select: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]: ...
+
+    def vertices(
+        self, global_orient: np.ndarray, hand_pose: np.ndarray, betas: np.ndarray
+    ) -> np.ndarray: ...
 
 
 @dataclass
@@ -92,7 +114,7 @@ class StreamingEstimator:
         >>> pose.joints.shape, pose.dropped  # (21, 3) metres, (N,) bool
     """
 
-    def __init__(self, estimator: ImuPoseEstimator, *, return_vertices: bool = False) -> None:
+    def __init__(self, estimator: WindowEstimator, *, return_vertices: bool = False) -> None:
         self.estimator = estimator
         self.return_vertices = return_vertices
         self.window = estimator.window

@@ -13,6 +13,8 @@ Exact definitions and their sources: ../shared/reference/metrics.md, restated in
 - :mod:`~handpose.metrics.reprojection`: ``mesh_reprojection_px`` (our definition, not MIAA).
 - :mod:`~handpose.metrics.protocols`: the named image protocols (FreiHAND, InterHand2.6M,
   DexYCB, HanCo) and :func:`evaluate_predictions`.
+- :mod:`~handpose.metrics.plots` (imported on demand, needs matplotlib): per-joint errors in
+  mm and their pictures (per-group bars, per-frame curves), for inference and reports.
 """
 
 from handpose.metrics._common import UNIT_SCALE

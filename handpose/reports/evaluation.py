@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from handpose.errors import HandposeError
+from handpose.metrics.plots import _figure, _save
 from handpose.metrics.protocols import ProtocolResult
-from handpose.reports.plots import _figure, _save
 from handpose.utils.io import atomic_write_text
 
 __all__ = [

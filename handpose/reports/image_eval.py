@@ -89,7 +89,7 @@ def predict_split(
     from tqdm.auto import tqdm
 
     from handpose.datasets.image_dataset import normalize_image
-    from handpose.datasets.sample import collate
+    from handpose.formats.sample import collate
 
     if root_depth not in ("gt", "model"):
         raise HandposeError(f"root_depth must be 'gt' or 'model', got {root_depth!r}.")

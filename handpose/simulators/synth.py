@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from handpose.datasets.storage import SequenceRecord, open_writer
 from handpose.errors import HandposeError
+from handpose.formats.imu_file import SequenceRecord, open_writer
 from handpose.simulators.imu.layouts import ImuLayout, get_layout, resolve_layout, sensor_sites
 from handpose.simulators.imu.noise import NoiseConfig
 from handpose.simulators.imu.simulate import GRAVITY, simulate_imu

@@ -2,7 +2,7 @@
 and used as feature-cache keys.
 
 - A **file** (an IMU HDF5 file, a checkpoint): SHA-256 of its bytes.
-- A **shard folder** (``manifest.json``, :mod:`handpose.datasets.shards`): SHA-256 over the
+- A **shard folder** (``manifest.json``, :mod:`handpose.formats.shards`): SHA-256 over the
   manifest's bytes and, for every shard file it lists, the file's name and the SHA-256 of its
   bytes. Regenerating, adding, removing or editing a shard changes it; copying the folder does
   not.

@@ -132,7 +132,7 @@ class SeededAugmentCollate:
     def __call__(self, samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         from handpose.datasets.augment import augment
         from handpose.datasets.image_dataset import normalize_image
-        from handpose.datasets.sample import collate
+        from handpose.formats.sample import collate
 
         batch = collate(samples)
         indices = batch.pop("_index").tolist()

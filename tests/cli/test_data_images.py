@@ -9,7 +9,7 @@ from PIL import Image
 from handpose.cli import main
 from handpose.datasets.dexycb import DexYCB
 from handpose.datasets.freihand import FreiHAND
-from handpose.datasets.shards import open_shards
+from handpose.formats.shards import open_shards
 from tests.datasets.real_fixtures import write_dexycb, write_freihand
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 
 from handpose.cli import main
-from handpose.datasets.storage import ImuFile
+from handpose.formats.imu_file import ImuFile
 from tests.simulators.standin import save_stick_hand
 
 

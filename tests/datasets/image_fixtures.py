@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from handpose.datasets.sample import empty_sample
+from handpose.formats.sample import empty_sample
 
 
 def make_sample(

@@ -15,9 +15,9 @@ from handpose.datasets.image_dataset import (
     square_box,
 )
 from handpose.datasets.real_common import label_bbox
-from handpose.datasets.sample import dataset_meta
-from handpose.datasets.shards import ShardWriter, shard_path, write_manifest
 from handpose.errors import HandposeError
+from handpose.formats.sample import dataset_meta
+from handpose.formats.shards import ShardWriter, shard_path, write_manifest
 from handpose.geometry.camera import project
 from tests.datasets.image_fixtures import make_sample
 

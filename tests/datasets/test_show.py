@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from handpose.datasets.sample import empty_sample
 from handpose.datasets.show import FINGER_COLOURS, MASK_COLOURS, draw_sample, save_sample_picture
+from handpose.formats.sample import empty_sample
 
 _CAP = 16  # caption strip height
 

@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from handpose.cli import main
-from handpose.datasets.storage import ImuFile
 from handpose.datasets.vihand import (
     VIHAND_FILE_ORDER,
     VIHandOptions,
@@ -18,6 +17,7 @@ from handpose.datasets.vihand import (
 )
 from handpose.datasets.windows import ImuWindowDataset
 from handpose.errors import HandposeError
+from handpose.formats.imu_file import ImuFile
 from handpose.geometry.rotations import axis_angle_to_matrix
 from tests.datasets.vihand_fixture import INJECTED, make_vihand
 

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from handpose.datasets.normalize import imu_tokens_from_quaternion
-from handpose.datasets.storage import read_sequences
 from handpose.datasets.windows import (
     ImuWindowDataset,
     rom_number,
@@ -17,6 +16,7 @@ from handpose.datasets.windows import (
     teacher_mask,
 )
 from handpose.errors import HandposeError
+from handpose.formats.imu_file import read_sequences
 from handpose.geometry.rotations import axis_angle_to_matrix, rotation_6d_to_matrix
 from handpose.handmodel import HandModel
 from handpose.simulators.synth import SynthConfig, synthesize_file

@@ -14,7 +14,7 @@ from .standins import SENSORS, random_motion
 
 
 def test_h5_sequence_selection_and_contents(imu_h5):
-    from handpose.datasets.storage import ImuFile
+    from handpose.formats.imu_file import ImuFile
 
     rec = read_imu(imu_h5, sequence="ROM14_Random_Gestures")
     assert rec.sequence == "subject01/ROM14_Random_Gestures"

@@ -338,7 +338,7 @@ def test_flip_swaps_left_and_right_end_to_end(twohand_root):
     slot-swapped prediction has the same loss; without the swap it does not."""
     from handpose.datasets.augment import AugmentConfig
     from handpose.datasets.image_dataset import ImageBatchCollate, ImageDataset
-    from handpose.datasets.shards import open_shards
+    from handpose.formats.shards import open_shards
 
     ds = ImageDataset(open_shards(twohand_root).split("train"), size=64, crop="none", dense=True)
     samples = [ds[i] for i in range(len(ds))]

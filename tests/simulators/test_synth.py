@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from handpose.datasets.storage import ImuFile
+from handpose.formats.imu_file import ImuFile
 from handpose.geometry.rotations import axis_angle_to_matrix, quaternion_to_matrix
 from handpose.handmodel import HandModel
 from handpose.simulators.imu.noise import NoiseConfig

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from handpose.datasets.real_common import label_bbox, project_np
-from handpose.datasets.sample import dataset_meta, empty_sample
-from handpose.datasets.shards import ShardWriter, shard_path, write_manifest
+from handpose.formats.sample import dataset_meta, empty_sample
+from handpose.formats.shards import ShardWriter, shard_path, write_manifest
 from handpose.handmodel import HandModel
 
 _COLOURS = np.random.default_rng(7).integers(60, 256, (2, 21, 3))

@@ -4,7 +4,7 @@ Each sample is one open-model hand (random finger pose, shape, orientation, eith
 in front of a camera; the picture is a dark background with one coloured disc per joint at its
 projection, so a network can learn the 2D positions (and, from disc sizes, a little depth) in a
 few steps. Labels (joints, vertices, MANO parameters, box) are exact; the folder is written with
-the project's own :class:`~handpose.datasets.shards.ShardWriter` and manifest.
+the project's own :class:`~handpose.formats.shards.ShardWriter` and manifest.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from handpose.datasets.real_common import label_bbox, project_np
-from handpose.datasets.sample import dataset_meta, empty_sample
-from handpose.datasets.shards import ShardWriter, shard_path, write_manifest
+from handpose.formats.sample import dataset_meta, empty_sample
+from handpose.formats.shards import ShardWriter, shard_path, write_manifest
 from handpose.handmodel import HandModel
 
 _COLOURS = np.random.default_rng(123).integers(60, 256, (21, 3))

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from handpose.datasets.storage import SequenceRecord, open_writer
+from handpose.formats.imu_file import SequenceRecord, open_writer
 from handpose.geometry.rotations import matrix_to_quaternion
 from handpose.handmodel import HandModel
 from handpose.handmodel.conventions import MANO_PARENTS

@@ -3,7 +3,7 @@
 Plan: each split (train, val, test) is cut into shards (``shard_size`` images, or
 ``shard_size`` whole sequences for ``video``); a shard is one job, rendered by one worker
 process (each with its own EGL context) and written atomically by
-:class:`handpose.datasets.shards.ShardWriter`; the manifest is written last.
+:class:`handpose.formats.shards.ShardWriter`; the manifest is written last.
 
 Determinism: item ``i`` of a split draws everything from the stream
 ``SeedSequence([seed, domain, split, kind, i])`` and subject ``k`` from
@@ -11,7 +11,7 @@ Determinism: item ``i`` of a split draws everything from the stream
 the same framebuffer tiles for a shard whatever the number of workers, so the same seed gives
 identical arrays (``tests/simulators/images/test_generate.py``).
 
-Resume: a shard that exists, is complete (:func:`~handpose.datasets.shards.is_complete`) and was
+Resume: a shard that exists, is complete (:func:`~handpose.formats.shards.is_complete`) and was
 made by the same configuration is skipped; a folder holding shards of another configuration is
 refused (one clear error) instead of being mixed.
 
@@ -323,7 +323,7 @@ class ShardGenerator:
 
     def write(self, root: Path, job: Job) -> int:
         """Generate and write the shard of ``job``; returns its number of samples."""
-        from handpose.datasets.shards import ShardWriter, shard_path
+        from handpose.formats.shards import ShardWriter, shard_path
 
         path = shard_path(root, job.split, job.shard)
         attrs = {"generator": self.cfg.to_dict(), "job_start": job.start, "job_items": job.count}
@@ -423,8 +423,8 @@ def generate_images(
     Returns:
         ``{"samples", "shards", "skipped", "manifest"}``.
     """
-    from handpose.datasets.sample import dataset_meta
-    from handpose.datasets.shards import is_complete, shard_path, write_manifest
+    from handpose.formats.sample import dataset_meta
+    from handpose.formats.shards import is_complete, shard_path, write_manifest
 
     cfg.validate()
     if int(workers) < 1:

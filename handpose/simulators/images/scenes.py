@@ -1,7 +1,7 @@
 """Scene builders for the three synthetic kinds: ``single``, ``twohand`` and ``video``.
 
 A builder returns :class:`Item` s: a renderable :class:`~handpose.render.scene.Scene` plus the
-sample labels of the schema (:mod:`handpose.datasets.sample`) except ``image`` and ``mask``,
+sample labels of the schema (:mod:`handpose.formats.sample`) except ``image`` and ``mask``,
 which come from the renderer (:func:`finish_item`). Everything random comes from the
 ``numpy.random.Generator`` passed in, so an item is a pure function of its stream.
 
@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from handpose.datasets.sample import LEFT, RIGHT, empty_sample
 from handpose.errors import HandposeError
+from handpose.formats.sample import LEFT, RIGHT, empty_sample
 from handpose.render.camera import look_at, project
 from handpose.render.primitives import Primitive, box, cylinder, uv_sphere
 from handpose.render.scene import LEFT_HAND, OBJECT, RIGHT_HAND, Lights, Mesh, Scene

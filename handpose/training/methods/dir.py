@@ -218,7 +218,7 @@ def evaluate_checkpoint(
     Returns:
         the :class:`~handpose.metrics.ProtocolResult` (interhand protocol + DIR's numbers).
     """
-    from handpose.datasets.sample import collate
+    from handpose.formats.sample import collate
     from handpose.training.harness import load_model, method_config_from_dict
     from handpose.training.image_data import open_image_split
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from handpose.datasets.sample import empty_sample
 from handpose.errors import HandposeError
+from handpose.formats.sample import empty_sample
 from handpose.render.camera import project
 from handpose.simulators.images.degrade import (
     Degradation,

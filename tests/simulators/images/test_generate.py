@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from handpose.cli import main
-from handpose.datasets.sample import validate_sample
-from handpose.datasets.shards import open_shards
 from handpose.errors import HandposeError
+from handpose.formats.sample import validate_sample
+from handpose.formats.shards import open_shards
 from handpose.simulators.images.generate import (
     ImageSynthConfig,
     ShardGenerator,

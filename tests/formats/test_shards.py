@@ -6,8 +6,9 @@ import pickle
 import numpy as np
 import pytest
 
-from handpose.datasets.sample import dataset_meta
-from handpose.datasets.shards import (
+from handpose.errors import HandposeError
+from handpose.formats.sample import dataset_meta
+from handpose.formats.shards import (
     ShardWriter,
     decode_image,
     encode_image,
@@ -16,7 +17,6 @@ from handpose.datasets.shards import (
     shard_path,
     write_manifest,
 )
-from handpose.errors import HandposeError
 from tests.datasets.image_fixtures import make_level, make_sample
 
 

@@ -1,4 +1,4 @@
-"""Sharded HDF5 storage for image samples (the schema of :mod:`handpose.datasets.sample`).
+"""Sharded HDF5 storage for image samples (the schema of :mod:`handpose.formats.sample`).
 
 Layout::
 
@@ -57,8 +57,8 @@ from typing import Any
 
 import numpy as np
 
-from handpose.datasets.sample import FIELDS, validate_sample
 from handpose.errors import HandposeError
+from handpose.formats.sample import FIELDS, validate_sample
 from handpose.utils.io import atomic_path, atomic_write_text
 
 __all__ = [

@@ -4,7 +4,8 @@ import h5py
 import numpy as np
 import pytest
 
-from handpose.datasets.storage import (
+from handpose.errors import HandposeError
+from handpose.formats.imu_file import (
     FORMAT,
     ImuFile,
     SequenceRecord,
@@ -12,7 +13,6 @@ from handpose.datasets.storage import (
     read_sequences,
     write_sequences,
 )
-from handpose.errors import HandposeError
 
 
 def make_record(subject=1, sequence="ROM01_Finger_Counting", T=40, N=7, seed=0, **kw):

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from handpose.datasets.sample import (
+from handpose.errors import HandposeError
+from handpose.formats.sample import (
     FIELDS,
     REQUIRED,
     SCHEMA,
@@ -13,7 +14,6 @@ from handpose.datasets.sample import (
     empty_sample,
     validate_sample,
 )
-from handpose.errors import HandposeError
 from tests.datasets.image_fixtures import make_sample
 
 

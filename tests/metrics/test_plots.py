@@ -7,7 +7,7 @@ import pytest
 
 from handpose.errors import HandposeError
 from handpose.handmodel.conventions import OPENPOSE_JOINT_GROUPS
-from handpose.reports.plots import (
+from handpose.metrics.plots import (
     FINGER_GROUPS,
     group_errors_mm,
     per_joint_errors_mm,
