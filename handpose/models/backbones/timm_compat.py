@@ -164,6 +164,6 @@ def import_timm():
         if err.name != "timm":
             raise
         raise HandposeError(
-            "the image backbones need timm: pip install 'handpose[vision]' "
+            "the image backbones need timm: pip install timm "
             "(or, beside a torch without torchvision: pip install --no-deps timm)."
         ) from None
