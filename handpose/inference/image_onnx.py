@@ -197,10 +197,14 @@ def image_onnx_parity(
             rounding = rounding.reshape(*rounding.shape[:lead], -1).max(-1)
             rounding = rounding.reshape(rounding.shape + (1,) * (d.ndim - lead))
             excess = np.clip(d - CONDITIONING_FACTOR * rounding, 0.0, None)
+            # a non-finite output on either side (even the same inf on both) cannot be compared:
+            # count it as an infinite difference, never as NaN, which max() would drop
+            rel = excess / (1 + np.abs(a))
+            rel = np.where(np.isfinite(rel), rel, np.inf)
             old = diffs[name]
             diffs[name] = (
                 max(old[0], float(d.max())),
-                max(old[1], float((excess / (1 + np.abs(a))).max())),
+                max(old[1], float(rel.max())),
             )
     return diffs
 

@@ -129,3 +129,16 @@ def test_spec_json_round_trip_and_checks():
     d["format_version"], d["hands"] = 1, 3
     with pytest.raises(HandposeError, match="inconsistent"):
         ImageModelSpec.from_json(json.dumps(d))
+
+
+def test_parity_refuses_non_finite_outputs_on_both_sides(ckpts):
+    """inf or NaN in torch and onnxruntime alike cannot be compared: an infinite difference,
+    not a NaN that max() would drop (which let such an export pass)."""
+    from handpose.inference.image_model import load_image_model
+
+    model, spec, _ = load_image_model(ckpts["weak"])
+    with torch.no_grad():
+        model.out.bias.fill_(float("inf"))
+    data = image_model_to_onnx(model, spec)
+    diffs = image_onnx_parity(model, spec, data)
+    assert diffs["joints3d"][1] == float("inf")
