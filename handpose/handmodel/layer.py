@@ -417,6 +417,8 @@ class HandModel(nn.Module):
             return batch_rodrigues(torch.cat([go, hp], dim=-1).unflatten(-1, (_NJ, 3)))
         R_fingers = hp if hp_rotmat else batch_rodrigues(hp.unflatten(-1, (15, 3)))
         R_root = go if go_rotmat else batch_rodrigues(go)
+        if R_root.shape[:-2] == R_fingers.shape[:-3]:  # no expand: a trace would bake its size
+            return torch.cat([R_root[..., None, :, :], R_fingers], dim=-3)
         b = _broadcast(R_root.shape[:-2], R_fingers.shape[:-3])
         return torch.cat(
             [R_root.expand(b + (3, 3))[..., None, :, :], R_fingers.expand(b + (15, 3, 3))], dim=-3
@@ -508,19 +510,23 @@ class HandModel(nn.Module):
         if transl is not None:
             pts = pts + transl.expand(batch + (3,)).reshape(n, 1, 3)
 
+        def unbatch(x: Tensor) -> Tensor:  # (n, ...) → batch + (...)
+            # one batch dimension needs no view, which a trace (ONNX) would bake its size into
+            return x if len(batch) == 1 else x.view(batch + x.shape[1:])
+
         vertices = selected = None
         if return_vertices:
-            vertices = pts[:, _NP:].view(batch + (self.num_vertices, 3))
+            vertices = unbatch(pts[:, _NP:])
             if ids is not None:
                 selected = pts[:, _NP + ids]
         elif ids is not None:
             selected = pts[:, _NP:]
         return HandModelOutput(
             vertices=vertices,
-            joints=pts[:, :_NJ].view(batch + (_NJ, 3)),
-            joints21=pts[:, _NJ:_NP].view(batch + (21, 3)),
-            global_rotations=rotations.view(batch + (_NJ, 3, 3)),
-            selected_vertices=None if selected is None else selected.view(batch + (-1, 3)),
+            joints=unbatch(pts[:, :_NJ]),
+            joints21=unbatch(pts[:, _NJ:_NP]),
+            global_rotations=unbatch(rotations),
+            selected_vertices=None if selected is None else unbatch(selected),
         )
 
     def _forward_small(
@@ -653,7 +659,8 @@ class HandModel(nn.Module):
         def rest_batch_last(c: Tensor | None, m: int) -> Tensor:  # (P, 3, m)
             if c is None:
                 return template[..., None].expand(P, 3, m)
-            return torch.addmm(flat.view(P * 3, 1), basis.T, c.T).view(P, 3, m)
+            # -1, not m: a traced graph (ONNX) must not bake the traced batch size in
+            return torch.addmm(flat.view(P * 3, 1), basis.T, c.T).view(P, 3, -1)
 
         # Batch stored last (lbs.skin_batch_last): one large GEMM for the blended transforms and
         # vectorised per-vertex products; batches above chunk_size go in cache-sized chunks.

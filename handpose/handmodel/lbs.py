@@ -285,7 +285,12 @@ def _local_skinning_transforms(rot_mats: Tensor, joints: Tensor) -> Tensor:
     """``B_k = [R_k | J_k − R_k·J_k; 0 0 0 1]`` (rotation about the rest joint), (..., J, 4, 4)."""
     t = joints - (rot_mats * joints[..., None, :]).sum(-1)
     top = torch.cat([rot_mats, t[..., None]], dim=-1)
-    return torch.cat([top, _constant("row", top).expand(top.shape[:-2] + (1, 4))], dim=-2)
+    row = _constant("row", top)
+    if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        # a trace must not bake the batch size in: pad with a zero row, then add e₄ e₄ᵀ
+        corner = torch.nn.functional.pad(row, (0, 0, 3, 0))  # (4, 4), 1 at [3, 3]
+        return torch.nn.functional.pad(top, (0, 0, 0, 1)) + corner
+    return torch.cat([top, row.expand(top.shape[:-2] + (1, 4))], dim=-2)
 
 
 def rigid_transforms(
