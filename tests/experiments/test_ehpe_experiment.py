@@ -13,6 +13,7 @@ from handpose.experiments.ehpe import (
     baseline_config,
     collect_results,
     ehpe_config,
+    main_backbone,
     paired_delta,
     plan_runs,
     summarize,
@@ -128,3 +129,21 @@ def test_summary_paired_deltas_and_report(tmp_path):
     )
     assert (tmp_path / "docs" / "ehpe_tables.png").exists()
     assert (tmp_path / "docs" / "ehpe_groups.png").exists()
+
+
+def test_report_backbone_is_one_with_finished_pg_runs(tmp_path):
+    """experiment.json may still plan PG runs with an earlier backbone first: the report's
+    Tables 2–6 use the backbone whose PG runs finished (they showed "not run" before)."""
+    out = tmp_path / "exp"
+    for s in (0, 1):
+        _fake(out, RunSpec("pg", s, "done", "W+T", "full"), 10.0)
+        _fake(out, RunSpec("baseline", s, "other"), 12.0)
+    plan = [RunSpec("pg", 0, "old", "W+T", "full"), RunSpec("pg", 0, "done", "W+T", "full")]
+    summ = summarize(collect_results([out]))
+    assert main_backbone(plan, summ, "cpu-small") == "done"
+    assert main_backbone(plan[:1], summ, "cpu-small") == "done"  # finished beats planned
+    assert main_backbone(plan, {}, "cpu-small") == "old"  # nothing finished: the plan's first
+    meta = {"preset": "cpu-small", "runs": [vars(r) for r in plan], "data": {}, "commands": []}
+    (out / "experiment.json").write_text(json.dumps(meta))
+    text = write_report([out], tmp_path / "ehpe.md")
+    assert "backbone `done`" in text and "backbone `old`" not in text
