@@ -40,6 +40,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -303,6 +304,14 @@ class _WindowRunner:
 # ---------------------------------------------------------------------------------- inference
 
 
+def _option_names(message: str, params: dict[str, Any], smooth: str) -> str:
+    """A smoother's error with its parameters named as ``handpose infer video`` options
+    (``min_cutoff`` → ``--min-cutoff``) and the method as given (``one-euro``)."""
+    for name in sorted(params, key=len, reverse=True):
+        message = re.sub(rf"(?<![\w-]){name}(?!\w)", "--" + name.replace("_", "-"), message)
+    return message.replace(repr(_SMOOTH_NAMES[smooth]), repr(smooth))
+
+
 def infer_video(
     estimator,
     video: str | os.PathLike,
@@ -356,7 +365,10 @@ def infer_video(
         probe = {k: v for k, v in params.items()}
         if smooth == "one-euro":
             probe["fps"] = 30.0
-        smooth_sequence(np.zeros((2, 1)), _SMOOTH_NAMES[smooth], **probe)
+        try:
+            smooth_sequence(np.zeros((2, 1)), _SMOOTH_NAMES[smooth], **probe)
+        except HandposeError as err:  # name the options (--min-cutoff), not the API arguments
+            raise HandposeError(_option_names(str(err), params, smooth)) from None
     src = read_frames(video, fps)
     table = read_box_table(boxes, "video") if boxes is not None else None
     H, W = src.height, src.width
