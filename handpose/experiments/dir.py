@@ -41,17 +41,14 @@ from __future__ import annotations
 import json
 import math
 import os
-import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from handpose.errors import HandposeError
-from handpose.experiments import check_experiment_paths
-from handpose.experiments.mgdhand import _mean_std, _run_child, _shown, hardware
+from handpose.experiments import check_experiment_paths, common
 from handpose.utils.io import atomic_path, atomic_write_text
 
 __all__ = [
@@ -127,14 +124,14 @@ class SynthSpec:
     seed: int = 0
 
     def commands(self, main: Path, heldout: Path) -> list[list[str]]:
-        common = ["--size", str(self.size), "--dense", "--seed", str(self.seed)]
+        opts = ["--size", str(self.size), "--dense", "--seed", str(self.seed)]
         return [
             ["handpose", "synth", "images", "--kind", "twohand", "--out", str(main),
              "--train", str(self.train), "--val", str(self.val), "--test", str(self.test),
-             *common, "--domain", "main"],
+             *opts, "--domain", "main"],
             ["handpose", "synth", "images", "--kind", "twohand", "--out", str(heldout),
              "--train", "0", "--val", "0", "--test", str(self.heldout_test),
-             *common, "--domain", "heldout"],
+             *opts, "--domain", "heldout"],
         ]  # fmt: skip
 
 
@@ -203,7 +200,7 @@ def _execute(spec: RunSpec, out: Path, data: Path, heldout: Path, sets: Sequence
     else:
         resumed = ckpt.exists()
         t0 = time.perf_counter()
-        cpu = _run_child([*train_cmd, "--resume"] if resumed else train_cmd, log)
+        cpu = common.run_handpose([*train_cmd, "--resume"] if resumed else train_cmd, log)
         timing = {
             "train_s": None if resumed else time.perf_counter() - t0,
             "train_cpu_s": None if resumed else cpu,
@@ -218,7 +215,7 @@ def _execute(spec: RunSpec, out: Path, data: Path, heldout: Path, sets: Sequence
                "--split", "test", "--json", str(target), "--quiet", "--threads", "1"]  # fmt: skip
         eval_cmds.append(cmd)
         if not target.exists():
-            eval_cpu += _run_child(cmd, log)
+            eval_cpu += common.run_handpose(cmd, log)
         evals[name] = json.loads(target.read_text())
     result = {
         "preset": Path(spec.preset).stem,
@@ -231,7 +228,7 @@ def _execute(spec: RunSpec, out: Path, data: Path, heldout: Path, sets: Sequence
         "eval_s": time.perf_counter() - t0,
         "eval_cpu_s": eval_cpu,
         "overrides": overrides,
-        "commands": [_shown(train_cmd), *(_shown(c) for c in eval_cmds)],
+        "commands": [common.shown(train_cmd), *(common.shown(c) for c in eval_cmds)],
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     atomic_write_text(run_dir / "result.json", json.dumps(result, indent=2) + "\n")
@@ -244,11 +241,11 @@ def _ensure_data(synth: SynthSpec, main: Path, heldout: Path, log) -> list[str]:
         if path.exists() and (path / "manifest.json").exists():
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        log(f"synthesising the data: {_shown(cmd)}")
-        _run_child(cmd, path.parent / f"{path.name}.log")
+        log(f"synthesising the data: {common.shown(cmd)}")
+        common.run_handpose(cmd, path.parent / f"{path.name}.log")
         if not (path / "manifest.json").exists():
             raise HandposeError(f"data synthesis did not finish: '{path}'")
-    return [_shown(c) for c in cmds]
+    return [common.shown(c) for c in cmds]
 
 
 def describe_data(path: Path) -> dict:
@@ -294,7 +291,6 @@ def run_experiment(
     Returns:
         the :func:`summarize` dict.
     """
-    from tqdm.auto import tqdm
 
     from handpose.training.harness import load_method_config
 
@@ -309,12 +305,7 @@ def run_experiment(
     held = Path(heldout) if heldout is not None else out / "data" / "twohand_heldout"
     synth = synth or SynthSpec()
     specs = plan_runs(preset, seeds, runs)
-    lock = threading.Lock()
-
-    def log(msg: str) -> None:
-        line = f"[{datetime.now(UTC).strftime('%H:%M:%S')}] {msg}"
-        with lock:
-            tqdm.write(line) if progress else print(line, flush=True)
+    log = common.make_log(progress)
 
     meta_path = out / "experiment.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"sessions": []}
@@ -329,62 +320,33 @@ def run_experiment(
         cmd += ["--runs", *runs]
     cmd += [x for s in sets for x in ("--set", s)]
     meta.setdefault("commands", [])
-    if _shown(cmd) not in meta["commands"]:
-        meta["commands"].append(_shown(cmd))
+    if common.shown(cmd) not in meta["commands"]:
+        meta["commands"].append(common.shown(cmd))
     meta.update(data={"main": describe_data(main), "heldout": describe_data(held)},
-                hardware=hardware())  # fmt: skip
+                hardware=common.hardware())  # fmt: skip
     meta["sessions"].append(session)
-    atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
+    common.write_meta(meta_path, meta)
 
-    done = {s.key for s in specs if (out / s.key / "result.json").exists()}
-    pending = [s for s in specs if s.key not in done]
-    failed: dict[str, str] = {}
-    log(f"{len(specs)} runs, {len(done)} already done, {len(pending)} to go, {jobs} at a time")
-    bar = tqdm(total=len(specs), initial=len(done), desc="dir runs", disable=not progress)
+    done, pending, bar = common.resume_runs(specs, out, jobs, "dir runs", progress, log)
 
-    def attempt(s: RunSpec) -> dict:
-        try:
-            return _execute(s, out, main, held, sets)
-        except RuntimeError as err:
-            log(f"retrying {s.key} once (it resumes): {err}")
-            time.sleep(5)
-            return _execute(s, out, main, held, sets)
+    def finished(s: RunSpec, res: dict) -> None:
+        bar.update(1)
+        t = res["test"]
+        log(f"done {s.key}: MPJPE all {t['mpjpe_all']:.2f} mm, MPVPE all "
+            f"{t['mpvpe_all']:.2f} mm, held-out MPJPE {res['heldout']['mpjpe_all']:.2f} mm")  # fmt: skip
+        if doc is not None:
+            write_report(out, doc)
 
+    execute = common.retry_once(lambda s: _execute(s, out, main, held, sets), log, "it resumes")
     try:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            running: dict[Future, RunSpec] = {}
-            while pending or running:
-                while pending and len(running) < jobs:
-                    s = pending.pop(0)
-                    log(f"start {s.key}")
-                    running[pool.submit(attempt, s)] = s
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    s = running.pop(fut)
-                    try:
-                        res = fut.result()
-                    except Exception as err:  # a failed run must not stop the others
-                        failed[s.key] = str(err)
-                        log(f"FAILED {s.key}: {err}")
-                        continue
-                    bar.update(1)
-                    t = res["test"]
-                    log(f"done {s.key}: MPJPE all {t['mpjpe_all']:.2f} mm, MPVPE all "
-                        f"{t['mpvpe_all']:.2f} mm, held-out MPJPE {res['heldout']['mpjpe_all']:.2f} mm")  # fmt: skip
-                    if doc is not None:
-                        write_report(out, doc)
+        failed = common.schedule_runs(pending, jobs, execute, finished, log)
     finally:
         bar.close()
-        session["end"] = datetime.now(UTC).isoformat(timespec="seconds")
-        session["wall_s"] = round(time.time() - started, 1)
-        atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
+        common.end_session(meta_path, meta, session, started)
     if doc is not None:
         write_report(out, doc, qualitative=True)
     summary = summarize(collect_results(out))
-    if failed:
-        raise HandposeError(
-            f"{len(failed)} run(s) failed ({'; '.join(f'{k}: {v}' for k, v in failed.items())})"
-        )
+    common.raise_failed(failed)
     return summary
 
 
@@ -413,10 +375,10 @@ def summarize(results: list[dict]) -> dict:
             for m in names:
                 vals = {r["seed"]: float(r[where][m]) for r in rs if r[where].get(m) is not None}
                 if vals:
-                    e[where][m] = _mean_std(list(vals.values()))
+                    e[where][m] = common.mean_std(list(vals.values()))
                     e["by_seed"][(where, m)] = vals
         times = [r["train_s"] + r["eval_s"] for r in rs if r.get("train_s") is not None]
-        e["run_s"] = _mean_std(times) if times else None
+        e["run_s"] = common.mean_std(times) if times else None
         out[key] = e
     return out
 
@@ -424,21 +386,9 @@ def summarize(results: list[dict]) -> dict:
 def paired(entry: dict, ref: dict, metric: str, where: str = "test"):
     """Mean ± sample std of the per-seed differences entry − ref, the seeds where entry is
     lower, and the seeds compared; None without a common seed."""
-    a = entry["by_seed"].get((where, metric), {})
-    b = ref["by_seed"].get((where, metric), {})
-    common = sorted(set(a) & set(b))
-    if not common:
-        return None
-    diffs = [a[s] - b[s] for s in common]
-    mean, std = _mean_std(diffs)
-    return mean, std, sum(d < 0 for d in diffs), len(common)
-
-
-def _fmt(ms, n: int, digits: int = 2) -> str:
-    if ms is None:
-        return "—"
-    mean, std = ms
-    return f"{mean:.{digits}f} ± {std:.{digits}f}" if n > 1 else f"{mean:.{digits}f}"
+    return common.seed_delta(
+        entry["by_seed"].get((where, metric), {}), ref["by_seed"].get((where, metric), {})
+    )
 
 
 def _fmt_delta(d) -> str:
@@ -449,8 +399,7 @@ def _fmt_delta(d) -> str:
 
 
 def _paper(run: str, key: str) -> str:
-    v = PAPER.get(run, {}).get(key)
-    return "—" if v is None else f"{v:.2f}"
+    return common.fmt_value(PAPER.get(run, {}).get(key))
 
 
 def plot_bars(summary: dict, preset: str, path: Path) -> None:
@@ -558,7 +507,9 @@ def _table_stages(summary: dict, preset: str) -> list[str]:
             L.append(f"| {RUN_LABELS[r]} | {' | '.join(paper)} | not run | | | | | | | | | | 0 |")
             continue
         n, t = e["n"], e["test"]
-        cells = [_fmt(t.get(m), n) for m, _ in METRICS[:-1]] + [_fmt(t.get(METRICS[-1][0]), n, 3)]
+        cells = [common.fmt_mean_std(t.get(m), n) for m, _ in METRICS[:-1]] + [
+            common.fmt_mean_std(t.get(METRICS[-1][0]), n, 3)
+        ]
         delta = _fmt_delta(paired(e, ref, "mpjpe_all")) if ref and r != "stages0" else "—"
         L.append(f"| {RUN_LABELS[r]} | {' | '.join(paper)} | {' | '.join(cells)} | {delta} | {n} |")
     return L
@@ -581,8 +532,8 @@ def _table_ablation(summary: dict, preset: str) -> list[str]:
         n, t = e["n"], e["test"]
         delta = _fmt_delta(paired(e, ref, "mpjpe_all")) if ref and r != "stages0" else "—"
         L.append(
-            f"| {label} | {paper} | {_fmt(t.get('mpjpe_all'), n)} | {_fmt(t.get('mpvpe_all'), n)} "
-            f"| {_fmt(t.get('mesh_reprojection_px'), n)} | {delta} | {n} |"
+            f"| {label} | {paper} | {common.fmt_mean_std(t.get('mpjpe_all'), n)} | {common.fmt_mean_std(t.get('mpvpe_all'), n)} "
+            f"| {common.fmt_mean_std(t.get('mesh_reprojection_px'), n)} | {delta} | {n} |"
         )
     return L
 
@@ -601,16 +552,14 @@ def _table_heldout(summary: dict, preset: str) -> list[str]:
         n = e["n"]
         a = e["by_seed"].get(("heldout", "mpjpe_all"), {})
         b = e["by_seed"].get(("test", "mpjpe_all"), {})
-        common = sorted(set(a) & set(b))
+        d = common.seed_delta(a, b)
         gap = None
-        if common:
-            diffs = [a[s] - b[s] for s in common]
-            m, sd = _mean_std(diffs)
-            gap = f"{m:+.2f} ± {sd:.2f}" if len(common) > 1 else f"{m:+.2f}"
+        if d is not None:
+            gap = f"{d[0]:+.2f} ± {d[1]:.2f}" if d[3] > 1 else f"{d[0]:+.2f}"
         L.append(
-            f"| {RUN_LABELS[r]} | {_fmt(e['test'].get('mpjpe_all'), n)} "
-            f"| {_fmt(e['heldout'].get('mpjpe_all'), n)} | {gap or '—'} "
-            f"| {_fmt(e['test'].get('mpvpe_all'), n)} | {_fmt(e['heldout'].get('mpvpe_all'), n)} | {n} |"
+            f"| {RUN_LABELS[r]} | {common.fmt_mean_std(e['test'].get('mpjpe_all'), n)} "
+            f"| {common.fmt_mean_std(e['heldout'].get('mpjpe_all'), n)} | {gap or '—'} "
+            f"| {common.fmt_mean_std(e['test'].get('mpvpe_all'), n)} | {common.fmt_mean_std(e['heldout'].get('mpvpe_all'), n)} | {n} |"
         )
     return L
 
@@ -726,8 +675,8 @@ def write_report(
         cpu = [r["train_cpu_s"] + r["eval_cpu_s"] for r in results if r.get("train_cpu_s")]
         wall = [r["train_s"] + r["eval_s"] for r in results if r.get("train_s")]
         if cpu:
-            m, sd = _mean_std(cpu)
-            mw, sw = _mean_std(wall)
+            m, sd = common.mean_std(cpu)
+            mw, sw = common.mean_std(wall)
             L.append(
                 f"- per run (train + 2 evaluations): CPU {m:.0f} ± {sd:.0f} s, wall {mw:.0f} ± "
                 f"{sw:.0f} s; sum of wall times {sum(wall) / 60:.0f} min"

@@ -46,18 +46,15 @@ import math
 import os
 import platform
 import shlex
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from handpose.errors import HandposeError
-from handpose.experiments import check_experiment_paths
+from handpose.experiments import check_experiment_paths, common
 from handpose.utils.io import atomic_write_text
 
 __all__ = [
@@ -663,33 +660,11 @@ def hardware() -> dict:
     }
 
 
-def _cli(args: Sequence[str]) -> list[str]:
-    return [sys.executable, "-m", "handpose", *args[1:]]
-
-
-def _run_child(cmd: list[str], log: Path) -> float:
-    """Run a child with one torch thread, output to ``log``; returns its CPU seconds."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    with log.open("a", encoding="utf-8") as fh:
-        fh.write(f"$ {shlex.join(cmd)}\n")
-        fh.flush()
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        except BaseException:
-            proc.kill()
-            raise
-        code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise RuntimeError(f"exit code {code}: {shlex.join(cmd)} (see {log})")
-    return usage.ru_utime + usage.ru_stime
-
-
 def _execute(out: Path, spec: RunSpec) -> dict:
     run_dir = out / spec.key
     run_dir.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "handpose.experiments.ehpe", "run", str(out), spec.key]
-    _run_child(cmd, run_dir / "log.txt")
+    common.run_child(cmd, run_dir / "log.txt")
     return json.loads((run_dir / "result.json").read_text())
 
 
@@ -697,12 +672,7 @@ def _ensure_data(path: Path, kind: str, synth: SynthSize, log) -> dict:
     cmd = synth.command(kind, path)
     made = False
     if not (path / "manifest.json").exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        log(f"synthesising the {kind} data: {shlex.join(cmd)}")
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        proc = subprocess.run(_cli(cmd), env=env, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise HandposeError(f"data synthesis failed: {proc.stderr.strip()[-500:]}")
+        common.synthesise(cmd, path, f"the {kind} data", log)
         made = True
     return describe_data(path, shlex.join(cmd) if made else None)
 
@@ -793,12 +763,7 @@ def run_experiment(
     )  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     synth = synth or SynthSize()
-    lock = threading.Lock()
-
-    def log(msg: str) -> None:
-        line = f"[{datetime.now(UTC).strftime('%H:%M:%S')}] {msg}"
-        with lock:
-            tqdm.write(line) if progress else print(line, flush=True)
+    log = common.make_log(progress)
 
     meta_path = out / "experiment.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"sessions": []}
@@ -835,77 +800,46 @@ def run_experiment(
         commands=list(dict.fromkeys([*meta.get("commands", []), shlex.join(cmd)])),
     )
     meta.setdefault("sessions", []).append(session)
-    atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
+    common.write_meta(meta_path, meta)
 
     planned = {s.key for s in specs}
     done = {s.key for s in specs if (out / s.key / "result.json").exists()}
     done |= {s.key for s in all_runs if (out / s.key / "result.json").exists()}
     pending = [s for s in specs if s.key not in done]
-    failed: dict[str, str] = {}
     started = time.time()
     log(f"{len(specs)} runs, {len(specs) - len(pending)} already done, {len(pending)} to go")
     bar = tqdm(total=len(specs), initial=len(specs) - len(pending), desc="ehpe runs",
                disable=not progress)  # fmt: skip
-    running: dict[Future, RunSpec] = {}
 
-    def execute(spec: RunSpec) -> dict:
-        try:
-            return _execute(out, spec)
-        except RuntimeError as err:
-            log(f"retrying {spec.key} once (it resumes): {err}")
-            time.sleep(5)
-            return _execute(out, spec)
+    def finished(s: RunSpec, res: dict) -> None:
+        done.add(s.key)
+        bar.update(1)
+        pa = res.get("metrics", {}).get("pa_mpjpe") or res.get("metrics", {}).get("mpjpe_all")
+        t = res.get("train_cpu_s")
+        log(
+            f"done {s.key}: "
+            + (f"{pa:.2f} mm, " if pa is not None else "")
+            + f"train {'?' if t is None else f'{t:.0f}'} CPU-s"
+        )
+        if doc is not None:
+            write_report([out, *merge], doc, notes)
 
     try:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            while pending or running:
-                for s in list(pending):
-                    if len(running) >= jobs:
-                        break
-                    r = _ready(s, done, failed, planned)
-                    if r is None:
-                        pending.remove(s)
-                        failed[s.key] = "a run it needs failed"
-                    elif r:
-                        pending.remove(s)
-                        log(f"start {s.key}")
-                        running[pool.submit(execute, s)] = s
-                if not running:
-                    break
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    s = running.pop(fut)
-                    try:
-                        res = fut.result()
-                    except Exception as err:  # one failed run must not stop the others
-                        failed[s.key] = str(err)
-                        log(f"FAILED {s.key}: {err}")
-                        continue
-                    done.add(s.key)
-                    bar.update(1)
-                    pa = res.get("metrics", {}).get("pa_mpjpe") or res.get("metrics", {}).get(
-                        "mpjpe_all"
-                    )
-                    t = res.get("train_cpu_s")
-                    log(
-                        f"done {s.key}: "
-                        + (f"{pa:.2f} mm, " if pa is not None else "")
-                        + f"train {'?' if t is None else f'{t:.0f}'} CPU-s"
-                    )
-                    if doc is not None:
-                        write_report([out, *merge], doc, notes)
+        failed = common.schedule_runs(
+            pending,
+            jobs,
+            common.retry_once(lambda s: _execute(out, s), log, "it resumes"),
+            finished,
+            log,
+            lambda s, failed: _ready(s, done, failed, planned),
+        )
     finally:
         bar.close()
-        session["end"] = datetime.now(UTC).isoformat(timespec="seconds")
-        session["wall_s"] = round(time.time() - started, 1)
-        session["runs_done"] = len(done)
-        atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
+        common.end_session(meta_path, meta, session, started, runs_done=len(done))
         if doc is not None:
             write_report([out, *merge], doc, notes)
     summary = summarize(collect_results([out, *merge]))
-    if failed:
-        details = "; ".join(f"{k}: {v}" for k, v in failed.items())
-        raise HandposeError(f"{len(failed)} run(s) failed ({details})")
+    common.raise_failed(failed)
     return summary
 
 
@@ -919,13 +853,6 @@ def collect_results(folders: Sequence[str | os.PathLike]) -> list[dict]:
             r["folder"] = str(f)
             out.append(r)
     return out
-
-
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    n = len(values)
-    mean = sum(values) / n
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
-    return mean, std
 
 
 METRIC_KEYS = (
@@ -956,7 +883,7 @@ def summarize(results: list[dict]) -> dict:
                     if r.get("metrics", {}).get(m) is not None}  # fmt: skip
             if vals:
                 e["by_seed"][m] = vals
-                e[m] = _mean_std(list(vals.values()))
+                e[m] = common.mean_std(list(vals.values()))
         g = {}
         for r in rs:
             for name, v in (
@@ -964,13 +891,13 @@ def summarize(results: list[dict]) -> dict:
             ).items():
                 if v is not None:
                     g.setdefault(name, []).append(v)
-        e["groups"] = {k: _mean_std(v) for k, v in g.items()}
+        e["groups"] = {k: common.mean_std(v) for k, v in g.items()}
         fps = [r["fps_torch"] for r in rs if r.get("fps_torch")]
-        e["fps"] = _mean_std(fps) if fps else None
+        e["fps"] = common.mean_std(fps) if fps else None
         cpu = [r["train_cpu_s"] for r in rs if r.get("train_cpu_s") is not None]
-        e["train_cpu_s"] = _mean_std(cpu) if cpu else None
+        e["train_cpu_s"] = common.mean_std(cpu) if cpu else None
         tw = [r["val"]["val/tw_uv_px"] for r in rs if "val/tw_uv_px" in r.get("val", {})]
-        e["tw_uv_px"] = _mean_std(tw) if tw else None
+        e["tw_uv_px"] = common.mean_std(tw) if tw else None
         summary[key] = e
     return summary
 
@@ -978,33 +905,7 @@ def summarize(results: list[dict]) -> dict:
 def paired_delta(entry: dict, ref: dict, metric: str = "pa_mpjpe"):
     """``metric`` difference to ``ref`` over the seeds both have: (mean Δ, std Δ, mean Δ in %
     of ref on those seeds, seeds with Δ < 0, seeds compared), or None."""
-    a, b = entry["by_seed"].get(metric, {}), ref["by_seed"].get(metric, {})
-    common = sorted(set(a) & set(b))
-    if not common:
-        return None
-    diffs = [a[s] - b[s] for s in common]
-    mean, std = _mean_std(diffs)
-    base = sum(b[s] for s in common) / len(common)
-    return mean, std, 100 * mean / base, sum(d < 0 for d in diffs), len(common)
-
-
-def _fmt(ms, n: int, digits: int = 2) -> str:
-    if ms is None:
-        return "—"
-    mean, std = ms
-    return f"{mean:.{digits}f} ± {std:.{digits}f}" if n > 1 else f"{mean:.{digits}f}"
-
-
-def _fmt_delta(d) -> str:
-    if d is None:
-        return "—"
-    mean, std, pct, lower, n = d
-    spread = f" ± {std:.2f}" if n > 1 else ""
-    return f"{mean:+.2f}{spread} ({pct:+.1f} %), {lower}/{n} lower"
-
-
-def _p(v, digits: int = 1) -> str:
-    return "—" if v is None else f"{v:.{digits}f}"
+    return common.seed_delta(entry["by_seed"].get(metric, {}), ref["by_seed"].get(metric, {}), True)
 
 
 # ------------------------------------------------------------------------------ report
@@ -1025,7 +926,7 @@ def _entry(summary, preset, backbone, name, data="single"):
 def _cells(e, keys=("pa_mpjpe", "pa_mpvpe")) -> list[str]:
     if e is None:
         return ["not run"] + [""] * (len(keys) - 1)
-    return [_fmt(e.get(k), e["n"], 3 if "f@" in k else 2) for k in keys]
+    return [common.fmt_mean_std(e.get(k), e["n"], 3 if "f@" in k else 2) for k in keys]
 
 
 def _row_table(
@@ -1040,12 +941,23 @@ def _row_table(
         delta = (
             "—"
             if (e is None or ref is None or name == ref_name)
-            else _fmt_delta(paired_delta(e, ref))
+            else common.fmt_delta_pct(paired_delta(e, ref))
         )
         lead = lead_cols(key) if lead_cols else [labels.get(key, key)]
         n = e["n"] if e else 0
         out.append(
-            "| " + " | ".join([*lead, _p(pp[0]), _p(pp[1]), *_cells(e), delta, str(n)]) + " |"
+            "| "
+            + " | ".join(
+                [
+                    *lead,
+                    common.fmt_value(pp[0], 1),
+                    common.fmt_value(pp[1], 1),
+                    *_cells(e),
+                    delta,
+                    str(n),
+                ]
+            )
+            + " |"
         )
     return out
 
@@ -1245,12 +1157,14 @@ def write_report(
             for label, ent, paper in (("EHPE", e, pp), ("baseline", bl, (None,) * 5)):
                 if ent is None:
                     continue
-                delta = _fmt_delta(paired_delta(ent, bl)) if (label == "EHPE" and bl) else "—"
-                paper_cells = [_p(paper[0]), _p(paper[1]), _p(paper[2], 3), _p(paper[3], 3),
-                               _p(paper[4], 0)]  # fmt: skip
+                delta = (
+                    common.fmt_delta_pct(paired_delta(ent, bl)) if (label == "EHPE" and bl) else "—"
+                )
+                paper_cells = [common.fmt_value(paper[0], 1), common.fmt_value(paper[1], 1), common.fmt_value(paper[2], 3),
+                               common.fmt_value(paper[3], 3), common.fmt_value(paper[4], 0)]  # fmt: skip
                 L.append(
                     "| " + " | ".join([p, b, label, *paper_cells, *_cells(ent, t1_keys),
-                                       _fmt(ent["fps"], ent["n"], 1), delta, str(ent["n"])])
+                                       common.fmt_mean_std(ent["fps"], ent["n"], 1), delta, str(ent["n"])])
                     + " |"
                 )  # fmt: skip
     L += [
@@ -1302,7 +1216,7 @@ def write_report(
     tw_rows = [(a, _entry(summary, preset, main_bb, f"tw_{_folder(a)}")) for a in ALLOCATIONS]
     if any(e and e.get("tw_uv_px") for _, e in tw_rows):
         L += ["", "The TW-stage's own 2D error on its joints (validation, crop pixels): "
-              + ", ".join(f"{a}: {_fmt(e['tw_uv_px'], e['n'])}" for a, e in tw_rows
+              + ", ".join(f"{a}: {common.fmt_mean_std(e['tw_uv_px'], e['n'])}" for a, e in tw_rows
                           if e and e.get("tw_uv_px")) + "."]  # fmt: skip
     L += ["", "## Table 5: the PG-stage's two branches", ""]
     L += ["| SPI | FEM " + cols, "|---|---" + sep]
@@ -1343,7 +1257,7 @@ def write_report(
         g = {k: v[0] for k, v in e["groups"].items()}
         order = ("tip", "dip", "pip", "mcp", "wrist")
         rel = " / ".join(f"{100 * g[k] / g['tip']:.0f}" for k in order)
-        L.append(f"| {label} | " + " | ".join(_fmt(e["groups"][k], e["n"]) for k in order)
+        L.append(f"| {label} | " + " | ".join(common.fmt_mean_std(e["groups"][k], e["n"]) for k in order)
                  + f" | {rel} | {e['n']} |")  # fmt: skip
         series[label] = {k: g[k] for k in order}
     if series:
@@ -1383,7 +1297,7 @@ def write_report(
             cpu = [r["train_cpu_s"] for r in results
                    if r["spec"]["kind"] == kind and r.get("train_cpu_s") is not None]  # fmt: skip
             if cpu:
-                m, sd = _mean_std(cpu)
+                m, sd = common.mean_std(cpu)
                 L.append(f"- {kind} runs: training {m / 60:.1f} ± {sd / 60:.1f} CPU-min "
                          f"({len(cpu)} runs)")  # fmt: skip
         for i, s in enumerate(meta.get("sessions", []), 1):

@@ -31,19 +31,14 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
-import shlex
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from handpose.errors import HandposeError
+from handpose.experiments import common
 from handpose.utils.io import atomic_path, atomic_write_text
 from handpose.utils.validate import (
     MAX_SEED,
@@ -212,51 +207,23 @@ def plan_runs(
 
 
 # ------------------------------------------------------------------------------ running
-def _cli(args: Sequence[str]) -> list[str]:
-    """``handpose …`` as a child-process command line (the interpreter running us)."""
-    return [sys.executable, "-m", "handpose", *args[1:]]
-
-
-def _shown(cmd: Sequence[str]) -> str:
-    return shlex.join(cmd)
-
-
 def _train_command(
     spec: RunSpec, preset: str, data: Path, out: Path, sets: Sequence[str]
 ) -> list[str]:
-    common = [
+    opts = [
         "--config", preset, "--data", str(data), "--seed", str(spec.seed),
         "--set", "train.threads=1", "--set", "train.progress_bar=false",
     ]  # fmt: skip
     for s in (*sets, *spec.sets):
-        common += ["--set", s]
+        opts += ["--set", s]
     run_dir = out / spec.key
     if spec.kind == "teacher":
-        return ["handpose", "train", "teacher", *common, "--out", str(run_dir)]
+        return ["handpose", "train", "teacher", *opts, "--out", str(run_dir)]
     teacher = out / spec.teacher_key / "checkpoints" / "last.ckpt"
     return [
-        "handpose", "train", "student", *common, "--teacher", str(teacher),
+        "handpose", "train", "student", *opts, "--teacher", str(teacher),
         "--variant", spec.variant, "--imus", str(spec.imus), "--out", str(run_dir),
     ]  # fmt: skip
-
-
-def _run_child(cmd: list[str], log: Path) -> float:
-    """Run ``handpose …`` with one thread, output to ``log``; returns its CPU seconds (user +
-    system: on a shared machine the CPU time, not the wall time, says what a run costs)."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    with log.open("a", encoding="utf-8") as fh:
-        fh.write(f"$ {_shown(cmd)}\n")
-        fh.flush()
-        proc = subprocess.Popen(_cli(cmd), stdout=fh, stderr=subprocess.STDOUT, env=env)
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        except BaseException:
-            proc.kill()
-            raise
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"exit code {proc.returncode}: {_shown(cmd)} (see {log})")
-    return usage.ru_utime + usage.ru_stime
 
 
 def _execute(spec: RunSpec, preset: str, data: Path, out: Path, sets: Sequence[str]) -> dict:
@@ -273,7 +240,7 @@ def _execute(spec: RunSpec, preset: str, data: Path, out: Path, sets: Sequence[s
         resumed = ckpt.exists()
         cmd = [*train_cmd, "--resume"] if resumed else train_cmd
         t0 = time.perf_counter()
-        cpu = _run_child(cmd, log)
+        cpu = common.run_handpose(cmd, log)
         # A resumed run's first segment is not timed: report None rather than a part.
         timing = {
             "train_s": None if resumed else time.perf_counter() - t0,
@@ -288,17 +255,17 @@ def _execute(spec: RunSpec, preset: str, data: Path, out: Path, sets: Sequence[s
     # Evaluation in a fresh child process too: a long experiment must not keep modules of a
     # checkout that is being edited meanwhile (a stale import once failed every evaluation).
     t0 = time.perf_counter()
-    eval_cpu = _run_child(eval_cmd, log)
+    eval_cpu = common.run_handpose(eval_cmd, log)
     eval_s = time.perf_counter() - t0
-    extra, commands = {}, [_shown(train_cmd), _shown(eval_cmd)]
+    extra, commands = {}, [common.shown(train_cmd), common.shown(eval_cmd)]
     if spec.kind == "teacher":
         # The teacher with every pose token masked (IMUs and β only): what it knows without
         # its target in the input (no shortcut: this is far from its masked-input error).
         full_json = run_dir / "eval_full_mask.json"
         full_cmd = [*eval_cmd[:-3], "--json", str(full_json), "--quiet", "--p-mask", "1"]
-        _run_child(full_cmd, log)
+        common.run_handpose(full_cmd, log)
         extra["full_mask"] = json.loads(full_json.read_text())
-        commands.append(_shown(full_cmd))
+        commands.append(common.shown(full_cmd))
     result = {
         **json.loads(eval_json.read_text()),
         **extra,
@@ -315,27 +282,11 @@ def _execute(spec: RunSpec, preset: str, data: Path, out: Path, sets: Sequence[s
     return result
 
 
-def _execute_with_retry(
-    spec: RunSpec, preset: str, data: Path, out: Path, sets: Sequence[str], log
-) -> dict:
-    try:
-        return _execute(spec, preset, data, out, sets)
-    except RuntimeError as err:
-        log(f"retrying {spec.key} once (it resumes where it stopped): {err}")
-        time.sleep(5)
-        return _execute(spec, preset, data, out, sets)
-
-
 def _ensure_data(data: Path, synth: SynthSize, log: Callable[[str], None]) -> dict:
     cmd = synth.command(data)
     if not data.exists():
-        data.parent.mkdir(parents=True, exist_ok=True)
-        log(f"synthesising the data: {_shown(cmd)}")
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        proc = subprocess.run(_cli(cmd), env=env, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise HandposeError(f"data synthesis failed: {proc.stderr.strip()[-500:]}")
-        return {"command": _shown(cmd), "made_here": True}
+        common.synthesise(cmd, data, "the data", log)
+        return {"command": common.shown(cmd), "made_here": True}
     return {"command": None, "made_here": False}
 
 
@@ -369,20 +320,6 @@ def describe_data(path: str | os.PathLike) -> dict:
         "noise": str(noise) if noise is not None else None,
         "generator": str(attrs.get("generator", "")),
         "seed": int(attrs["seed"]) if "seed" in attrs else None,
-    }
-
-
-def hardware() -> dict:
-    import torch
-
-    from handpose.utils.machine import cpu_name
-
-    return {
-        "cpu": cpu_name(),
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "platform": platform.platform(),
     }
 
 
@@ -468,7 +405,6 @@ def execute_runs(
     Raises:
         HandposeError: after all other runs, when some failed.
     """
-    from tqdm.auto import tqdm
 
     from handpose.training.config import load_config
 
@@ -488,12 +424,7 @@ def execute_runs(
         check_int(synth.subjects, "--subjects", 1)
         check_int(synth.frames_per_sequence, "--frames", 8)
     out.mkdir(parents=True, exist_ok=True)
-    log_lock = threading.Lock()
-
-    def log(msg: str) -> None:
-        line = f"[{datetime.now(UTC).strftime('%H:%M:%S')}] {msg}"
-        with log_lock:
-            tqdm.write(line) if progress else print(line, flush=True)
+    log = common.make_log(progress)
 
     meta_path = out / "experiment.json"
     meta = read_json(meta_path, "experiment description") if meta_path.exists() else {}
@@ -513,25 +444,20 @@ def execute_runs(
         **settings,
         sets=list(sets),
         data=describe_data(data),
-        hardware=hardware(),
-        command=_shown(
+        hardware=common.hardware(),
+        command=common.shown(
             list(command)
             + ([] if data == out / "data" / "synth.h5" else ["--data", str(data)])
             + [x for s in sets for x in ("--set", s)]
         ),
     )
     meta["sessions"].append(session)
-    atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
+    common.write_meta(meta_path, meta)
 
-    done = {s.key for s in specs if (out / s.key / "result.json").exists()}
+    done, pending, bar_ = common.resume_runs(specs, out, jobs, "mgdhand runs", progress, log)
     session["runs_done_before"] = len(done)
-    pending = [s for s in specs if s.key not in done]
-    failed: dict[str, str] = {}
-    log(f"{len(specs)} runs, {len(done)} already done, {len(pending)} to go, {jobs} at a time")
-    bar_ = tqdm(total=len(specs), initial=len(done), desc="mgdhand runs", disable=not progress)
-    running: dict[Future, RunSpec] = {}
 
-    def ready(s: RunSpec) -> bool | None:
+    def ready(s: RunSpec, failed: Mapping[str, str]) -> bool | None:
         """True = can start, False = wait for its teacher, None = its teacher failed."""
         if s.kind == "teacher":
             return True
@@ -539,53 +465,30 @@ def execute_runs(
             return None
         return s.teacher_key in done
 
+    def finished(s: RunSpec, res: dict) -> None:
+        done.add(s.key)
+        bar_.update(1)
+        t = res["train_cpu_s"]
+        log(
+            f"done {s.key}: MPJPE {res['mpjpe_mm']:.2f} mm, MPVPE "
+            f"{res['mpvpe_mm']:.2f} mm, train "
+            f"{'?' if t is None else f'{t:.0f}'} CPU-s, eval "
+            f"{res['eval_cpu_s']:.0f} CPU-s"
+        )
+        report()
+
+    execute = common.retry_once(
+        lambda s: _execute(s, preset, data, out, sets), log, "it resumes where it stopped"
+    )
     try:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            while pending or running:
-                for s in list(pending):
-                    if len(running) >= jobs:
-                        break
-                    r = ready(s)
-                    if r is None:
-                        pending.remove(s)
-                        failed[s.key] = "its teacher failed"
-                    elif r:
-                        pending.remove(s)
-                        log(f"start {s.key}")
-                        running[
-                            pool.submit(_execute_with_retry, s, preset, data, out, sets, log)
-                        ] = s
-                if not running:
-                    break
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    s = running.pop(fut)
-                    try:
-                        res = fut.result()
-                    except Exception as err:  # a failed run must not stop the others
-                        failed[s.key] = str(err)
-                        log(f"FAILED {s.key}: {err}")
-                        continue
-                    done.add(s.key)
-                    bar_.update(1)
-                    t = res["train_cpu_s"]
-                    log(
-                        f"done {s.key}: MPJPE {res['mpjpe_mm']:.2f} mm, MPVPE "
-                        f"{res['mpvpe_mm']:.2f} mm, train "
-                        f"{'?' if t is None else f'{t:.0f}'} CPU-s, eval "
-                        f"{res['eval_cpu_s']:.0f} CPU-s"
-                    )
-                    report()
+        failed = common.schedule_runs(
+            pending, jobs, execute, finished, log, ready, "its teacher failed"
+        )
     finally:
         bar_.close()
-        session["end"] = datetime.now(UTC).isoformat(timespec="seconds")
-        session["wall_s"] = round(time.time() - started, 1)
-        session["runs_done_after"] = len(done)
-        atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
+        common.end_session(meta_path, meta, session, started, runs_done_after=len(done))
         report()
-    if failed:
-        details = "; ".join(f"{k}: {v}" for k, v in failed.items())
-        raise HandposeError(f"{len(failed)} run(s) failed ({details})")
+    common.raise_failed(failed)
 
 
 def _p_mask(meta: dict) -> float | None:
@@ -641,13 +544,6 @@ def collect_results(out: str | os.PathLike) -> list[dict]:
     ]
 
 
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    n = len(values)
-    mean = sum(values) / n
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
-    return mean, std
-
-
 def summarize(results: list[dict]) -> dict:
     """Mean and sample standard deviation over seeds per (variant, imus).
 
@@ -662,22 +558,11 @@ def summarize(results: list[dict]) -> dict:
         entry: dict = {"n": len(rs), "seeds": sorted(r["seed"] for r in rs)}
         entry["mpjpe_by_seed"] = {int(r["seed"]): float(r["mpjpe_mm"]) for r in rs}
         for m, _ in METRICS:
-            entry[m] = _mean_std([float(r[m]) for r in rs])
+            entry[m] = common.mean_std([float(r[m]) for r in rs])
         times = [r["train_s"] + r["eval_s"] for r in rs if r.get("train_s") is not None]
-        entry["run_s"] = _mean_std(times) if times else None
+        entry["run_s"] = common.mean_std(times) if times else None
         summary[key] = entry
     return summary
-
-
-def _fmt(ms: tuple[float, float] | None, n: int, digits: int = 2) -> str:
-    if ms is None:
-        return "—"
-    mean, std = ms
-    return f"{mean:.{digits}f} ± {std:.{digits}f}" if n > 1 else f"{mean:.{digits}f}"
-
-
-def _paper(v: float | None) -> str:
-    return "—" if v is None else f"{v:.2f}"
 
 
 def paired_delta(entry: dict, ref: dict) -> tuple[float, float, float, int, int] | None:
@@ -687,21 +572,7 @@ def paired_delta(entry: dict, ref: dict) -> tuple[float, float, float, int, int]
         ``(mean Δ mm, sample std of Δ, mean Δ in % of ref's mean on those seeds, seeds where
         Δ < 0, seeds compared)``, or None without a common seed.
     """
-    common = sorted(set(entry["mpjpe_by_seed"]) & set(ref["mpjpe_by_seed"]))
-    if not common:
-        return None
-    diffs = [entry["mpjpe_by_seed"][s] - ref["mpjpe_by_seed"][s] for s in common]
-    mean, std = _mean_std(diffs)
-    base = sum(ref["mpjpe_by_seed"][s] for s in common) / len(common)
-    return mean, std, 100 * mean / base, sum(d < 0 for d in diffs), len(common)
-
-
-def _fmt_delta(d: tuple[float, float, float, int, int] | None) -> str:
-    if d is None:
-        return "—"
-    mean, std, pct, better, n = d
-    spread = f" ± {std:.2f}" if n > 1 else ""
-    return f"{mean:+.2f}{spread} ({pct:+.1f} %), {better}/{n} lower"
+    return common.seed_delta(entry["mpjpe_by_seed"], ref["mpjpe_by_seed"], percent=True)
 
 
 def _variant_table(summary: dict, names: Sequence[str], imus: int, ref: dict | None) -> list:
@@ -715,18 +586,18 @@ def _variant_table(summary: dict, names: Sequence[str], imus: int, ref: dict | N
         paper = PAPER_RESULTS.get(v, (None, None)) if imus == 7 else (None, None)
         if e is None:
             lines.append(
-                f"| {VARIANT_LABELS[v]} | {_paper(paper[0])} | {_paper(paper[1])} "
+                f"| {VARIANT_LABELS[v]} | {common.fmt_value(paper[0])} | {common.fmt_value(paper[1])} "
                 "| not run yet | | | | | 0 |"
             )
             continue
         n = e["n"]
         delta = "—"
         if ref is not None and v != "none":
-            delta = _fmt_delta(paired_delta(e, ref))
+            delta = common.fmt_delta_pct(paired_delta(e, ref))
         lines.append(
-            f"| {VARIANT_LABELS[v]} | {_paper(paper[0])} | {_paper(paper[1])} "
-            f"| {_fmt(e['mpjpe_mm'], n)} | {_fmt(e['mpvpe_mm'], n)} "
-            f"| {_fmt(e['pa_mpjpe_mm'], n)} | {_fmt(e['accel_error'], n, 0)} | {delta} | {n} |"
+            f"| {VARIANT_LABELS[v]} | {common.fmt_value(paper[0])} | {common.fmt_value(paper[1])} "
+            f"| {common.fmt_mean_std(e['mpjpe_mm'], n)} | {common.fmt_mean_std(e['mpvpe_mm'], n)} "
+            f"| {common.fmt_mean_std(e['pa_mpjpe_mm'], n)} | {common.fmt_mean_std(e['accel_error'], n, 0)} | {delta} | {n} |"
         )
     return lines
 
@@ -863,10 +734,10 @@ def write_report(
         n = teacher["n"]
         full = [r["full_mask"]["mpjpe_mm"] for r in results if r.get("full_mask")]
         L.append(
-            f"| teacher | {_paper(PAPER_RESULTS['teacher'][0])} "
-            f"| {_fmt(teacher['mpjpe_mm'], n)} | {_fmt(teacher['mpvpe_mm'], n)} "
-            f"| {_fmt(teacher['pa_mpjpe_mm'], n)} | {_fmt(teacher['accel_error'], n, 0)} "
-            f"| {_fmt(_mean_std(full), len(full)) if full else '—'} | {n} |"
+            f"| teacher | {common.fmt_value(PAPER_RESULTS['teacher'][0])} "
+            f"| {common.fmt_mean_std(teacher['mpjpe_mm'], n)} | {common.fmt_mean_std(teacher['mpvpe_mm'], n)} "
+            f"| {common.fmt_mean_std(teacher['pa_mpjpe_mm'], n)} | {common.fmt_mean_std(teacher['accel_error'], n, 0)} "
+            f"| {common.fmt_mean_std(common.mean_std(full), len(full)) if full else '—'} | {n} |"
         )
     else:
         L.append("| teacher | 5.84 | not run yet | | | | | 0 |")
@@ -887,7 +758,7 @@ def write_report(
     )
     if d is not None:
         L += [
-            f"Full MGDistill vs no distillation, paired by seed: {_fmt_delta(d)} MPJPE "
+            f"Full MGDistill vs no distillation, paired by seed: {common.fmt_delta_pct(d)} MPJPE "
             '(Δ = mean ± sample std of the per-seed differences; "k/n lower" counts the seeds '
             "where distillation lowered the error); the paper reports 15.40 → 9.13 mm (−40.7 %).",
             "",
@@ -970,8 +841,8 @@ def write_report(
             if both:
                 L.append(
                     f"- {what} time per run (train + eval): teacher "
-                    f"{_fmt(_mean_std(per['teacher']), len(per['teacher']), 0) if per['teacher'] else '—'} s, "
-                    f"student {_fmt(_mean_std(per['student']), len(per['student']), 0) if per['student'] else '—'} s; "
+                    f"{common.fmt_mean_std(common.mean_std(per['teacher']), len(per['teacher']), 0) if per['teacher'] else '—'} s, "
+                    f"student {common.fmt_mean_std(common.mean_std(per['student']), len(per['student']), 0) if per['student'] else '—'} s; "
                     f"sum {sum(both) / 60:.1f} min"
                 )
         L.append("")

@@ -41,13 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from handpose.errors import HandposeError
-from handpose.experiments.mgdhand import (
-    RunSpec,
-    SynthSize,
-    _mean_std,
-    execute_runs,
-    save_figure,
-)
+from handpose.experiments.common import mean_std
+from handpose.experiments.mgdhand import RunSpec, SynthSize, execute_runs, save_figure
 from handpose.utils.io import atomic_write_text
 from handpose.utils.validate import MAX_SEED, check_int
 
@@ -184,7 +179,7 @@ def factor_outcomes(out: str | os.PathLike, factors: Sequence[str] = FACTORS) ->
 
         def stat(level: str, name: str, key: str = "mpjpe_mm") -> tuple | None:
             vals = [r[key] for (lvl, nm, _), r in found.items() if lvl == level and nm == name]
-            return (*_mean_std(vals), len(vals)) if vals else None
+            return (*mean_std(vals), len(vals)) if vals else None
 
         full = [
             r["full_mask"]["mpjpe_mm"]
@@ -198,12 +193,12 @@ def factor_outcomes(out: str | os.PathLike, factors: Sequence[str] = FACTORS) ->
                 "label": lv.label,
                 "x": lv.x,
                 "teacher": stat(teacher_level, "teacher"),
-                "teacher_full_mask": (*_mean_std(full), len(full)) if full else None,
+                "teacher_full_mask": (*mean_std(full), len(full)) if full else None,
                 "none": stat(none_level, "none_imu7"),
                 "mgdistill": stat(lv.name, "mgdistill_imu7"),
                 "per_seed": per_seed,
-                "delta_mm": _mean_std([p["delta_mm"] for p in per_seed]) if per_seed else None,
-                "delta_pct": _mean_std([p["delta_pct"] for p in per_seed]) if per_seed else None,
+                "delta_mm": mean_std([p["delta_mm"] for p in per_seed]) if per_seed else None,
+                "delta_pct": mean_std([p["delta_pct"] for p in per_seed]) if per_seed else None,
                 "lower": sum(p["delta_mm"] < 0 for p in per_seed),
                 "n": len(per_seed),
             }

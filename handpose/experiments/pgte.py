@@ -42,20 +42,16 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from handpose.errors import HandposeError
-from handpose.experiments import check_experiment_paths
-from handpose.experiments.mgdhand import _mean_std, _run_child, _shown, hardware
+from handpose.experiments import check_experiment_paths, common
 from handpose.utils.io import atomic_write_text
 
 __all__ = [
@@ -395,11 +391,11 @@ def _execute(
     run_dir.mkdir(parents=True, exist_ok=True)
     cmd = _child_command(spec, preset, data, run_dir, sets, smooth, baseline_sets)
     t0 = time.perf_counter()
-    cpu = _run_child(cmd, run_dir / "log.txt")
+    cpu = common.run_handpose(cmd, run_dir / "log.txt")
     wall = time.perf_counter() - t0
     ev = json.loads((run_dir / "eval.json").read_text())
     method, _ = VARIANTS[spec.variant]
-    shown = ["handpose", "train", method, "--preset", ev["preset"], "--data", str(data),
+    train = ["handpose", "train", method, "--preset", ev["preset"], "--data", str(data),
              "--out", str(run_dir)] + [x for s in ev["config_overrides"] for x in ("--set", s)]  # fmt: skip
     result = {
         **ev,
@@ -409,7 +405,7 @@ def _execute(
         "seed": spec.seed,
         "wall_s": wall,
         "cpu_s": cpu,
-        "command": _shown(shown),
+        "command": common.shown(train),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     atomic_write_text(run_dir / "result.json", json.dumps(result, indent=2) + "\n")
@@ -419,15 +415,8 @@ def _execute(
 def _ensure_data(spec: DataSpec, path: Path, log: Callable[[str], None]) -> str:
     cmd = spec.command(path)
     if not (path / "manifest.json").exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        log(f"synthesising {spec.label}: {_shown(cmd)}")
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        proc = subprocess.run(
-            [sys.executable, "-m", "handpose", *cmd[1:]], env=env, capture_output=True, text=True
-        )
-        if proc.returncode != 0:
-            raise HandposeError(f"data synthesis failed: {proc.stderr.strip()[-500:]}")
-    return _shown(cmd)
+        common.synthesise(cmd, path, spec.label, log)
+    return common.shown(cmd)
 
 
 def describe_data(path: str | os.PathLike) -> dict:
@@ -482,7 +471,6 @@ def run_experiment(
     Returns:
         the :func:`summarize` dict.
     """
-    from tqdm.auto import tqdm
 
     from handpose.training import harness
 
@@ -493,12 +481,7 @@ def run_experiment(
     out = check_experiment_paths(out, doc, None, merge, given)
     out.mkdir(parents=True, exist_ok=True)
     specs = plan_runs(seeds, tables, resolutions, image_baseline, variants, datasets)
-    lock = threading.Lock()
-
-    def log(msg: str) -> None:
-        line = f"[{datetime.now(UTC).strftime('%H:%M:%S')}] {msg}"
-        with lock:
-            tqdm.write(line) if progress else print(line, flush=True)
+    log = common.make_log(progress)
 
     paths = {k: Path((data or {}).get(k) or out / "data" / k) for k in DATASETS}
     meta_path = out / "experiment.json"
@@ -512,10 +495,10 @@ def run_experiment(
     session = {"start": datetime.now(UTC).isoformat(timespec="seconds"), "jobs": jobs}
     meta.update(
         preset=preset, seeds=list(seeds), tables=list(tables), resolutions=list(resolutions),
-        sets=list(sets), image_baseline=image_baseline, hardware=hardware(),
+        sets=list(sets), image_baseline=image_baseline, hardware=common.hardware(),
         variants=None if variants is None else list(variants),
         datasets=None if datasets is None else list(datasets),
-        command=_shown(
+        command=common.shown(
             ["handpose", "experiment", "pgte", "--preset", preset, "--seeds", *map(str, seeds),
              "--tables", *tables, "--resolutions", *map(str, resolutions), "--out", str(out),
              "--jobs", str(jobs)] + [x for s in sets for x in ("--set", s)]
@@ -525,13 +508,9 @@ def run_experiment(
         ),
     )  # fmt: skip
     meta["sessions"].append(session)
-    atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
+    common.write_meta(meta_path, meta)
 
-    done = {s.key for s in specs if (out / s.key / "result.json").exists()}
-    pending = [s for s in specs if s.key not in done]
-    failed: dict[str, str] = {}
-    log(f"{len(specs)} runs, {len(done)} already done, {len(pending)} to go, {jobs} at a time")
-    bar = tqdm(total=len(specs), initial=len(done), desc="pgte runs", disable=not progress)
+    done, pending, bar = common.resume_runs(specs, out, jobs, "pgte runs", progress, log)
 
     def work(s: RunSpec) -> dict:
         smooth = s.resolution == MAIN_RESOLUTION and s.variant in (
@@ -540,51 +519,29 @@ def run_experiment(
             "vibe",
             "image_baseline",
         )
-        try:
-            return _execute(s, preset, paths[s.dataset], out, sets, smooth, baseline_sets)
-        except RuntimeError as err:
-            log(f"retrying {s.key} once (it resumes where it stopped): {err}")
-            time.sleep(5)
-            return _execute(s, preset, paths[s.dataset], out, sets, smooth, baseline_sets)
+        return _execute(s, preset, paths[s.dataset], out, sets, smooth, baseline_sets)
 
-    running: dict[Future, RunSpec] = {}
+    def finished(s: RunSpec, res: dict) -> None:
+        done.add(s.key)
+        bar.update(1)
+        m = res["test"]["metrics"]
+        log(
+            f"done {s.key}: MPJPE {m['mpjpe']:.2f} mm, PA-MPJPE {m['pa_mpjpe']:.2f} "
+            f"mm, {res['cpu_s']:.0f} CPU-s"
+        )
+        if doc is not None:
+            write_report(out, doc, merge)
+
+    execute = common.retry_once(work, log, "it resumes where it stopped")
     try:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            while pending or running:
-                while pending and len(running) < jobs:
-                    s = pending.pop(0)
-                    log(f"start {s.key}")
-                    running[pool.submit(work, s)] = s
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    s = running.pop(fut)
-                    try:
-                        res = fut.result()
-                    except Exception as err:  # a failed run must not stop the others
-                        failed[s.key] = str(err)
-                        log(f"FAILED {s.key}: {err}")
-                        continue
-                    done.add(s.key)
-                    bar.update(1)
-                    m = res["test"]["metrics"]
-                    log(
-                        f"done {s.key}: MPJPE {m['mpjpe']:.2f} mm, PA-MPJPE {m['pa_mpjpe']:.2f} "
-                        f"mm, {res['cpu_s']:.0f} CPU-s"
-                    )
-                    if doc is not None:
-                        write_report(out, doc, merge)
+        failed = common.schedule_runs(pending, jobs, execute, finished, log)
     finally:
         bar.close()
-        session["end"] = datetime.now(UTC).isoformat(timespec="seconds")
-        session["wall_s"] = round(time.time() - started, 1)
-        session["runs_done"] = len(done)
-        atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
+        common.end_session(meta_path, meta, session, started, runs_done=len(done))
         if doc is not None:
             write_report(out, doc, merge)
     summary = summarize(collect_results(out, merge))
-    if failed:
-        details = "; ".join(f"{k}: {v}" for k, v in failed.items())
-        raise HandposeError(f"{len(failed)} run(s) failed ({details})")
+    common.raise_failed(failed)
     return summary
 
 
@@ -622,11 +579,11 @@ def summarize(results: list[dict]) -> dict:
                 vals = {int(r["seed"]): getter(r).get(m) for r in rs if getter(r) is not None}
                 vals = {s: float(v) for s, v in vals.items() if v is not None and math.isfinite(v)}
                 if vals:
-                    part[m] = _mean_std(list(vals.values()))
+                    part[m] = common.mean_std(list(vals.values()))
                     part["by_seed"][m] = vals
             entry[section] = part
         entry["one_euro_params"] = [r["one_euro"]["params"] for r in rs if "one_euro" in r]
-        entry["cpu_s"] = _mean_std([float(r["cpu_s"]) for r in rs])
+        entry["cpu_s"] = common.mean_std([float(r["cpu_s"]) for r in rs])
         summary[key] = entry
     return summary
 
@@ -635,21 +592,9 @@ def paired(entry: dict | None, ref: dict | None, metric: str, section: str = "te
     """(mean Δ, std Δ, seeds where entry < ref, n) over the seeds both have, or None."""
     if entry is None or ref is None:
         return None
-    a = entry[section]["by_seed"].get(metric, {})
-    b = ref[section]["by_seed"].get(metric, {})
-    common = sorted(set(a) & set(b))
-    if not common:
-        return None
-    diffs = [a[s] - b[s] for s in common]
-    mean, std = _mean_std(diffs)
-    return mean, std, sum(d < 0 for d in diffs), len(common)
-
-
-def _fmt(ms, n: int, digits: int = 2) -> str:
-    if ms is None:
-        return "—"
-    mean, std = ms
-    return f"{mean:.{digits}f} ± {std:.{digits}f}" if n > 1 else f"{mean:.{digits}f}"
+    return common.seed_delta(
+        entry[section]["by_seed"].get(metric, {}), ref[section]["by_seed"].get(metric, {})
+    )
 
 
 def _fmt_delta(d) -> str:
@@ -658,10 +603,6 @@ def _fmt_delta(d) -> str:
     mean, std, lower, n = d
     spread = f" ± {std:.2f}" if n > 1 else ""
     return f"{mean:+.2f}{spread} ({lower}/{n} seeds lower)"
-
-
-def _paper(v) -> str:
-    return "—" if v is None else f"{v:.2f}"
 
 
 # ------------------------------------------------------------------------------ report
@@ -834,12 +775,12 @@ def _table_before_after(
             "pa_mpvpe": "PA-MPVPE",
         }[metric]
         if paper:
-            cells = [_paper(PAPER[dataset].get(p, {}).get(metric)) for _, _, p in cols]
+            cells = [common.fmt_value(PAPER[dataset].get(p, {}).get(metric)) for _, _, p in cols]
             L.append(f"| {label}, paper | " + " | ".join(cells) + " |")
         cells = []
         for v, px, _ in cols:
             e = _entry(summary, preset, dataset, v, px)
-            cells.append(_fmt(_m(e, metric), e["n"]) if e else "not run")
+            cells.append(common.fmt_mean_std(_m(e, metric), e["n"]) if e else "not run")
         L.append(f"| {label}, ours | " + " | ".join(cells) + " |")
     return L
 
@@ -923,9 +864,9 @@ def write_report(
         cells_p, cells_o = [], []
         for v in (noconv, conv):
             for metric in ("pa_mpjpe", "pa_mpvpe"):
-                cells_p.append(_paper(PAPER["hanco"].get(v, {}).get(metric)))
+                cells_p.append(common.fmt_value(PAPER["hanco"].get(v, {}).get(metric)))
                 e = _entry(summary, preset, "hanco", v, MAIN_RESOLUTION)
-                cells_o.append(_fmt(_m(e, metric), e["n"]) if e else "not run")
+                cells_o.append(common.fmt_mean_std(_m(e, metric), e["n"]) if e else "not run")
         L.append(f"| {label}, paper | " + " | ".join(cells_p) + " |")
         L.append(f"| {label}, ours | " + " | ".join(cells_o) + " |")
     g = lambda v: _entry(summary, preset, "hanco", v, MAIN_RESOLUTION)  # noqa: E731
@@ -953,7 +894,7 @@ def write_report(
         for metric in ("mpjpe", "pa_mpjpe"):
             for v in sweep:
                 e = _entry(summary, preset, "dexycb", v, px)
-                cells.append(_fmt(_m(e, metric), e["n"]) if e else "—")
+                cells.append(common.fmt_mean_std(_m(e, metric), e["n"]) if e else "—")
         crop = f"{crops[px]:.0f}" if px in crops else "—"
         L.append(f"| {px} | {crop} | " + " | ".join(cells) + " |")
     L += ["", "MPJPE is wrist-relative (mm). The image baseline predicts joints only (no mesh)."]
@@ -980,9 +921,9 @@ def write_report(
             for section, suffix in (("test", ""), ("one_euro", " + One-Euro")):
                 if "mpjpe" not in e[section]:
                     continue
-                L.append(f"| {VARIANT_LABELS[v]}{suffix} | {_fmt(_m(e, 'mpjpe', section), n)} "
-                         f"| {_fmt(_m(e, 'pa_mpjpe', section), n)} | {_fmt(_m(e, 'accel_error', section), n)} "
-                         f"| {_fmt(_m(e, 'jitter', section), n)} | {n} |")  # fmt: skip
+                L.append(f"| {VARIANT_LABELS[v]}{suffix} | {common.fmt_mean_std(_m(e, 'mpjpe', section), n)} "
+                         f"| {common.fmt_mean_std(_m(e, 'pa_mpjpe', section), n)} | {common.fmt_mean_std(_m(e, 'accel_error', section), n)} "
+                         f"| {common.fmt_mean_std(_m(e, 'jitter', section), n)} | {n} |")  # fmt: skip
         if gt_j:
             L += ["", f"Ground-truth jitter: {gt_j[0]:.2f} mm/frame³."]
         e_t, e_s = (

@@ -106,13 +106,58 @@ def _datamodule(cfg: ExperimentConfig, train_set, val_set):
     return MGDHandData()
 
 
-def _trainer(cfg: ExperimentConfig, out_dir: Path, callbacks: Sequence = ()):
+def _lightning_trainer(t, out_dir: Path, own: Sequence, callbacks: Sequence, plugins: Sequence):
+    """The Lightning Trainer every training run uses.
+
+    Args:
+        t: the ``train`` config section (epochs, accelerator, devices, precision, ...).
+        out_dir: the run folder; TensorBoard and CSV logs go to ``tensorboard/`` and ``csv/``.
+        own: the run's own callbacks (checkpointing), before the learning-rate monitor.
+        callbacks: the caller's callbacks, after it (a progress bar follows if enabled).
+        plugins: Lightning plugins (checkpoint IO, layer sync).
+    """
     import lightning as L
-    from lightning.fabric.utilities.exceptions import MisconfigurationException
-    from lightning.pytorch.callbacks import Checkpoint, LearningRateMonitor, TQDMProgressBar
+    from lightning.pytorch.callbacks import LearningRateMonitor, TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-    from lightning.pytorch.plugins.io import TorchCheckpointIO
     from lightning.pytorch.strategies import DDPStrategy
+
+    cbs = [*own, LearningRateMonitor(logging_interval="step"), *callbacks]
+    if t.progress_bar:
+        cbs.append(TQDMProgressBar(refresh_rate=max(1, t.log_every_n_steps)))
+    strategy = "auto"
+    if t.devices > 1:
+        backend = "gloo" if t.accelerator == "cpu" else None
+        # Some heads get no gradient in some variants (e.g. MGDHand's "none"): find_unused.
+        strategy = DDPStrategy(find_unused_parameters=True, process_group_backend=backend)
+    return L.Trainer(
+        default_root_dir=out_dir,
+        max_epochs=t.epochs,
+        accelerator=t.accelerator,
+        devices=t.devices,
+        strategy=strategy,
+        precision=t.precision,
+        logger=[
+            TensorBoardLogger(out_dir, name="tensorboard", version=""),
+            CSVLogger(out_dir, name="csv", version=""),
+        ],
+        callbacks=cbs,
+        gradient_clip_val=t.grad_clip,
+        log_every_n_steps=t.log_every_n_steps,
+        check_val_every_n_epoch=t.val_every_n_epochs,
+        limit_train_batches=t.limit_train_batches,
+        enable_progress_bar=t.progress_bar,
+        enable_model_summary=False,
+        enable_checkpointing=True,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+        plugins=list(plugins),
+    )
+
+
+def _trainer(cfg: ExperimentConfig, out_dir: Path, callbacks: Sequence = ()):
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+    from lightning.pytorch.callbacks import Checkpoint
+    from lightning.pytorch.plugins.io import TorchCheckpointIO
 
     from handpose.utils.io import atomic_path
 
@@ -135,39 +180,8 @@ def _trainer(cfg: ExperimentConfig, out_dir: Path, callbacks: Sequence = ()):
 
     t = cfg.train
     _check_accelerator(t.accelerator)
-    ckpt = LastCheckpoint()
-    cbs = [ckpt, LearningRateMonitor(logging_interval="step"), *callbacks]
-    if t.progress_bar:
-        cbs.append(TQDMProgressBar(refresh_rate=max(1, t.log_every_n_steps)))
-    strategy = "auto"
-    if t.devices > 1:
-        backend = "gloo" if t.accelerator == "cpu" else None
-        # Some prior heads get no gradient in some variants (e.g. "none"): find_unused.
-        strategy = DDPStrategy(find_unused_parameters=True, process_group_backend=backend)
     try:
-        return L.Trainer(
-            default_root_dir=out_dir,
-            max_epochs=t.epochs,
-            accelerator=t.accelerator,
-            devices=t.devices,
-            strategy=strategy,
-            precision=t.precision,
-            logger=[
-                TensorBoardLogger(out_dir, name="tensorboard", version=""),
-                CSVLogger(out_dir, name="csv", version=""),
-            ],
-            callbacks=cbs,
-            gradient_clip_val=t.grad_clip,
-            log_every_n_steps=t.log_every_n_steps,
-            check_val_every_n_epoch=t.val_every_n_epochs,
-            limit_train_batches=t.limit_train_batches,
-            enable_progress_bar=t.progress_bar,
-            enable_model_summary=False,
-            enable_checkpointing=True,
-            num_sanity_val_steps=0,
-            use_distributed_sampler=False,
-            plugins=[AtomicCheckpointIO()],
-        )
+        return _lightning_trainer(t, out_dir, [LastCheckpoint()], callbacks, [AtomicCheckpointIO()])
     except (MisconfigurationException, ModuleNotFoundError) as err:  # e.g. no GPU, no torch_xla
         raise HandposeError(
             f"cannot train with accelerator={t.accelerator!r}, devices={t.devices}: "

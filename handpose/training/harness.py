@@ -335,18 +335,10 @@ def _sync_batchnorm():
 
 
 def _build_trainer(train_cfg, run_dir: Path, callbacks: Sequence, run_meta: dict):
-    import lightning as L
-    from lightning.pytorch.callbacks import (
-        Callback,
-        Checkpoint,
-        LearningRateMonitor,
-        TQDMProgressBar,
-    )
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+    from lightning.pytorch.callbacks import Callback, Checkpoint
     from lightning.pytorch.plugins.io import TorchCheckpointIO
-    from lightning.pytorch.strategies import DDPStrategy
 
-    from handpose.training.api import last_checkpoint
+    from handpose.training.api import _lightning_trainer, last_checkpoint
     from handpose.utils.io import atomic_path
 
     class HarnessCheckpointIO(TorchCheckpointIO):
@@ -375,46 +367,10 @@ def _build_trainer(train_cfg, run_dir: Path, callbacks: Sequence, run_meta: dict
             if state is not None:
                 torch.set_rng_state(state["torch"])
 
-    t = train_cfg
-    cbs = [LastCheckpoint(), RngState(), LearningRateMonitor(logging_interval="step"), *callbacks]
-    if t.progress_bar:
-        cbs.append(TQDMProgressBar(refresh_rate=max(1, t.log_every_n_steps)))
-    strategy = "auto"
-    if t.devices > 1:
-        backend = "gloo" if t.accelerator == "cpu" else None
-        strategy = DDPStrategy(find_unused_parameters=True, process_group_backend=backend)
-    return L.Trainer(
-        default_root_dir=run_dir,
-        max_epochs=t.epochs,
-        accelerator=t.accelerator,
-        devices=t.devices,
-        strategy=strategy,
-        precision=t.precision,
-        logger=[
-            TensorBoardLogger(run_dir, name="tensorboard", version=""),
-            CSVLogger(run_dir, name="csv", version=""),
-        ],
-        callbacks=cbs,
-        gradient_clip_val=t.grad_clip,
-        log_every_n_steps=t.log_every_n_steps,
-        check_val_every_n_epoch=t.val_every_n_epochs,
-        limit_train_batches=t.limit_train_batches,
-        enable_progress_bar=t.progress_bar,
-        enable_model_summary=False,
-        enable_checkpointing=True,
-        num_sanity_val_steps=0,
-        use_distributed_sampler=False,
-        plugins=[HarnessCheckpointIO(), *([_sync_batchnorm()] if t.devices > 1 else [])],
+    plugins = [HarnessCheckpointIO(), *([_sync_batchnorm()] if train_cfg.devices > 1 else [])]
+    return _lightning_trainer(
+        train_cfg, run_dir, [LastCheckpoint(), RngState()], callbacks, plugins
     )
-
-
-def _require_lightning() -> None:
-    try:
-        import lightning  # noqa: F401
-    except ImportError:
-        raise HandposeError(
-            "training needs PyTorch Lightning and TensorBoard: pip install 'handpose[train]'"
-        ) from None
 
 
 def _prepare_run_dir(cfg, run_dir: Path, resume: bool) -> Path | None:
@@ -500,7 +456,7 @@ def fit_stage(
     Returns:
         the path of ``last.ckpt``.
     """
-    from handpose.training.api import last_checkpoint
+    from handpose.training.api import _require_lightning, last_checkpoint
     from handpose.training.fingerprint import file_sha256
 
     _require_lightning()
