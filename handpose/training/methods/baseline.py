@@ -19,11 +19,13 @@ in heatmap cells and z in depth bins of the wrist-relative depth:
 of integral regression (Sun et al., ECCV 2018; EHPE's L_ED, eq. 4, is its squared form) and the
 heatmap term, the KL divergences of the soft-argmax distribution's 2D and depth marginals to
 Gaussians at the target (EHPE's L_H, eq. 3, in distribution form). Without the heatmap term a
-network trained from scratch stays at the mean pose for the few hundred steps cpu-small has
+network trained from scratch stays at the mean pose for the few hundred steps a CPU run has
 (measured: validation PA-MPJPE 40.9 mm after 150 steps, worse than the constant mean pose's
-30.0 mm). With it, the cpu-small preset (500 steps) still ends with collapsed predictions
-(test PA-MPJPE 34.8 ± 0.3 mm over 3 seeds against 28.9 mm for the constant mean camera-frame
-pose and 18.3 mm for the Procrustes mean shape; docs/results/image_baseline.md).
+30.0 mm). Even memorising 64 training images is slow with coarse features: after 100 steps
+the 2D error on them was still 23 px of 128 with EfficientNet-Lite0's stride-32 features,
+15 px with its stride-16 features and the soft-argmax temperature 0.05, which then reached
+3 px after 300 steps; the cpu-small preset uses those (docs/results/image_baseline.md, "What
+made it learn").
 
 **Validation metrics** (``val/*``, every epoch): ``mpjpe_mm`` in the camera frame with the
 ground-truth wrist depth, ``pa_mpjpe_mm`` (Procrustes, similarity), ``uv_px`` (2D error in crop
