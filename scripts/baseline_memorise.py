@@ -25,9 +25,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from handpose.models.heads import heatmap_to_image  # noqa: E402
 from handpose.training import harness  # noqa: E402
 from handpose.training.image_data import ImageDataModule  # noqa: E402
-from handpose.models.heads import heatmap_to_image  # noqa: E402
 from handpose.training.methods.baseline import BaselineModule, single_hand_targets  # noqa: E402
 from handpose.training.methods.ehpe import TWModule  # noqa: E402
 

@@ -300,8 +300,8 @@ def ehpe_config(spec: RunSpec, preset: str, sets: Sequence[str]):
 
 
 def baseline_config(spec: RunSpec, preset: str, sets: Sequence[str]):
-    """The baseline with the same backbone, input, feature level, heatmap stride, data and
-    TW-stage optimisation budget (epochs, batch, learning rate) as the EHPE run. The harness
+    """The baseline with the same backbone, input, feature level, heatmap stride, depth bins,
+    soft-argmax temperature, data and TW-stage optimisation budget (epochs, batch, learning rate) as the EHPE run. The harness
     baseline's schedule is a cosine decay (AdamW without weight decay); it decays to the
     TW-stage's step factor (``gamma`` when the TW schedule has milestones, else constant)."""
     from handpose.training import harness
@@ -326,6 +326,7 @@ def baseline_config(spec: RunSpec, preset: str, sets: Sequence[str]):
             "hidden": e.model.tw.channels,
             "depth_bins": e.model.tw.depth_bins,
             "depth_range": e.model.tw.depth_range,
+            "temperature": e.model.tw.temperature,
             "bone_length": e.model.bone_length,
         },
         "data": data,

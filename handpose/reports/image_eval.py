@@ -68,6 +68,33 @@ def _takes_root_depth(model: torch.nn.Module) -> bool:
     return "root_depth" in inspect.signature(model.forward).parameters
 
 
+class _ImageOnly:
+    """Outputs of a model whose forward takes the image alone (EHPE: 2.5D joints ``uv``,
+    ``z_rel``) in the shape :func:`predict_split` reads: ``joints3d`` from the ground-truth
+    wrist depth (``root`` given) or the generic graph's bone-length depth
+    (:class:`~handpose.inference.image_model.ImageModelGraph`), ``joints2d`` the crop pixels."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        from handpose.inference.image_model import ImageModelGraph
+
+        self.graph = ImageModelGraph(model)
+
+    def __call__(self, x: torch.Tensor, K: torch.Tensor, root: torch.Tensor | None):
+        from types import SimpleNamespace
+
+        from handpose.geometry.camera import uvz_to_xyz
+
+        out = self.graph.model(x)
+        uv, z_rel = getattr(out, "uv", None), getattr(out, "z_rel", None)
+        if root is not None and uv is not None and z_rel is not None:
+            j3 = uvz_to_xyz(uv, z_rel, root.to(uv.dtype), K.to(uv.dtype))
+            return SimpleNamespace(joints3d=j3, joints2d=uv)
+        res = self.graph.standardize(out, K, x.shape[-1])
+        return SimpleNamespace(
+            **{k: v.squeeze(1) if v.shape[1] == 1 else v for k, v in res.items()}
+        )
+
+
 @torch.no_grad()
 def predict_split(
     model: torch.nn.Module,
@@ -99,7 +126,9 @@ def predict_split(
     loader = torch.utils.data.DataLoader(
         torch.utils.data.Subset(dataset, range(n)), batch_size=batch_size, collate_fn=collate
     )
+    image_only = not {"K", "root_depth"} & set(inspect.signature(model.forward).parameters)
     with_root = root_depth == "gt" and _takes_root_depth(model)
+    wrapped = _ImageOnly(model) if image_only else None
     preds: dict[str, list] = {}
     targets: dict[str, list] = {}
     bar = tqdm(loader, desc="predict", unit="batch", disable=not progress)
@@ -109,8 +138,11 @@ def predict_split(
         idx = torch.arange(len(slot))
         x = normalize_image(batch["image"].float())
         K = batch["K"].float()
-        if with_root:
-            out = model(x, K, root_depth=batch["joints3d"][idx, slot, 0, 2].float())
+        root = batch["joints3d"][idx, slot, 0, 2].float()
+        if wrapped is not None:
+            out = wrapped(x, K, root if root_depth == "gt" else None)
+        elif with_root:
+            out = model(x, K, root_depth=root)
         else:
             out = model(x, K)
         for key in ("joints3d", "joints2d", "vertices"):

@@ -63,12 +63,14 @@ def test_each_run_gets_its_config():
     assert cfg(alloc="none", kind="tw").model.tw_joints == "none"
     assert cfg(alloc="W+T", variant="full", data="twohand").hands == "each"
     b = baseline_config(RunSpec("baseline", 2, "mobilenetv3_small_050"), "tiny",
-                        ["tw_train.epochs=1", "tw_schedule.milestones=[1]"])  # fmt: skip
+                        ["tw_train.epochs=1", "tw_schedule.milestones=[1]",
+                         "model.tw.temperature=0.05", "model.tw.depth_range=0.4"])  # fmt: skip
     e = cfg(alloc="W+T", variant="full")
     assert b.seed == 2 and b.model.level == e.model.tw.feature_stride == 8
     assert b.model.num_deconv == 1 and b.data.size == e.data.size  # stride 8 → 4
     assert b.train.epochs == e.tw_train.epochs and b.train.lr == e.tw_train.lr
     assert b.train.min_lr_ratio == 0.1  # the TW-stage's step decay (× 0.1), as a cosine
+    assert b.model.temperature == 0.05 and b.model.depth_range == 0.4  # the TW-stage's
 
 
 def _fake(out, spec, pa, seed_offset=0.0, groups=None):

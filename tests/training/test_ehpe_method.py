@@ -160,3 +160,36 @@ def test_memory_cache_loads_each_item_once():
     assert calls == [1] and torch.equal(a["image"], b["image"]) and "mask" not in a
     a["image"] = None  # a caller's dict does not reach the cache
     assert ds[1]["image"] is not None and len(ds) == 3
+
+
+def test_handpose_eval_reads_an_ehpe_checkpoint_with_the_true_wrist_depth(tw_run, data, tmp_path):
+    """`handpose eval` on EHPE (whose forward takes the image alone): 2.5D joints lifted with
+    the ground-truth wrist depth, as the baseline's evaluation, checked by hand; with
+    ``root_depth="model"`` the bone-length depth of inference instead."""
+    import math
+
+    from handpose.datasets.image_dataset import normalize_image
+    from handpose.geometry.camera import uvz_to_xyz
+    from handpose.reports.image_eval import evaluate_image_checkpoint, predict_split
+    from handpose.training.image_data import open_image_split
+
+    cfg = _cfg("tw_train.epochs=3", "pg_train.epochs=1", "cache=false")
+    paths = harness.train("ehpe", cfg, data, tmp_path / "run", stages=["pg"],
+                          requires={"tw": tw_run["tw"]})  # fmt: skip
+    model, _ = harness.load_model(paths["pg"])
+    ds = open_image_split(data, "test", cfg.data)
+    preds, _ = predict_split(model, ds, progress=False)
+    own, _ = predict_split(model, ds, progress=False, root_depth="model")
+    for i in range(len(ds)):
+        s = ds[i]
+        slot = 0 if s["hand_valid"][0] else 1
+        with torch.no_grad():
+            out = model(normalize_image(s["image"])[None])
+        j3 = uvz_to_xyz(out.uv[0], out.z_rel[0], s["joints3d"][slot, 0, 2], s["K"])
+        torch.testing.assert_close(torch.as_tensor(preds["joints3d"][i, slot]), j3)
+        torch.testing.assert_close(torch.as_tensor(own["joints3d"][i, slot]),
+                                   model.joints3d(out, s["K"][None])[0], rtol=1e-5, atol=1e-4)  # fmt: skip
+        torch.testing.assert_close(torch.as_tensor(preds["joints2d"][i, slot]), out.uv[0])
+        assert torch.isnan(torch.as_tensor(preds["joints3d"][i, 1 - slot])).all()
+    res = evaluate_image_checkpoint(paths["pg"], data, mesh="none", progress=False)
+    assert res["num_samples"] == len(ds) and math.isfinite(res["result"]["pa_mpjpe"])
