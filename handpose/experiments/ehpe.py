@@ -1021,13 +1021,11 @@ def plot_tables(summary, preset: str, backbone: str, path: Path) -> Path | None:
 def qualitative_grid(results: list[dict], data: str, path: Path, count: int = 8) -> Path | None:
     """Test crops with the ground truth, the baseline's and EHPE's 2D joints (one seed)."""
     import numpy as np
-    from PIL import Image, ImageDraw
 
-    from handpose.handmodel.conventions import OPENPOSE_PARENTS
+    from handpose.reports.joint_grid import joint_grid
     from handpose.training import harness
     from handpose.training.methods.baseline import single_hand_targets
     from handpose.training.methods.ehpe import open_split
-    from handpose.utils.io import atomic_path
 
     def pick(name):
         rs = [r for r in results if RunSpec(**r["spec"]).name == name and r.get("examples")
@@ -1041,48 +1039,19 @@ def qualitative_grid(results: list[dict], data: str, path: Path, count: int = 8)
     _, meta = harness.load_model(ckpt)
     cfg = harness.method_config_from_dict("ehpe", meta["config"])
     ds = open_split(data, "test", cfg.data)
-    idx = ehpe["examples"]["index"][:count]
-    tiles = []
-    scale = max(1, 192 // cfg.data.size)
-    for k, i in enumerate(idx):
+    images, sets = [], []
+    for k, i in enumerate(ehpe["examples"]["index"][:count]):
         item = ds[i]
-        tg = single_hand_targets(
-            {
-                kk: v[None]
-                for kk, v in item.items()
-                if kk in ("hand_valid", "joints3d", "joints2d", "joint_valid")
-            }
-        )
-        gt = tg["joints2d"][0].numpy()
-        sets = [("ground truth", gt, (40, 220, 40))]
+        keys = ("hand_valid", "joints3d", "joints2d", "joint_valid")
+        tg = single_hand_targets({kk: v[None] for kk, v in item.items() if kk in keys})
+        row = [("ground truth", tg["joints2d"][0].numpy(), (40, 220, 40))]
         if base is not None and i in base["examples"]["index"]:
             j = base["examples"]["index"].index(i)
-            sets.append(("baseline", np.asarray(base["examples"]["uv"][j]), (230, 140, 30)))
-        sets.append(("EHPE", np.asarray(ehpe["examples"]["uv"][k]), (230, 40, 40)))
-        img = (item["image"].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
-        big = np.repeat(np.repeat(img, scale, 0), scale, 1)
-        row = []
-        for label, uv, colour in sets:
-            tile = Image.fromarray(big.copy())
-            d = ImageDraw.Draw(tile)
-            p = (uv + 0.5) * scale - 0.5
-            for c, par in enumerate(OPENPOSE_PARENTS):
-                if par >= 0:
-                    d.line([tuple(p[par]), tuple(p[c])], fill=colour, width=2)
-            for u, v in p:
-                d.ellipse([u - 2, v - 2, u + 2, v + 2], fill=colour)
-            d.text((3, 2), label, fill=(255, 255, 255))
-            row.append(np.asarray(tile))
-        while len(row) < 3:
-            row.append(np.zeros_like(row[0]))
-        tiles.append(np.concatenate(row, 1))
-    half = (len(tiles) + 1) // 2  # two columns of tiles
-    right = tiles[half:] + [np.zeros_like(tiles[0])] * (2 * half - len(tiles))
-    gap = np.full((tiles[0].shape[0] * half, 6, 3), 255, np.uint8)
-    grid = np.concatenate([np.concatenate(tiles[:half], 0), gap, np.concatenate(right, 0)], 1)
-    with atomic_path(path) as tmp:
-        Image.fromarray(grid).save(tmp, format="PNG")
-    return path
+            row.append(("baseline", np.asarray(base["examples"]["uv"][j]), (230, 140, 30)))
+        row.append(("EHPE", np.asarray(ehpe["examples"]["uv"][k]), (230, 40, 40)))
+        images.append((item["image"].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
+        sets.append(row)
+    return joint_grid(images, sets, path)
 
 
 def main_backbone(runs: Sequence[RunSpec], summary: dict, preset: str) -> str:
