@@ -135,7 +135,7 @@ def _register_ehpe(grp) -> None:
     p.add_argument("--jobs", type=positive_int, default=2, help="runs at a time (one thread each)")
     p.add_argument("--data", help="single-hand shard folder (default OUT/data/single)")
     p.add_argument("--twohand-data", help="two-hand shard folder (default OUT/data/twohand)")
-    p.add_argument("--train", type=positive_int, default=4000, help="train images if synthesised")
+    p.add_argument("--train", type=positive_int, default=6000, help="train images if synthesised")
     p.add_argument(
         "--set",
         action="append",

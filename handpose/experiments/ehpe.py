@@ -186,20 +186,29 @@ MESH_RUN = RunSpec("mesh", 0, "")
 
 @dataclass(frozen=True)
 class SynthSize:
-    """The synthetic data made when a data folder is missing (``handpose synth images``)."""
+    """The synthetic data made when a data folder is missing (``handpose synth images``): the
+    ``single`` data of the cpu-small preset (128 px); ``twohand`` at the generator's size with
+    half the training images."""
 
-    train: int = 4000
-    val: int = 250
+    train: int = 6000
+    val: int = 300
     test: int = 500
     seed: int = 0
+    size: int = 128
 
     def command(self, kind: str, out: str | os.PathLike) -> list[str]:
-        n = self if kind == "single" else SynthSize(self.train // 2, self.val, self.test, self.seed)
-        return [
-            "handpose", "synth", "images", "--kind", kind, "--out", str(out),
-            "--train", str(n.train), "--val", str(n.val), "--test", str(n.test),
-            "--seed", str(n.seed), "--workers", "1",
-        ]  # fmt: skip
+        if kind == "single":
+            return synth_command(kind, out, self.train, self.val, self.test, self.seed, self.size)
+        return synth_command(kind, out, self.train // 2, self.val, self.test, self.seed)
+
+
+def synth_command(kind, out, train, val, test, seed, size=None) -> list[str]:
+    """The ``handpose synth images`` command line of a data set."""
+    cmd = ["handpose", "synth", "images", "--kind", kind, "--out", str(out)]
+    if size is not None:
+        cmd += ["--size", str(size)]
+    return cmd + ["--train", str(train), "--val", str(val), "--test", str(test),
+                  "--seed", str(seed)]  # fmt: skip
 
 
 def plan_runs(
@@ -778,8 +787,11 @@ def run_experiment(
         d = _ensure_data(paths[kind], kind, synth, log)
         if d["command"] is None and kind in described:
             d["command"] = described[kind].get("command")
-        elif d["command"] is None:
-            d["command"] = shlex.join(synth.command(kind, paths[kind])) + "   # (or identical)"
+        elif d["command"] is None:  # made elsewhere: the same settings, from its manifest
+            c = d["counts"]
+            line = synth_command(kind, paths[kind], c.get("train", 0), c.get("val", 0),
+                                 c.get("test", 0), d["seed"], d["size"])  # fmt: skip
+            d["command"] = shlex.join(line) + "   # (the settings of its manifest)"
         described[kind] = d
     cmd = ["handpose", "experiment", "ehpe", "--preset", preset, "--tables", *tables,
            "--seeds", *map(str, seeds), "--backbones", *backbones, "--jobs", str(jobs),
