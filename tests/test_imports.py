@@ -4,7 +4,8 @@ no two modules import each other (directly or through a circle).
 Order (a package may import the packages before it):
 
     geometry → handmodel → render → formats → simulators → datasets → models → losses
-    → training → metrics → inference → reports → experiments → demo → cli → __main__
+    → training → metrics → inference → reports → experiments → demo, demo_image → cli
+    → __main__
 
 ``formats`` holds the file formats and the sample schema (image sample schema, sharded image
 storage, the IMU file): the simulators write them and the dataset loaders read them, so they sit
@@ -26,7 +27,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "handpose"
 ORDER = (
     "geometry", "handmodel", "render", "formats", "simulators", "datasets", "models", "losses",
-    "training", "metrics", "inference", "reports", "experiments", "demo", "cli", "__main__",
+    "training", "metrics", "inference", "reports", "experiments", "demo",
+    "demo_image", "cli", "__main__",
 )  # fmt: skip
 BASE = ("errors", "utils", "")  # "" = the package root, handpose/__init__.py
 METRICS_MAY_IMPORT = ("geometry", "handmodel", "metrics")
