@@ -17,7 +17,7 @@ def register(subparsers) -> None:
             "unseen gestures, and write the results table, a comparison video and error plots. "
             "Finished steps are reused when run again. `handpose demo image`: render synthetic "
             "hand crops, train EHPE and the image baseline briefly, evaluate them (FreiHAND "
-            "protocol) and draw their 2D joints (a few minutes; outputs/demo_image)."
+            "protocol) and draw their 2D joints (13 CPU-min; outputs/demo_image)."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
