@@ -1,5 +1,5 @@
 """``handpose demo``: the main job on the embedded default (see :mod:`handpose.demo`);
-``handpose demo image``: the image track in a few minutes (see :mod:`handpose.demo_image`)."""
+``handpose demo image``: the image track, 13 CPU-min at its defaults (see :mod:`handpose.demo_image`)."""
 
 from __future__ import annotations
 
