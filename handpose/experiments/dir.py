@@ -116,11 +116,11 @@ class SynthSpec:
     """The synthesised data: ``twohand`` with dense maps, main domain train / val / test and a
     held-out-domain test set, all at ``size`` px."""
 
-    train: int = 2000
+    train: int = 6000
     val: int = 200
     test: int = 300
     heldout_test: int = 300
-    size: int = 96
+    size: int = 128
     seed: int = 0
 
     def commands(self, main: Path, heldout: Path) -> list[list[str]]:
@@ -350,6 +350,83 @@ def run_experiment(
     return summary
 
 
+# ------------------------------------------------------------------------------ references
+REFERENCES = {
+    "initialisation": "every DIR network before training (identity root rotations, mean pose and shape)",
+    "orientation oracle": "true root rotation of each hand, mean pose and shape (no image)",
+}
+_REF_KEYS = ("joints3d", "joint_valid", "hand_valid", "vertices", "interacting")
+
+
+def _reference_hands(R):
+    """R: (N, 2, 3, 3) root rotations → mean-pose, mean-shape hands (model frame), numpy."""
+    import numpy as np
+    import torch
+
+    from handpose.handmodel import HandModel
+
+    joints, verts = [], []
+    for slot, side in enumerate(("right", "left")):
+        m = HandModel("open", side=side, flat_hand_mean=False, dtype=torch.float64)
+        out = m(global_orient=R[:, slot], hand_pose=torch.zeros(R.shape[0], 45, dtype=R.dtype))
+        joints.append(out.joints21.numpy())
+        verts.append(out.vertices.numpy())
+    return {"joints3d": np.stack(joints, 1), "vertices": np.stack(verts, 1)}
+
+
+def reference_metrics(data: str | os.PathLike, intaghand_root: str = "wrist") -> dict:
+    """Two predictions that do not look at the image, on the test split of ``data`` with the
+    runs' protocol (interhand, IntagHand scale alignment): :data:`REFERENCES` name → metrics.
+
+    The ``twohand`` hands have uniformly random orientations, so the initialisation is what a
+    network scores before it has learnt orientation, and the orientation oracle what remains
+    when only the finger articulation and shape are unknown.
+    """
+    import numpy as np
+    import torch
+
+    from handpose.formats.shards import open_shards
+    from handpose.geometry.rotations import axis_angle_to_matrix
+    from handpose.metrics.protocols import evaluate_predictions
+
+    ds = open_shards(data)
+    samples = [ds.get("test", i) for i in range(len(ds.split("test")))]
+    test = {k: np.stack([s[k] for s in samples]) for k in (*_REF_KEYS, "mano_global_orient")}
+    targets = {k: test[k] for k in _REF_KEYS}
+    n = len(test["joints3d"])
+    rotations = {
+        "initialisation": torch.eye(3, dtype=torch.float64).expand(n, 2, 3, 3),
+        "orientation oracle": axis_angle_to_matrix(
+            torch.as_tensor(test["mano_global_orient"], dtype=torch.float64)
+        ),
+    }
+    return {
+        name: dict(
+            evaluate_predictions(
+                "interhand", _reference_hands(R), targets, intaghand_root=intaghand_root
+            ).metrics
+        )
+        for name, R in rotations.items()
+    }
+
+
+def load_references(out: Path, meta: dict) -> dict:
+    """``OUT/references.json`` ({"test": ..., "heldout": ...} of :func:`reference_metrics`),
+    computed from the experiment's data on first use; {} when the data is not described."""
+    path = out / "references.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    data = meta.get("data") or {}
+    if not all(k in data and Path(data[k]["path"]).exists() for k in ("main", "heldout")):
+        return {}
+    refs = {
+        "test": reference_metrics(data["main"]["path"]),
+        "heldout": reference_metrics(data["heldout"]["path"]),
+    }
+    atomic_write_text(path, json.dumps(refs, indent=2) + "\n")
+    return refs
+
+
 # ------------------------------------------------------------------------------ results
 def collect_results(out: str | os.PathLike) -> list[dict]:
     """Every ``result.json`` under ``OUT/<preset>/seed*/`` (sorted by path)."""
@@ -492,7 +569,7 @@ def write_qualitative_grid(
     return path
 
 
-def _table_stages(summary: dict, preset: str) -> list[str]:
+def _table_stages(summary: dict, preset: str, refs: dict | None = None) -> list[str]:
     ref = summary.get((preset, "stages0"))
     L = [
         "| model | paper MPJPE (IH) | paper MPVPE | paper MRRPE | MPJPE SH | MPJPE IH | MPJPE all "
@@ -512,6 +589,9 @@ def _table_stages(summary: dict, preset: str) -> list[str]:
         ]
         delta = _fmt_delta(paired(e, ref, "mpjpe_all")) if ref and r != "stages0" else "—"
         L.append(f"| {RUN_LABELS[r]} | {' | '.join(paper)} | {' | '.join(cells)} | {delta} | {n} |")
+    for name, m in (refs or {}).get("test", {}).items():
+        cells = [f"{m[k]:.2f}" if m.get(k) is not None else "—" for k, _ in METRICS[:4]]
+        L.append(f"| *reference: {name}* | — | — | — | {' | '.join(cells)} |" + " |" * 7)
     return L
 
 
@@ -538,7 +618,7 @@ def _table_ablation(summary: dict, preset: str) -> list[str]:
     return L
 
 
-def _table_heldout(summary: dict, preset: str) -> list[str]:
+def _table_heldout(summary: dict, preset: str, refs: dict | None = None) -> list[str]:
     L = [
         "| model | main test MPJPE | held-out MPJPE | held-out − main, paired | main MPVPE "
         "| held-out MPVPE | seeds |",
@@ -561,6 +641,14 @@ def _table_heldout(summary: dict, preset: str) -> list[str]:
             f"| {common.fmt_mean_std(e['heldout'].get('mpjpe_all'), n)} | {gap or '—'} "
             f"| {common.fmt_mean_std(e['test'].get('mpvpe_all'), n)} | {common.fmt_mean_std(e['heldout'].get('mpvpe_all'), n)} | {n} |"
         )
+    if refs:
+        for name in REFERENCES:
+            a, b = refs["test"][name], refs["heldout"][name]
+            L.append(
+                f"| *reference: {name}* | {a['mpjpe_all']:.2f} | {b['mpjpe_all']:.2f} "
+                f"| {b['mpjpe_all'] - a['mpjpe_all']:+.2f} | {a['mpvpe_all']:.2f} "
+                f"| {b['mpvpe_all']:.2f} | — |"
+            )
     return L
 
 
@@ -578,6 +666,7 @@ def write_report(
     results = collect_results(out)
     summary = summarize(results)
     presets = sorted({p for p, _ in summary}, key=lambda p: (p != "cpu-small", p))
+    refs = load_references(out, meta)
     doc.parent.mkdir(parents=True, exist_ok=True)
     L = ["# DIR on synthetic two-hand data: measured results", ""]
     L += [
@@ -595,7 +684,16 @@ def write_report(
     for preset in presets:
         L += [f"## Preset `{preset}`", ""]
         L += ["### Refinement stages", ""]
-        L += _table_stages(summary, preset) + [""]
+        L += _table_stages(summary, preset, refs) + [""]
+        if refs:
+            L += [
+                "References (no image, the same protocol and test frames): "
+                + "; ".join(f"*{k}*: {v}" for k, v in REFERENCES.items())
+                + ". The `twohand` hands have uniformly random orientations, so a model below "
+                "the initialisation has learnt some orientation, and the orientation oracle is "
+                "what the finger articulation and shape alone leave.",
+                "",
+            ]
         L += [
             "MRRPE offset: DIR's relative-offset head (how DIR reports MRRPE); MRRPE cameras: the "
             "two hands placed by their own weak-perspective cameras. Penetration: the predicted "
@@ -607,7 +705,7 @@ def write_report(
         L += ["### Supplement Table 2: ablation of the basic model", ""]
         L += _table_ablation(summary, preset) + [""]
         L += ["### Generalisation to an unseen rendering domain (supplement Table 1 setting)", ""]
-        L += _table_heldout(summary, preset) + [""]
+        L += _table_heldout(summary, preset, refs) + [""]
         L += [
             "The paper's Table 1 (trained on InterHand2.6M, tested on Tzionas et al.'s two-hand "
             "sequences, MPJPE / MPVPE mm): "

@@ -24,7 +24,7 @@ def test_run_overrides():
         "model.attention_pooling=false",
     ]
     # the learning rate of the preset (and of the experiment's overrides) divided by 3
-    assert run_overrides("wo_largelr", "cpu-small") == ["model.num_stages=0", "train.lr=0.001"]
+    assert run_overrides("wo_largelr", "cpu-small") == ["model.num_stages=0", "train.lr=0.000333333"]
     assert run_overrides("wo_largelr", "cpu-small", ["train.lr=3e-4"])[-1] == "train.lr=0.0001"
     allv = run_overrides("wo_all", "cpu-small")
     assert allv[0] == "model.num_stages=0" and len(allv) == 5
@@ -78,3 +78,19 @@ def test_tiny_experiment_end_to_end_and_resume(tmp_path):
     assert (out / "tiny/seed0/stages1/main/checkpoints/last.ckpt").stat().st_mtime == before
     assert len(json.loads((out / "experiment.json").read_text())["sessions"]) == 2
     assert "## Preset `tiny`" in write_report(out, doc)
+
+
+def test_reference_metrics_rank_the_orientation_oracle_below_the_initialisation(tmp_path):
+    from handpose.experiments.dir import REFERENCES, load_references, reference_metrics
+
+    data = write_two_hand_shards(tmp_path / "main", train=1, val=1, test=8)
+    refs = reference_metrics(data)
+    assert set(refs) == set(REFERENCES)
+    init, oracle = refs["initialisation"], refs["orientation oracle"]
+    # the fixture's hands differ from the mean pose only by N(0, 0.2) finger angles
+    assert 0 < oracle["mpjpe_all"] < init["mpjpe_all"]
+    assert 0 < oracle["mpvpe_all"] < init["mpvpe_all"]
+    meta = {"data": {"main": {"path": data}, "heldout": {"path": data}}}
+    cached = load_references(tmp_path, meta)
+    assert cached["test"] == cached["heldout"] and (tmp_path / "references.json").exists()
+    assert load_references(tmp_path / "none", {}) == {}
