@@ -24,7 +24,10 @@ def test_run_overrides():
         "model.attention_pooling=false",
     ]
     # the learning rate of the preset (and of the experiment's overrides) divided by 3
-    assert run_overrides("wo_largelr", "cpu-small") == ["model.num_stages=0", "train.lr=0.000333333"]
+    assert run_overrides("wo_largelr", "cpu-small") == [
+        "model.num_stages=0",
+        "train.lr=0.000333333",
+    ]
     assert run_overrides("wo_largelr", "cpu-small", ["train.lr=3e-4"])[-1] == "train.lr=0.0001"
     allv = run_overrides("wo_all", "cpu-small")
     assert allv[0] == "model.num_stages=0" and len(allv) == 5
