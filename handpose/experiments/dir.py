@@ -412,14 +412,19 @@ def reference_metrics(data: str | os.PathLike, intaghand_root: str = "wrist") ->
 
 def load_references(out: Path, meta: dict) -> dict:
     """``OUT/references.json`` ({"test": ..., "heldout": ...} of :func:`reference_metrics`),
-    computed from the experiment's data on first use; {} when the data is not described."""
+    computed from the experiment's data on first use and again when the data folders change;
+    {} when the data is not described."""
     path = out / "references.json"
-    if path.exists():
-        return json.loads(path.read_text())
     data = meta.get("data") or {}
     if not all(k in data and Path(data[k]["path"]).exists() for k in ("main", "heldout")):
-        return {}
+        return json.loads(path.read_text()) if path.exists() else {}
+    paths = {k: str(data[k]["path"]) for k in ("main", "heldout")}
+    if path.exists():
+        cached = json.loads(path.read_text())
+        if cached.get("paths") == paths:
+            return cached
     refs = {
+        "paths": paths,
         "test": reference_metrics(data["main"]["path"]),
         "heldout": reference_metrics(data["heldout"]["path"]),
     }
