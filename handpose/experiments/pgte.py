@@ -545,6 +545,101 @@ def run_experiment(
     return summary
 
 
+# ------------------------------------------------------------------------------ references
+REFERENCES = {
+    "training mean": "a constant: the training frames' mean wrist-relative joints and vertices "
+    "of the hand's side, at the true wrist (no image)",
+    "mean hand, oracle rotation": "the hand model's mean pose and shape turned onto the true "
+    "joints (best rotation, about the true wrist; no image)",
+}
+_REF_KEYS = ("joints3d", "joint_valid", "hand_valid", "vertices")
+
+
+def _labels(ds, split: str) -> dict:
+    import numpy as np
+
+    n = ds.num_samples(split)
+    samples = [ds.get(split, i) for i in range(n)]
+    return {k: np.stack([np.asarray(s[k]) for s in samples]) for k in _REF_KEYS}
+
+
+def reference_predictions(train: dict, test: dict) -> dict[str, dict]:
+    """The :data:`REFERENCES` predictions for the ``test`` labels (two-slot image schema:
+    ``joints3d`` (N, 2, 21, 3), ``vertices`` (N, 2, V, 3), ``hand_valid`` (N, 2)), the training
+    mean from the ``train`` labels. Name → {"joints3d", "vertices"} (N, 2, ·, 3) float64.
+
+    A side without training frames takes the other side's mean mirrored in x (camera frame).
+    """
+    import numpy as np
+    import torch
+
+    from handpose.geometry.procrustes import procrustes_transform
+    from handpose.handmodel import HandModel
+
+    flip = np.array([-1.0, 1.0, 1.0])
+    means = {}
+    for key in ("joints3d", "vertices"):
+        x = np.asarray(train[key], np.float64)
+        rel = x - np.asarray(train["joints3d"], np.float64)[:, :, :1]
+        hv = np.asarray(train["hand_valid"], bool)
+        m = [rel[hv[:, s], s].mean(0) if hv[:, s].any() else None for s in (0, 1)]
+        if m[0] is None and m[1] is None:
+            raise HandposeError("the training split has no valid hands.")
+        means[key] = np.stack([m[s] if m[s] is not None else m[1 - s] * flip for s in (0, 1)])
+    gt_j = np.asarray(test["joints3d"], np.float64)
+    wrist = gt_j[:, :, :1]
+    out = {"training mean": {k: means[k][None] + wrist for k in means}}
+
+    rot = {"joints3d": np.zeros_like(gt_j), "vertices": None}
+    verts = []
+    for slot, side in enumerate(("right", "left")):
+        m = HandModel("open", side=side, flat_hand_mean=False, dtype=torch.float64)
+        h = m(hand_pose=torch.zeros(1, 45, dtype=torch.float64))
+        j0, v0 = h.joints21[0], h.vertices[0]
+        j0, v0 = j0 - j0[:1], v0 - j0[:1]
+        g = torch.as_tensor(gt_j[:, slot] - wrist[:, slot])
+        R = procrustes_transform(j0.expand_as(g), g).R  # (N, 3, 3)
+        rot["joints3d"][:, slot] = (j0 @ R.transpose(-1, -2)).numpy() + wrist[:, slot]
+        verts.append((v0 @ R.transpose(-1, -2)).numpy() + wrist[:, slot])
+    rot["vertices"] = np.stack(verts, 1)
+    out["mean hand, oracle rotation"] = rot
+    return out
+
+
+def reference_metrics(data: str | os.PathLike, protocol: str) -> dict[str, dict]:
+    """:data:`REFERENCES` name → the test split's metrics with ``protocol`` (no image is read
+    by the predictions; the samples are read whole)."""
+    from handpose.formats.shards import open_shards
+    from handpose.metrics.protocols import evaluate_predictions
+
+    ds = open_shards(data)
+    train, test = _labels(ds, "train"), _labels(ds, "test")
+    preds = reference_predictions(train, test)
+    return {
+        name: {k: v for k, v in evaluate_predictions(protocol, p, test).metrics.items()
+               if v is not None}
+        for name, p in preds.items()
+    }  # fmt: skip
+
+
+def load_references(out: Path, meta: dict) -> dict:
+    """``OUT/references.json``: data set name → :func:`reference_metrics`, computed on first use
+    and again when the data folders change; {} for data that is not described or missing."""
+    path = out / "references.json"
+    cached = json.loads(path.read_text()) if path.exists() else {}
+    data = {k: d for k, d in (meta.get("data") or {}).items() if k in DATASETS}
+    changed = False
+    for k, d in data.items():
+        p = str(d.get("path"))
+        if cached.get(k, {}).get("path") == p or not Path(p).exists():
+            continue
+        cached[k] = {"path": p, "metrics": reference_metrics(p, DATASETS[k].protocol)}
+        changed = True
+    if changed:
+        atomic_write_text(path, json.dumps(cached, indent=2) + "\n")
+    return cached
+
+
 # ------------------------------------------------------------------------------ results
 def collect_results(out: str | os.PathLike, merge: Sequence[str | os.PathLike] = ()) -> list[dict]:
     """Every ``result.json`` under ``out`` and the ``merge`` folders (tagged with the preset)."""
@@ -829,8 +924,8 @@ def write_report(
         f"(preset `{preset}`, seeds {seeds}). Errors are in mm on the test split (subjects and "
         "gestures unseen in training), mean ± sample standard deviation over seeds; paired "
         "deltas are per-seed differences. The paper's numbers come from ViTPose-B-sized "
-        "models trained on the real DexYCB and HanCo; ours from `cpu-small` models (a 4-layer "
-        "96-d ViT, 8-frame windows, minutes of CPU training) on small synthetic look-alikes: "
+        "models trained on the real DexYCB and HanCo; ours from `cpu-small` models (ViTs of a few "
+        "layers and 64-d tokens, 8-frame windows, minutes of CPU training) on small synthetic look-alikes: "
         "**compare trends, not absolute values.**",
         "",
         "**Resolution** is the ladder level: the long side of the whole frame in pixels after "
@@ -842,6 +937,22 @@ def write_report(
     if planned and len(own) < planned:
         L += [f"**Partial:** {planned - len(own)} planned runs have not finished; the command "
               "below resumes the experiment.", ""]  # fmt: skip
+    refs = load_references(out, meta)
+    if refs:
+        L += ["## Reference predictions that ignore the image", "",
+              "What a model scores without learning from the image, on the same test frames "
+              "and protocol as the runs: a row above the first is no better than a constant.",
+              ""]  # fmt: skip
+        L += ["| data | prediction | MPJPE | MPVPE | PA-MPJPE | PA-MPVPE |",
+              "|---|---|---:|---:|---:|---:|"]  # fmt: skip
+        for k, r in refs.items():
+            for name in REFERENCES:
+                m = r["metrics"].get(name, {})
+                cells = [
+                    common.fmt_value(m.get(x)) for x in ("mpjpe", "mpvpe", "pa_mpjpe", "pa_mpvpe")
+                ]
+                L.append(f"| {DATASETS[k].label} | {name} | " + " | ".join(cells) + " |")
+        L += [""] + [f"- **{n}**: {d}." for n, d in REFERENCES.items()] + [""]
     for ds in DATASETS.values():
         L += [f"## Table {2 if ds.name == 'dexycb' else 3}: {ds.label}, before Procrustes "
               "alignment (wrist-relative)", ""]  # fmt: skip

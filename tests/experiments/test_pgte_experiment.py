@@ -45,6 +45,10 @@ def test_subset_runs_resumes_and_reports(video, tmp_path):
     assert "handpose train pgte --preset tiny" in res["command"]
     text = doc.read_text()
     assert "Table 3: HanCo-like" in text and "10.75" in text
+    refs = json.loads((out / "references.json").read_text())
+    assert refs["hanco"]["path"] == str(video)
+    assert refs["hanco"]["metrics"]["training mean"]["mpjpe"] > 0
+    assert "| HanCo-like | mean hand, oracle rotation |" in text
     mtime = (out / "hanco/r64/single/seed0/result.json").stat().st_mtime
     pgte.run_experiment(**kw)  # resumed: nothing to do
     assert (out / "hanco/r64/single/seed0/result.json").stat().st_mtime == mtime
@@ -62,3 +66,58 @@ def test_image_baseline_run_is_evaluated_on_clips(video, tmp_path):
     m = res["test"]["metrics"]
     assert m["mpjpe"] > 0 and "mpvpe" not in m  # joints only: mesh metrics absent
     assert "accel_error" in res["one_euro"]["metrics"]
+
+
+def _two_slot(joints, verts, valid):
+    """(N, 21, 3) / (N, V, 3) right-hand arrays in slot 0 → the two-slot label schema."""
+    import numpy as np
+
+    n = joints.shape[0]
+    j = np.zeros((n, 2, 21, 3))
+    v = np.zeros((n, 2, verts.shape[1], 3))
+    j[:, 0], v[:, 0] = joints, verts
+    hv = np.zeros((n, 2), bool)
+    hv[:, 0] = valid
+    return {
+        "joints3d": j,
+        "vertices": v,
+        "hand_valid": hv,
+        "joint_valid": hv[..., None].repeat(21, -1),
+    }
+
+
+def test_reference_predictions_on_hand_made_labels():
+    import numpy as np
+    import torch
+
+    from handpose.handmodel import HandModel
+
+    hand = HandModel("open", side="right", flat_hand_mean=False, dtype=torch.float64)
+    aa = torch.tensor([[0.3, -1.2, 0.5], [2.0, 0.1, -0.4]], dtype=torch.float64)
+    t = torch.tensor([[0.1, 0.0, 0.5], [0.0, 0.05, 0.6]], dtype=torch.float64)
+    h = hand(global_orient=aa, hand_pose=torch.zeros(2, 45, dtype=torch.float64), transl=t)
+    test = _two_slot(h.joints21.numpy(), h.vertices.numpy(), [True, True])
+    train = _two_slot(h.joints21.numpy()[:1], h.vertices.numpy()[:1], [True])
+    pred = pgte.reference_predictions(train, test)
+    # the mean hand turned onto a rotated mean hand: exact, wherever it is
+    oracle = pred["mean hand, oracle rotation"]
+    np.testing.assert_allclose(oracle["joints3d"][:, 0], test["joints3d"][:, 0], atol=1e-9)
+    np.testing.assert_allclose(oracle["vertices"][:, 0], test["vertices"][:, 0], atol=1e-9)
+    # the training mean of one frame is that frame, moved to each test wrist
+    mean = pred["training mean"]["joints3d"]
+    np.testing.assert_allclose(mean[0, 0], test["joints3d"][0, 0], atol=1e-12)
+    rel = test["joints3d"][0, 0] - test["joints3d"][0, 0, :1]
+    np.testing.assert_allclose(mean[1, 0] - test["joints3d"][1, 0, :1], rel, atol=1e-12)
+    assert not np.allclose(mean[1, 0], test["joints3d"][1, 0], atol=1e-3)  # other orientation
+    # no left hands in training: the right mean mirrored in x
+    np.testing.assert_allclose(
+        mean[0, 1] - test["joints3d"][0, 1, :1], rel * [-1, 1, 1], atol=1e-12
+    )
+
+
+def test_reference_predictions_need_a_valid_training_hand():
+    import numpy as np
+
+    labels = _two_slot(np.zeros((1, 21, 3)), np.zeros((1, 5, 3)), [False])
+    with pytest.raises(HandposeError, match="no valid hands"):
+        pgte.reference_predictions(labels, labels)
