@@ -590,8 +590,7 @@ def reference_predictions(train: dict, test: dict) -> dict[str, dict]:
     wrist = gt_j[:, :, :1]
     out = {"training mean": {k: means[k][None] + wrist for k in means}}
 
-    rot = {"joints3d": np.zeros_like(gt_j), "vertices": None}
-    verts = []
+    joints, verts = [], []
     for slot, side in enumerate(("right", "left")):
         m = HandModel("open", side=side, flat_hand_mean=False, dtype=torch.float64)
         h = m(hand_pose=torch.zeros(1, 45, dtype=torch.float64))
@@ -599,10 +598,12 @@ def reference_predictions(train: dict, test: dict) -> dict[str, dict]:
         j0, v0 = j0 - j0[:1], v0 - j0[:1]
         g = torch.as_tensor(gt_j[:, slot] - wrist[:, slot])
         R = procrustes_transform(j0.expand_as(g), g).R  # (N, 3, 3)
-        rot["joints3d"][:, slot] = (j0 @ R.transpose(-1, -2)).numpy() + wrist[:, slot]
+        joints.append((j0 @ R.transpose(-1, -2)).numpy() + wrist[:, slot])
         verts.append((v0 @ R.transpose(-1, -2)).numpy() + wrist[:, slot])
-    rot["vertices"] = np.stack(verts, 1)
-    out["mean hand, oracle rotation"] = rot
+    out["mean hand, oracle rotation"] = {
+        "joints3d": np.stack(joints, 1),
+        "vertices": np.stack(verts, 1),
+    }
     return out
 
 
