@@ -13,6 +13,8 @@
      model without per-hand attention pooling, with L1 instead of the small-threshold Huber
      loss, without motion blur, with a learning rate 3× smaller (the supplement: 3e-4 vs
      1e-4), without all four (supplement Table 2; ``stages0`` is its baseline);
+   - ``layout0`` / ``layout2`` (ours, not in the paper): ``stages0`` / ``stages2`` with
+     ``model.offset_layout`` (the relative-offset heads also read the estimate's 2D layout);
 3. evaluates each checkpoint on the main-domain test split (the interhand protocol with DIR's
    numbers, :func:`handpose.training.methods.dir.evaluate_checkpoint`) and on the held-out
    domain's test split (generalisation, the supplement's Table 1 setting);
@@ -76,6 +78,8 @@ RUNS: dict[str, tuple[str, str]] = {
     "wo_motionblur": ("ablation", "w/o motion blur"),
     "wo_largelr": ("ablation", "w/o large LR (lr / 3)"),
     "wo_all": ("ablation", "w/o all"),
+    "layout0": ("offset", "initial regression + layout offset (ours)"),
+    "layout2": ("offset", "2 refinement stages + layout offset (ours)"),
 }
 RUN_LABELS = {k: v[1] for k, v in RUNS.items()}
 
@@ -156,6 +160,8 @@ def run_overrides(run: str, preset: str, sets: Sequence[str] = ()) -> list[str]:
         raise HandposeError(f"unknown DIR run {run!r}; choose from {', '.join(RUNS)}")
     if run.startswith("stages"):
         return [f"model.num_stages={run[-1]}"]
+    if run.startswith("layout"):
+        return [f"model.num_stages={run[-1]}", "model.offset_layout=true"]
     lr = load_method_config("dir", preset, list(sets)).train.lr
     parts = {
         "wo_attn": ["model.attention_pooling=false"],
@@ -410,8 +416,30 @@ def reference_metrics(data: str | os.PathLike, intaghand_root: str = "wrist") ->
     }
 
 
+def zero_offset_mrrpe(data: str | os.PathLike, split: str = "test") -> float | None:
+    """MRRPE (mm) of always predicting a zero right − left wrist offset, on the frames where
+    :class:`~handpose.models.dir.evaluation.DIREvaluator` measures ``mrrpe_offset``
+    (interacting, both wrists valid): the mean wrist-to-wrist distance. None without such
+    frames. What an offset head that has learnt nothing from the image scores."""
+    import numpy as np
+
+    from handpose.formats.shards import open_shards
+
+    ds = open_shards(data)
+    dists = []
+    for i in range(len(ds.split(split))):
+        s = ds.get(split, i)
+        hv = np.asarray(s["hand_valid"], bool)
+        jv = np.asarray(s["joint_valid"], bool)
+        if hv.all() and jv[:, 0].all() and bool(s.get("interacting", True)):
+            j3 = np.asarray(s["joints3d"], np.float64)
+            dists.append(float(np.linalg.norm(j3[0, 0] - j3[1, 0])))
+    return 1000.0 * float(np.mean(dists)) if dists else None
+
+
 def load_references(out: Path, meta: dict) -> dict:
-    """``OUT/references.json`` ({"test": ..., "heldout": ...} of :func:`reference_metrics`),
+    """``OUT/references.json`` ({"test": ..., "heldout": ...} of :func:`reference_metrics`,
+    and "mrrpe_zero_offset" {"test": ..., "heldout": ...} of :func:`zero_offset_mrrpe`),
     computed from the experiment's data on first use and again when the data folders change;
     {} when the data is not described."""
     path = out / "references.json"
@@ -421,12 +449,16 @@ def load_references(out: Path, meta: dict) -> dict:
     paths = {k: str(data[k]["path"]) for k in ("main", "heldout")}
     if path.exists():
         cached = json.loads(path.read_text())
-        if cached.get("paths") == paths:
+        if cached.get("paths") == paths and "mrrpe_zero_offset" in cached:
             return cached
     refs = {
         "paths": paths,
         "test": reference_metrics(data["main"]["path"]),
         "heldout": reference_metrics(data["heldout"]["path"]),
+        "mrrpe_zero_offset": {
+            "test": zero_offset_mrrpe(data["main"]["path"]),
+            "heldout": zero_offset_mrrpe(data["heldout"]["path"]),
+        },
     }
     atomic_write_text(path, json.dumps(refs, indent=2) + "\n")
     return refs
@@ -623,6 +655,34 @@ def _table_ablation(summary: dict, preset: str) -> list[str]:
     return L
 
 
+def _table_offset(summary: dict, preset: str, refs: dict | None = None) -> list[str]:
+    """DIR's relative-offset head vs the layout offset (``model.offset_layout``), paired by
+    seed against the same number of stages with DIR's head alone."""
+    L = [
+        "| model | MPJPE all | MRRPE offset | MRRPE cameras | pen. max (mm) | inside "
+        "| Δ MRRPE offset vs DIR's head, paired | Δ MPJPE all vs DIR's head, paired | seeds |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r, base in (("stages0", None), ("layout0", "stages0"), ("stages2", None), ("layout2", "stages2")):  # fmt: skip
+        e = summary.get((preset, r))
+        if e is None:
+            L.append(f"| {RUN_LABELS[r]} | not run | | | | | | | 0 |")
+            continue
+        n, t = e["n"], e["test"]
+        ref = summary.get((preset, base)) if base else None
+        d_off = _fmt_delta(paired(e, ref, "mrrpe_offset")) if ref else "—"
+        d_mpj = _fmt_delta(paired(e, ref, "mpjpe_all")) if ref else "—"
+        cells = [
+            common.fmt_mean_std(t.get(m), n)
+            for m in ("mpjpe_all", "mrrpe_offset", "mrrpe", "penetration_max_depth")
+        ] + [common.fmt_mean_std(t.get("penetration_inside_fraction"), n, 3)]
+        L.append(f"| {RUN_LABELS[r]} | {' | '.join(cells)} | {d_off} | {d_mpj} | {n} |")
+    zero = ((refs or {}).get("mrrpe_zero_offset") or {}).get("test")
+    if zero is not None:
+        L.append(f"| *reference: zero offset (no image)* | | {zero:.2f} | | | | | | |")
+    return L
+
+
 def _table_heldout(summary: dict, preset: str, refs: dict | None = None) -> list[str]:
     L = [
         "| model | main test MPJPE | held-out MPJPE | held-out − main, paired | main MPVPE "
@@ -709,6 +769,17 @@ def write_report(
         ]
         L += ["### Supplement Table 2: ablation of the basic model", ""]
         L += _table_ablation(summary, preset) + [""]
+        if any((preset, r) in summary for r in ("layout0", "layout2")):
+            L += ["### The relative-offset head: DIR's vs the layout offset (ours)", ""]
+            L += _table_offset(summary, preset, refs) + [""]
+            L += [
+                "DIR's offset head reads globally pooled c4 features (the stages: joint tokens "
+                "without their 2D positions). `model.offset_layout` adds to every offset "
+                "estimate an MLP of the estimate's 2D layout: both hands' projected joints and "
+                "weak-perspective cameras, detached (`handpose.models.dir.network.LayoutOffset`). "
+                "The zero-offset row is what a head that ignores the image scores.",
+                "",
+            ]
         L += ["### Generalisation to an unseen rendering domain (supplement Table 1 setting)", ""]
         L += _table_heldout(summary, preset, refs) + [""]
         L += [

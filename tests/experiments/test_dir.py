@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from training.dir_data import write_two_hand_shards
 
@@ -32,8 +33,36 @@ def test_run_overrides():
     allv = run_overrides("wo_all", "cpu-small")
     assert allv[0] == "model.num_stages=0" and len(allv) == 5
     assert "loss.position_loss=l1" in allv and "data.augmentation.motion_blur_p=0.0" in allv
+    assert run_overrides("layout0", "cpu-small") == [
+        "model.num_stages=0",
+        "model.offset_layout=true",
+    ]
+    assert run_overrides("layout2", "cpu-small")[0] == "model.num_stages=2"
     with pytest.raises(HandposeError, match="unknown DIR run"):
         run_overrides("stages3", "cpu-small")
+
+
+def test_cli_run_choices_are_the_runner_runs():
+    from handpose.cli.experiment import _DIR_RUNS
+
+    assert tuple(_DIR_RUNS) == tuple(RUNS)
+
+
+def test_offset_table_pairs_each_layout_run_with_dirs_head():
+    from handpose.experiments.dir import _table_offset
+
+    def res(run, seed, mrrpe, mpjpe):
+        return {"preset": "p", "run": run, "seed": seed,
+                "test": {"mrrpe_offset": mrrpe, "mpjpe_all": mpjpe}, "heldout": {}}  # fmt: skip
+
+    s = summarize([res("stages0", 0, 150.0, 80.0), res("stages0", 1, 148.0, 82.0),
+                   res("layout0", 0, 90.0, 81.0), res("layout0", 1, 100.0, 81.0)])  # fmt: skip
+    rows = _table_offset(s, "p", {"mrrpe_zero_offset": {"test": 147.0}})
+    layout = next(r for r in rows if r.startswith("| initial regression + layout"))
+    # per seed 90 − 150 = −60 and 100 − 148 = −48; MPJPE +1 and −1
+    assert "-54.00 ± 8.49 (2/2 lower)" in layout and "+0.00 ± 1.41 (1/2 lower)" in layout
+    assert any("not run" in r for r in rows if r.startswith("| 2 refinement stages + layout"))
+    assert rows[-1].startswith("| *reference: zero offset") and "147.00" in rows[-1]
 
 
 def test_plan_and_summary():
@@ -96,4 +125,17 @@ def test_reference_metrics_rank_the_orientation_oracle_below_the_initialisation(
     meta = {"data": {"main": {"path": data}, "heldout": {"path": data}}}
     cached = load_references(tmp_path, meta)
     assert cached["test"] == cached["heldout"] and (tmp_path / "references.json").exists()
+    # the zero-offset MRRPE is the mean wrist-to-wrist distance on the frames DIR's evaluator
+    # measures (interacting, both wrists valid)
+    from handpose.experiments.dir import zero_offset_mrrpe
+    from handpose.formats.shards import open_shards
+
+    ds = open_shards(data)
+    d = []
+    for i in range(8):
+        smp = ds.get("test", i)
+        if smp["hand_valid"].all() and smp["joint_valid"][:, 0].all() and smp["interacting"]:
+            d.append(np.linalg.norm(smp["joints3d"][0, 0] - smp["joints3d"][1, 0]))
+    assert d and zero_offset_mrrpe(data) == pytest.approx(1000 * np.mean(d))
+    assert cached["mrrpe_zero_offset"]["test"] == pytest.approx(1000 * np.mean(d))
     assert load_references(tmp_path / "none", {}) == {}

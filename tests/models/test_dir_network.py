@@ -101,6 +101,30 @@ def test_basic_model_and_no_attention():
     assert len(out.estimates) == 2 and out.segmentation.shape[-1] == 4  # stride 16
 
 
+def test_layout_offset_starts_as_dirs_head_and_reads_detached_positions():
+    x = torch.randn(2, 3, 64, 64)
+    for stages in (0, 2):
+        torch.manual_seed(2)
+        dir_head = DIRNetwork({**TINY, "num_stages": stages}).eval()
+        torch.manual_seed(2)
+        ours = DIRNetwork({**TINY, "num_stages": stages, "offset_layout": True}).eval()
+        missing = ours.load_state_dict(dir_head.state_dict(), strict=False).missing_keys
+        assert missing and all("layout" in k for k in missing)
+        with torch.no_grad():
+            a, b = dir_head(x), ours(x)
+        # the layout MLP's last layer starts at zero: the same offsets as DIR's head alone
+        assert torch.equal(a.offset, b.offset) and torch.equal(a.final.joints, b.final.joints)
+        ours.train()
+        ours(x).estimates[0].offset.sum().backward()
+        # the offset loss trains the layout MLP but does not reach the hands' regression
+        # through the (detached) 2D layout; DIR's own offset head shares no weights with it
+        assert ours.initial_layout.mlp[-1].weight.grad.abs().sum() > 0
+        assert all(fc.weight.grad is None for fc in ours.initial.fc)
+        if stages:
+            assert all(s.layout is not None for s in ours.stages)
+    assert DIRConfig().offset_layout is False  # DIR's head is the paper preset's
+
+
 def test_camera_frame_agrees_with_the_weak_camera_on_the_model_plane():
     """cam_crop_to_full places the model so that points with model z = 0 project where the
     weak-perspective camera puts them."""

@@ -35,6 +35,12 @@ class DIRConfig:
         projection_thresholds: bone projection radius in cells, per stage.
         attention_pooling: per-hand spatial-attention pooling in the initial regression
             (False: global average pooling shared by both hands; supplement Table 2 "w/o Attn").
+        offset_layout: ours, not DIR's. Every relative-offset estimate (the initial one and
+            each stage's) adds an MLP of the estimate's 2D layout: both hands' projected joints
+            and weak-perspective cameras (detached), which is where the two hands are in the
+            crop and how large. DIR's offset reads globally pooled c4 features (and, in the
+            stages, joint tokens without their 2D positions); on the ``twohand`` data that head
+            predicts the zero offset (docs/results/dir.md). False: DIR's heads alone.
         heads: segmentation and dense-correspondence heads after the last stage.
         hand_model: "open", "mano" or a model file.
         num_pca: finger-pose PCA components (45).
@@ -54,6 +60,7 @@ class DIRConfig:
     mlp_ratio: float = 2.0
     projection_thresholds: tuple[float, ...] = (1.0, 2.0)
     attention_pooling: bool = True
+    offset_layout: bool = False
     heads: bool = True
     hand_model: str = "open"
     num_pca: int = 45

@@ -21,7 +21,8 @@ in ../shared/reference/vision_methods.md §2.3 and the supplement §1
       (wrist-relative joints ÷ 0.15 m ± offset/2, right +, left −);
    e. *inter-hand*: the 4-layer transformer over the 42 tokens → 64-D (:mod:`.transformer`);
    f. *regression*: per hand Linear(21·64 + D → D) gives a **new** MANO vector (not a
-      residual), Linear(2·21·64 + 3 → 3) a new offset;
+      residual), Linear(2·21·64 + 3 → 3) a new offset (with ``offset_layout``, ours, plus
+      :class:`LayoutOffset` of the estimate being refined; also added to the initial offset);
    g. *3D→2D bone projection* of the 64-D joint features at the new estimate's projected joints,
       one channel block per bone and hand (:mod:`.projection`), a 3×3 conv to F;
    h. *feature enhancement*: Residual(concat(fused, projected), 2F → F) → the next stage's input.
@@ -40,7 +41,7 @@ regression alone, without heads.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -61,7 +62,14 @@ from handpose.models.dir.projection import BoneProjection
 from handpose.models.dir.transformer import InterHandTransformer
 from handpose.models.heads.sampling import sample_points
 
-__all__ = ["Residual", "InitialRegressor", "RefinementStage", "DIROutput", "DIRNetwork"]
+__all__ = [
+    "Residual",
+    "LayoutOffset",
+    "InitialRegressor",
+    "RefinementStage",
+    "DIROutput",
+    "DIRNetwork",
+]
 
 _STRIDES = (8, 16, 32)
 
@@ -108,6 +116,38 @@ def _start_as_identity_on_tail(linear: nn.Linear, tail: int) -> None:
     with torch.no_grad():
         linear.weight[:, -tail:].copy_(torch.eye(linear.out_features, tail))
         linear.bias.zero_()
+
+
+class LayoutOffset(nn.Module):
+    """The offset correction of ``DIRConfig.offset_layout`` (ours): an MLP of an estimate's
+    2D layout, both hands' projected joints (B, 2, 21, 2) and cameras (B, 2, 3), detached, →
+    (B, 3) in units of 0.15 m, added to DIR's offset. Its last layer starts at zero, so a new
+    network predicts what DIR's head alone would.
+
+    Why: the offset's x and y are where the wrists are in the crop divided by how large the
+    hands appear, and its depth follows from their relative apparent sizes; globally pooled
+    features keep little of either. On the ``twohand`` training labels an MLP of the true 2D
+    joints alone reaches 64 mm MRRPE against 147 mm for the zero offset.
+    """
+
+    def __init__(self, hidden: int = 256) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(
+            nn.Linear(2 * 21 * 2 + 2 * 3, hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, 3),
+        )
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def forward(self, est: HandsEstimate) -> Tensor:
+        B = est.joints_uv.shape[0]
+        layout = torch.cat(
+            [est.joints_uv.detach().reshape(B, -1), est.camera.detach().reshape(B, -1)], -1
+        )
+        return self.mlp(layout)
 
 
 class InitialRegressor(nn.Module):
@@ -179,6 +219,7 @@ class RefinementStage(nn.Module):
             _start_as_identity_on_tail(reg, vector_size)
         self.offset = nn.Linear(2 * 21 * Jo + 3, 3)
         _start_as_identity_on_tail(self.offset, 3)
+        self.layout = LayoutOffset() if cfg.offset_layout else None
         self.projection = BoneProjection(Jo, Fc, threshold)
         self.enhance = Residual(2 * Fc, Fc)
 
@@ -211,6 +252,8 @@ class RefinementStage(nn.Module):
             1,
         )
         offset = self.offset(torch.cat([tokens.reshape(B, -1), est.offset], -1))
+        if self.layout is not None:  # the layout of the estimate being refined
+            offset = offset + self.layout(est)
         return vec, offset
 
 
@@ -276,6 +319,7 @@ class DIRNetwork(nn.Module):
         self.decoder = ManoVectorDecoder(cfg.hand_model, cfg.num_pca, cfg.camera_init)
         D = self.decoder.size
         self.initial = InitialRegressor(c4, self.decoder.initial_vector(), cfg.attention_pooling)
+        self.initial_layout = LayoutOffset() if cfg.offset_layout else None
         prev, skips = c4, (c3, c2)
         stages = []
         for k in range(cfg.num_stages):
@@ -316,6 +360,8 @@ class DIRNetwork(nn.Module):
         vec, offset = self.initial(c4)
         last = not self.stages
         est = self.decoder(vec, offset, vertices=with_vertices or last)
+        if self.initial_layout is not None:  # the offset does not enter the decoding
+            est = replace(est, offset=offset + self.initial_layout(est))
         estimates = [est]
         prev: Tensor = c4
         for k, (stage, skip) in enumerate(zip(self.stages, (c3, c2))):
