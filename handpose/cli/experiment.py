@@ -31,7 +31,7 @@ _EHPE_TABLES = ("1", "2", "3", "4", "5", "6", "fig1")
 
 _DIR_RUNS = (
     "stages0", "stages1", "stages2", "wo_attn", "wo_smoothl1", "wo_motionblur", "wo_largelr",
-    "wo_all", "layout0", "layout2",
+    "wo_all", "layout0", "layout2", "where0", "where2",
 )  # fmt: skip
 
 

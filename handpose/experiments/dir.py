@@ -15,6 +15,8 @@
      1e-4), without all four (supplement Table 2; ``stages0`` is its baseline);
    - ``layout0`` / ``layout2`` (ours, not in the paper): ``stages0`` / ``stages2`` with
      ``model.offset_layout`` (the relative-offset heads also read the estimate's 2D layout);
+     ``where0`` / ``where2``: the same plus ``model.position_pooling`` (the attention-pooled
+     features carry each hand's attention centroid);
 3. evaluates each checkpoint on the main-domain test split (the interhand protocol with DIR's
    numbers, :func:`handpose.training.methods.dir.evaluate_checkpoint`) and on the held-out
    domain's test split (generalisation, the supplement's Table 1 setting);
@@ -80,6 +82,8 @@ RUNS: dict[str, tuple[str, str]] = {
     "wo_all": ("ablation", "w/o all"),
     "layout0": ("offset", "initial regression + layout offset (ours)"),
     "layout2": ("offset", "2 refinement stages + layout offset (ours)"),
+    "where0": ("offset", "initial regression + position pooling + layout offset (ours)"),
+    "where2": ("offset", "2 refinement stages + position pooling + layout offset (ours)"),
 }
 RUN_LABELS = {k: v[1] for k, v in RUNS.items()}
 
@@ -162,6 +166,12 @@ def run_overrides(run: str, preset: str, sets: Sequence[str] = ()) -> list[str]:
         return [f"model.num_stages={run[-1]}"]
     if run.startswith("layout"):
         return [f"model.num_stages={run[-1]}", "model.offset_layout=true"]
+    if run.startswith("where"):
+        return [
+            f"model.num_stages={run[-1]}",
+            "model.position_pooling=true",
+            "model.offset_layout=true",
+        ]
     lr = load_method_config("dir", preset, list(sets)).train.lr
     parts = {
         "wo_attn": ["model.attention_pooling=false"],
@@ -663,7 +673,9 @@ def _table_offset(summary: dict, preset: str, refs: dict | None = None) -> list[
         "| Δ MRRPE offset vs DIR's head, paired | Δ MPJPE all vs DIR's head, paired | seeds |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for r, base in (("stages0", None), ("layout0", "stages0"), ("stages2", None), ("layout2", "stages2")):  # fmt: skip
+    rows = (("stages0", None), ("layout0", "stages0"), ("where0", "stages0"),
+            ("stages2", None), ("layout2", "stages2"), ("where2", "stages2"))  # fmt: skip
+    for r, base in rows:
         e = summary.get((preset, r))
         if e is None:
             L.append(f"| {RUN_LABELS[r]} | not run | | | | | | | 0 |")
@@ -769,15 +781,16 @@ def write_report(
         ]
         L += ["### Supplement Table 2: ablation of the basic model", ""]
         L += _table_ablation(summary, preset) + [""]
-        if any((preset, r) in summary for r in ("layout0", "layout2")):
+        if any((preset, r) in summary for r in ("layout0", "layout2", "where0", "where2")):
             L += ["### The relative-offset head: DIR's vs the layout offset (ours)", ""]
             L += _table_offset(summary, preset, refs) + [""]
             L += [
                 "DIR's offset head reads globally pooled c4 features (the stages: joint tokens "
                 "without their 2D positions). `model.offset_layout` adds to every offset "
                 "estimate an MLP of the estimate's 2D layout: both hands' projected joints and "
-                "weak-perspective cameras, detached (`handpose.models.dir.network.LayoutOffset`). "
-                "The zero-offset row is what a head that ignores the image scores.",
+                "weak-perspective cameras, detached (`handpose.models.dir.network.LayoutOffset`); "
+                "`model.position_pooling` appends each hand's attention centroid to its pooled "
+                "features. The zero-offset row is what a head that ignores the image scores.",
                 "",
             ]
         L += ["### Generalisation to an unseen rendering domain (supplement Table 1 setting)", ""]

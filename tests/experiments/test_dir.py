@@ -38,6 +38,11 @@ def test_run_overrides():
         "model.offset_layout=true",
     ]
     assert run_overrides("layout2", "cpu-small")[0] == "model.num_stages=2"
+    assert run_overrides("where0", "cpu-small") == [
+        "model.num_stages=0",
+        "model.position_pooling=true",
+        "model.offset_layout=true",
+    ]
     with pytest.raises(HandposeError, match="unknown DIR run"):
         run_overrides("stages3", "cpu-small")
 

@@ -125,6 +125,34 @@ def test_layout_offset_starts_as_dirs_head_and_reads_detached_positions():
     assert DIRConfig().offset_layout is False  # DIR's head is the paper preset's
 
 
+def test_position_pooling_appends_the_attention_centroid():
+    from handpose.models.dir.network import InitialRegressor, _cell_centres
+
+    # a 2 × 4 map: cell centres at u = ±1/4, ±3/4 and v = ±1/2 (normalised crop coordinates,
+    # ±1 = the crop edges, pixel centres at (2u + 1)/S − 1)
+    c = _cell_centres(torch.zeros(1, 1, 2, 4))
+    assert c.tolist() == [[-0.75, -0.5], [-0.25, -0.5], [0.25, -0.5], [0.75, -0.5],
+                          [-0.75, 0.5], [-0.25, 0.5], [0.25, 0.5], [0.75, 0.5]]  # fmt: skip
+    head = InitialRegressor(3, torch.zeros(5), attention=True, position=True)
+    with torch.no_grad():  # hand 0 attends to channel 0, hand 1 to channel 1, sharply
+        head.attention.weight.zero_()
+        head.attention.bias.fill_(-50.0)
+        head.attention.weight[0, 0] = head.attention.weight[1, 1] = 100.0
+    c4 = torch.zeros(1, 3, 2, 4)
+    c4[0, 0, 1, 2] = 1.0  # hand 0 at row 1, column 2 → (0.25, 0.5)
+    c4[0, 1, 0, 0] = 1.0  # hand 1 at row 0, column 0 → (−0.75, −0.5)
+    seen = []
+    for fc in head.fc:
+        fc.register_forward_hook(lambda m, inp, out, seen=seen: seen.append(inp[0]))
+    head(c4)
+    assert seen[0][0, -2:].tolist() == pytest.approx([0.25, 0.5], abs=1e-6)
+    assert seen[1][0, -2:].tolist() == pytest.approx([-0.75, -0.5], abs=1e-6)
+    net = DIRNetwork({**TINY, "num_stages": 0, "position_pooling": True}).eval()
+    with torch.no_grad():
+        assert net(torch.randn(1, 3, 64, 64)).final.joints.shape == (1, 2, 21, 3)
+    assert DIRConfig().position_pooling is False
+
+
 def test_camera_frame_agrees_with_the_weak_camera_on_the_model_plane():
     """cam_crop_to_full places the model so that points with model z = 0 project where the
     weak-perspective camera puts them."""

@@ -35,6 +35,10 @@ class DIRConfig:
         projection_thresholds: bone projection radius in cells, per stage.
         attention_pooling: per-hand spatial-attention pooling in the initial regression
             (False: global average pooling shared by both hands; supplement Table 2 "w/o Attn").
+        position_pooling: ours, not DIR's. Each hand's attention-pooled features also carry the
+            centroid of its attention map (normalised crop coordinates): where the hand is.
+            An average pool keeps little of that, and the weak-perspective camera's translation
+            and the offset need it (docs/results/dir.md). False: DIR's pooling.
         offset_layout: ours, not DIR's. Every relative-offset estimate (the initial one and
             each stage's) adds an MLP of the estimate's 2D layout: both hands' projected joints
             and weak-perspective cameras (detached), which is where the two hands are in the
@@ -60,6 +64,7 @@ class DIRConfig:
     mlp_ratio: float = 2.0
     projection_thresholds: tuple[float, ...] = (1.0, 2.0)
     attention_pooling: bool = True
+    position_pooling: bool = False
     offset_layout: bool = False
     heads: bool = True
     hand_model: str = "open"

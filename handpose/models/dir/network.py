@@ -118,6 +118,15 @@ def _start_as_identity_on_tail(linear: nn.Linear, tail: int) -> None:
         linear.bias.zero_()
 
 
+def _cell_centres(x: Tensor) -> Tensor:
+    """(h·w, 2) centres (u, v) of the cells of a (B, C, h, w) map in normalised crop
+    coordinates (±1 = the crop edges, the convention of ``joints_uv``), row-major."""
+    h, w = x.shape[-2:]
+    v = (torch.arange(h, dtype=x.dtype, device=x.device) + 0.5) * (2.0 / h) - 1.0
+    u = (torch.arange(w, dtype=x.dtype, device=x.device) + 0.5) * (2.0 / w) - 1.0
+    return torch.stack([u.expand(h, w), v[:, None].expand(h, w)], -1).reshape(h * w, 2)
+
+
 class LayoutOffset(nn.Module):
     """The offset correction of ``DIRConfig.offset_layout`` (ours): an MLP of an estimate's
     2D layout, both hands' projected joints (B, 2, 21, 2) and cameras (B, 2, 3), detached, →
@@ -157,13 +166,19 @@ class InitialRegressor(nn.Module):
         channels: c4 channels.
         init_vector: (D,) the MANO vector at initialisation.
         attention: per-hand spatial-attention pooling (False: shared global average pooling).
+        position: ``DIRConfig.position_pooling`` (ours): each hand's pooled features also carry
+            the centroid of its attention map, normalised crop coordinates.
     """
 
-    def __init__(self, channels: int, init_vector: Tensor, attention: bool = True) -> None:
+    def __init__(
+        self, channels: int, init_vector: Tensor, attention: bool = True, position: bool = False
+    ) -> None:
         super().__init__()
         D = int(init_vector.numel())
         self.attention = nn.Conv2d(channels, 2, 1) if attention else None
-        self.fc = nn.ModuleList(nn.Linear(channels, D) for _ in range(2))
+        self.position = position
+        extra = 2 if position else 0
+        self.fc = nn.ModuleList(nn.Linear(channels + extra, D) for _ in range(2))
         for fc in self.fc:
             _start_at(fc, init_vector)
         self.offset = nn.Linear(channels, 3)
@@ -174,9 +189,14 @@ class InitialRegressor(nn.Module):
         if self.attention is not None:
             a = torch.sigmoid(self.attention(c4)).flatten(2)  # (B, 2, hw)
             f = c4.flatten(2)  # (B, C, hw)
-            hands = (a @ f.transpose(1, 2)) / a.sum(-1, keepdim=True).clamp_min(1e-6)  # (B, 2, C)
+            mass = a.sum(-1, keepdim=True).clamp_min(1e-6)
+            hands = (a @ f.transpose(1, 2)) / mass  # (B, 2, C)
+            if self.position:  # where each hand's attention lies: its centroid (B, 2, 2)
+                hands = torch.cat([hands, (a @ _cell_centres(c4)) / mass], -1)
         else:
             hands = pooled[:, None].expand(-1, 2, -1)
+            if self.position:  # a global pool has no place: the crop centre
+                hands = torch.cat([hands, hands.new_zeros(hands.shape[:2] + (2,))], -1)
         vec = torch.stack([fc(hands[:, i]) for i, fc in enumerate(self.fc)], 1)
         return vec, self.offset(pooled)
 
@@ -318,7 +338,9 @@ class DIRNetwork(nn.Module):
         c2, c3, c4 = self.backbone.channels
         self.decoder = ManoVectorDecoder(cfg.hand_model, cfg.num_pca, cfg.camera_init)
         D = self.decoder.size
-        self.initial = InitialRegressor(c4, self.decoder.initial_vector(), cfg.attention_pooling)
+        self.initial = InitialRegressor(
+            c4, self.decoder.initial_vector(), cfg.attention_pooling, cfg.position_pooling
+        )
         self.initial_layout = LayoutOffset() if cfg.offset_layout else None
         prev, skips = c4, (c3, c2)
         stages = []
