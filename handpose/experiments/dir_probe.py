@@ -1,0 +1,167 @@
+"""How much of DIR's relative root offset a crop's 2D hand layout determines: a probe.
+
+DIR's offset (right wrist − left wrist, metres) must come from the image. Its x and y follow
+from where the two wrists are in the crop divided by how large the hands appear, its depth
+from their relative apparent sizes. :func:`layout_probe` measures how much of it the 2D layout
+alone gives: a small MLP from both hands' 2D joints (normalised crop coordinates, ±1 = the
+crop edges) to the offset, trained on the training split and scored as MRRPE (mm) on the test
+frames where :class:`~handpose.models.dir.evaluation.DIREvaluator` scores ``mrrpe_offset``
+(interacting, both wrists valid), beside the zero offset on the same frames.
+
+The layout is either the ground truth (``checkpoint=None``: what a perfect 2D estimate would
+allow) or what a trained DIR checkpoint predicts (its final estimate's projected joints): if
+the probe on the predictions is no better than the zero offset, no offset head reading that
+layout can be, and the model's 2D localisation is what limits its MRRPE.
+
+Command (docs/results/dir_offset.md)::
+
+    python -m handpose.experiments.dir_probe --data DATA [--checkpoint CKPT] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from handpose.errors import HandposeError
+
+__all__ = ["layout_probe", "main"]
+
+
+def _layouts(data: str, split: str, checkpoint, limit: int | None, batch_size: int = 64):
+    """(n, 84) layouts, (n, 3) offsets in mm, (n,) evaluator-frame mask, over the split's
+    frames with both hands."""
+    import torch
+
+    from handpose.formats.sample import collate
+    from handpose.models.dir.mano import pixels_to_normalised
+    from handpose.training.harness import load_method_config, load_model, method_config_from_dict
+    from handpose.training.image_data import open_image_split
+
+    model = None
+    if checkpoint is not None:
+        from handpose.datasets.image_dataset import normalize_image
+
+        model, meta = load_model(checkpoint, method="dir")
+        model.eval()
+        cfg = method_config_from_dict("dir", meta["config"]).data
+    else:
+        cfg = load_method_config("dir", "cpu-small").data
+    ds = open_image_split(data, split, cfg)
+    n = len(ds) if limit is None else min(limit, len(ds))
+    X, Y, M = [], [], []
+    with torch.no_grad():
+        for start in range(0, n, batch_size):
+            b = collate([ds[i] for i in range(start, min(n, start + batch_size))])
+            hv = torch.as_tensor(b["hand_valid"]).bool()
+            jv = torch.as_tensor(b["joint_valid"]).bool()
+            both = hv.all(-1)
+            scored = both & jv[:, :, 0].all(-1)
+            if "interacting" in b:
+                scored = scored & torch.as_tensor(b["interacting"]).bool()
+            S = b["image"].shape[-1]
+            if model is None:
+                uv = pixels_to_normalised(torch.as_tensor(b["joints2d"]).float(), S)
+            else:
+                uv = model.forward_estimates(normalize_image(b["image"]))[0][-1].joints_uv
+            j3 = torch.as_tensor(b["joints3d"]).to(torch.float64)
+            X.append(uv.reshape(uv.shape[0], -1).float()[both])
+            Y.append((1000.0 * (j3[:, 0, 0] - j3[:, 1, 0])).float()[both])
+            M.append(scored[both])
+    if not X or sum(len(x) for x in X) == 0:
+        raise HandposeError(f"the {split!r} split of '{data}' has no frame with both hands.")
+    return torch.cat(X), torch.cat(Y), torch.cat(M)
+
+
+def layout_probe(
+    data: str | os.PathLike,
+    checkpoint: str | os.PathLike | None = None,
+    *,
+    steps: int = 4000,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    hidden: int = 256,
+    seed: int = 0,
+    limit: int | None = None,
+) -> dict:
+    """Train the layout → offset MLP (module docstring) and score it.
+
+    Args:
+        data: a ``twohand``-style shard folder with train and test splits.
+        checkpoint: a DIR checkpoint whose predicted 2D joints are the layout (None: the
+            ground-truth 2D joints).
+        steps, batch_size, lr, hidden, seed: the probe's Adam training (L1 loss).
+        limit: at most this many images per split (None: all).
+    Returns:
+        JSON-ready ``{"layout", "mrrpe_probe", "mrrpe_zero", "mrrpe_probe_train", "frames":
+        {"train", "test"}, "settings"}``, MRRPE in mm.
+    """
+    import torch
+
+    torch.manual_seed(seed)
+    Xtr, Ytr, _ = _layouts(str(data), "train", checkpoint, limit)
+    Xte, Yte, scored = _layouts(str(data), "test", checkpoint, limit)
+    if not scored.any():
+        raise HandposeError(f"the test split of '{data}' has no interacting frame with both hands.")
+    Xte, Yte = Xte[scored], Yte[scored]
+    net = torch.nn.Sequential(
+        torch.nn.Linear(Xtr.shape[1], hidden),
+        torch.nn.ReLU(),
+        torch.nn.Linear(hidden, hidden),
+        torch.nn.ReLU(),
+        torch.nn.Linear(hidden, 3),
+    )
+    opt = torch.optim.Adam(net.parameters(), lr)
+    g = torch.Generator().manual_seed(seed)
+    scale = 150.0  # mm: DIR's position unit
+    for _ in range(steps):
+        i = torch.randint(0, Xtr.shape[0], (batch_size,), generator=g)
+        loss = ((net(Xtr[i]) - Ytr[i]) / scale).abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        probe = (net(Xte) - Yte).norm(dim=-1).mean()
+        probe_train = (net(Xtr) - Ytr).norm(dim=-1).mean()
+    return {
+        "layout": "ground truth" if checkpoint is None else f"predicted by {checkpoint}",
+        "mrrpe_probe": float(probe),
+        "mrrpe_zero": float(Yte.norm(dim=-1).mean()),
+        "mrrpe_probe_train": float(probe_train),
+        "frames": {"train": int(Xtr.shape[0]), "test": int(Xte.shape[0])},
+        "settings": {
+            "steps": steps,
+            "batch_size": batch_size,
+            "lr": lr,
+            "hidden": hidden,
+            "seed": seed,
+            "limit": limit,
+        },  # fmt: skip
+    }
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m handpose.experiments.dir_probe", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("--data", required=True, help="twohand shard folder (train and test)")
+    p.add_argument("--checkpoint", default=None, help="DIR checkpoint (default: true 2D joints)")
+    p.add_argument("--steps", type=int, default=4000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, default=None, help="at most this many images per split")
+    args = p.parse_args(argv)
+    try:
+        res = layout_probe(
+            args.data, args.checkpoint, steps=args.steps, seed=args.seed, limit=args.limit
+        )
+    except HandposeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(res, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
