@@ -11,7 +11,8 @@ frames where :class:`~handpose.models.dir.evaluation.DIREvaluator` scores ``mrrp
 The layout is either the ground truth (``checkpoint=None``: what a perfect 2D estimate would
 allow) or what a trained DIR checkpoint predicts (its final estimate's projected joints): if
 the probe on the predictions is no better than the zero offset, no offset head reading that
-layout can be, and the model's 2D localisation is what limits its MRRPE.
+layout can be, and the model's 2D localisation is what limits its MRRPE. With a checkpoint
+the command also reports :func:`localisation`: how well the model places each hand in 2D.
 
 Command (docs/results/dir_offset.md)::
 
@@ -27,7 +28,7 @@ import sys
 
 from handpose.errors import HandposeError
 
-__all__ = ["layout_probe", "main"]
+__all__ = ["layout_probe", "localisation", "main"]
 
 
 def _layouts(data: str, split: str, checkpoint, limit: int | None, batch_size: int = 64):
@@ -142,6 +143,57 @@ def layout_probe(
     }
 
 
+def localisation(
+    data: str | os.PathLike, checkpoint: str | os.PathLike, split: str = "test"
+) -> dict:
+    """How well a DIR checkpoint places each hand in 2D (crop pixels, every valid hand of
+    ``split``), beside a constant guess: the wrist error and that of always predicting the
+    split's mean wrist position; the hand-centre (mean of the 21 joints) error and that of the
+    mean centre; the hands' 2D spread (mean joint distance from the centre: the apparent size),
+    predicted and true, and their correlation.
+
+    Returns:
+        JSON-ready ``{"wrist_px", "wrist_px_constant", "centre_px", "centre_px_constant",
+        "spread_px_pred", "spread_px_true", "spread_correlation", "hands"}``.
+    """
+    import torch
+
+    from handpose.datasets.image_dataset import normalize_image
+    from handpose.formats.sample import collate
+    from handpose.models.dir.mano import normalised_to_pixels
+    from handpose.training.harness import load_model, method_config_from_dict
+    from handpose.training.image_data import open_image_split
+
+    model, meta = load_model(checkpoint, method="dir")
+    model.eval()
+    ds = open_image_split(str(data), split, method_config_from_dict("dir", meta["config"]).data)
+    P, G, V = [], [], []
+    with torch.no_grad():
+        for start in range(0, len(ds), 64):
+            b = collate([ds[i] for i in range(start, min(len(ds), start + 64))])
+            est = model.forward_estimates(normalize_image(b["image"]))[0][-1]
+            P.append(normalised_to_pixels(est.joints_uv, b["image"].shape[-1]).double())
+            G.append(torch.as_tensor(b["joints2d"]).double())
+            V.append(torch.as_tensor(b["hand_valid"]).bool())
+    valid = torch.cat(V)
+    P, G = torch.cat(P)[valid], torch.cat(G)[valid]  # (n, 21, 2) per valid hand
+    if P.shape[0] < 2:
+        raise HandposeError(f"the {split!r} split of '{data}' has fewer than two valid hands.")
+    cp, cg = P.mean(1), G.mean(1)
+    sp = (P - cp[:, None]).norm(dim=-1).mean(-1)
+    sg = (G - cg[:, None]).norm(dim=-1).mean(-1)
+    return {
+        "wrist_px": float((P[:, 0] - G[:, 0]).norm(dim=-1).mean()),
+        "wrist_px_constant": float((G[:, 0] - G[:, 0].mean(0)).norm(dim=-1).mean()),
+        "centre_px": float((cp - cg).norm(dim=-1).mean()),
+        "centre_px_constant": float((cg - cg.mean(0)).norm(dim=-1).mean()),
+        "spread_px_pred": float(sp.mean()),
+        "spread_px_true": float(sg.mean()),
+        "spread_correlation": float(torch.corrcoef(torch.stack([sp, sg]))[0, 1]),
+        "hands": int(P.shape[0]),
+    }
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m handpose.experiments.dir_probe", description=__doc__.split("\n")[0]
@@ -156,6 +208,8 @@ def main(argv=None) -> int:
         res = layout_probe(
             args.data, args.checkpoint, steps=args.steps, seed=args.seed, limit=args.limit
         )
+        if args.checkpoint is not None:
+            res["localisation"] = localisation(args.data, args.checkpoint)
     except HandposeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

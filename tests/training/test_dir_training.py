@@ -107,3 +107,35 @@ def test_eval_cli_dispatches_dir(run, data, tmp_path, capsys):
     # the generic image evaluation also reads DIR's data section (extra keys ignored)
     out = evaluate_image_checkpoint(run["ckpt"], data, limit=4, progress=False)
     assert out["result"]["mpjpe_all"] is not None
+
+
+def test_localisation_and_the_layout_probe_of_a_checkpoint(run, data):
+    import numpy as np
+
+    from handpose.datasets.image_dataset import normalize_image
+    from handpose.experiments.dir_probe import layout_probe, localisation
+    from handpose.formats.shards import open_shards
+    from handpose.models.dir.mano import normalised_to_pixels
+
+    loc = localisation(data, run["ckpt"])
+    # the naive reference: every valid hand of the test split, the model run image by image
+    model, _ = harness.load_model(run["ckpt"], method="dir")
+    ds = open_shards(data)
+    errs, spreads = [], []
+    for i in range(len(ds.split("test"))):
+        s = ds.get("test", i)
+        img = torch.from_numpy(np.array(s["image"])).permute(2, 0, 1)[None].float() / 255
+        with torch.no_grad():
+            est = model.forward_estimates(normalize_image(img))[0][-1]
+        uv = normalised_to_pixels(est.joints_uv, 64)[0].double().numpy()
+        for h in range(2):
+            if s["hand_valid"][h]:
+                errs.append(np.linalg.norm(uv[h, 0] - s["joints2d"][h, 0]))
+                g = s["joints2d"][h]
+                spreads.append(np.linalg.norm(g - g.mean(0), axis=-1).mean())
+    assert loc["hands"] == len(errs)
+    assert loc["wrist_px"] == pytest.approx(np.mean(errs), rel=1e-4)
+    assert loc["spread_px_true"] == pytest.approx(np.mean(spreads), rel=1e-6)
+    assert -1.0 <= loc["spread_correlation"] <= 1.0
+    res = layout_probe(data, run["ckpt"], steps=20, batch_size=8)
+    assert res["layout"].startswith("predicted by") and res["mrrpe_probe"] > 0
