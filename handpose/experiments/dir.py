@@ -809,21 +809,20 @@ def write_report(
             plot_bars(summary, preset, bar)
             L += [f"![MPJPE per run, main and held-out domain]({bar.name})", ""]
     grid = doc.with_name(f"{doc.stem}_qualitative.png")
-    if qualitative:
-        ck = {}
-        for r, title in (("stages0", "initial regression"), ("stages2", "2 stages")):
-            p = sorted(out.glob(f"cpu-small/seed*/{r}/main/checkpoints/last.ckpt"))
-            if p:
-                ck[title] = p[0]
-        if ck and meta.get("data"):
-            write_qualitative_grid(ck, meta["data"]["main"]["path"], grid)
-    if grid.exists():
+    ck = {}
+    for r, title in (("stages0", "the initial regression"), ("stages2", "the 2-stage model")):
+        p = sorted(out.glob(f"cpu-small/seed*/{r}/main/checkpoints/last.ckpt"))
+        if p:
+            ck[title] = p[0]
+    if qualitative and ck and meta.get("data"):
+        write_qualitative_grid(ck, meta["data"]["main"]["path"], grid)
+    if grid.exists() and ck:
         L += [
             "## Qualitative",
             "",
             "Test images (interacting frames first): the ground truth, then the predicted meshes "
-            "of the initial regression and of the 2-stage model (seed 0, `cpu-small`), right hand "
-            "red, left hand blue (wireframes), skeletons coloured per finger.",
+            f"of {' and of '.join(ck)} (first seed, `cpu-small`), right hand red, left hand "
+            "blue (wireframes), skeletons coloured per finger.",
             "",
             f"![qualitative grid]({grid.name})",
             "",
