@@ -38,13 +38,17 @@ class DIRConfig:
         position_pooling: ours, not DIR's. Each hand's attention-pooled features also carry the
             centroid of its attention map (normalised crop coordinates): where the hand is.
             An average pool keeps little of that, and the weak-perspective camera's translation
-            and the offset need it (docs/results/dir.md). False: DIR's pooling.
+            and the offset need it. Tested only together with ``offset_layout``: no measurable
+            effect after 3 or 6 cpu-small epochs (one seed each; docs/results/dir_offset.md).
+            False: DIR's pooling.
         offset_layout: ours, not DIR's. Every relative-offset estimate (the initial one and
             each stage's) adds an MLP of the estimate's 2D layout: both hands' projected joints
             and weak-perspective cameras (detached), which is where the two hands are in the
             crop and how large. DIR's offset reads globally pooled c4 features (and, in the
             stages, joint tokens without their 2D positions); on the ``twohand`` data that head
-            predicts the zero offset (docs/results/dir.md). False: DIR's heads alone.
+            predicts the zero offset after 3 epochs (docs/results/dir_offset.md: the model's
+            2D layout is the limit, and this option did not change that). False: DIR's heads
+            alone.
         heads: segmentation and dense-correspondence heads after the last stage.
         hand_model: "open", "mano" or a model file.
         num_pca: finger-pose PCA components (45).

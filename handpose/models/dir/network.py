@@ -135,8 +135,10 @@ class LayoutOffset(nn.Module):
 
     Why: the offset's x and y are where the wrists are in the crop divided by how large the
     hands appear, and its depth follows from their relative apparent sizes; globally pooled
-    features keep little of either. On the ``twohand`` training labels an MLP of the true 2D
-    joints alone reaches 64 mm MRRPE against 147 mm for the zero offset.
+    features keep little of either. On the ``twohand`` test frames an MLP of the true 2D
+    joints alone reaches 58 mm MRRPE against 147 mm for the zero offset; with a cpu-small
+    model's *predicted* joints it reaches nothing, and this head made no measurable difference
+    after 3 or 6 epochs (one seed each; docs/results/dir_offset.md).
     """
 
     def __init__(self, hidden: int = 256) -> None:
