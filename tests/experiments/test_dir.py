@@ -48,9 +48,10 @@ def test_run_overrides():
 
 
 def test_cli_run_choices_are_the_runner_runs():
-    from handpose.cli.experiment import _DIR_RUNS
+    from handpose.cli.experiment import _DIR_PAPER_RUNS, _DIR_RUNS
+    from handpose.experiments.dir import PAPER_RUNS
 
-    assert tuple(_DIR_RUNS) == tuple(RUNS)
+    assert tuple(_DIR_RUNS) == tuple(RUNS) and tuple(_DIR_PAPER_RUNS) == PAPER_RUNS
 
 
 def test_offset_table_pairs_each_layout_run_with_dirs_head():
@@ -76,7 +77,8 @@ def test_plan_and_summary():
         "cpu-small/seed0/stages0", "cpu-small/seed0/stages2",
         "cpu-small/seed1/stages0", "cpu-small/seed1/stages2",
     ]  # fmt: skip
-    assert len(plan_runs("paper", [0])) == len(RUNS)
+    # by default the paper's runs, without our offset variants
+    assert len(plan_runs("paper", [0])) == len(RUNS) - 4 == 8
     with pytest.raises(HandposeError):
         plan_runs("cpu-small", [])
 
