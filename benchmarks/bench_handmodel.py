@@ -199,8 +199,8 @@ def random_mano_data(seed: int = 0) -> HandModelData:
 def trace_call(model: HandModel, go, hp, betas, vertices: bool):
     """The same plain call as a TorchScript graph (``torch.jit.trace``, deprecated in torch 2.x
     and not used by the layer): the Python checks are traced away, every kernel stays. What is
-    left is the layer's kernels plus the graph interpreter's per-operator cost, a floor for any
-    eager implementation of these kernels."""
+    left is the layer's kernels plus the graph interpreter's own per-operator cost: what the
+    kernels give without the Python around them."""
     import warnings
 
     def call(go, hp, betas):
@@ -307,7 +307,7 @@ def main(argv=None) -> int:
         "--no-graph",
         dest="graph",
         action="store_false",
-        help="skip the batch-1 TorchScript graph of the layer's call (the dispatch floor)",
+        help="skip timing the batch-1 call as a TorchScript graph (the layer without Python)",
     )
     p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "handmodel"))
     args = p.parse_args(argv)

@@ -390,24 +390,36 @@ def _reference_hands(R):
     return {"joints3d": np.stack(joints, 1), "vertices": np.stack(verts, 1)}
 
 
-def reference_metrics(data: str | os.PathLike, intaghand_root: str = "wrist") -> dict:
+def _split_labels(data: str | os.PathLike, split: str = "test") -> dict:
+    """The label arrays of one split, stacked (N, ...): the :data:`_REF_KEYS` and
+    ``mano_global_orient`` that the samples have (each sample is read once)."""
+    import numpy as np
+
+    from handpose.formats.shards import open_shards
+
+    ds = open_shards(data)
+    samples = [ds.get(split, i) for i in range(len(ds.split(split)))]
+    keys = [k for k in (*_REF_KEYS, "mano_global_orient") if samples and k in samples[0]]
+    return {k: np.stack([s[k] for s in samples]) for k in keys}
+
+
+def reference_metrics(
+    data: str | os.PathLike, intaghand_root: str = "wrist", *, labels: dict | None = None
+) -> dict:
     """Two predictions that do not look at the image, on the test split of ``data`` with the
     runs' protocol (interhand, IntagHand scale alignment): :data:`REFERENCES` name → metrics.
+    ``labels``: the split's arrays when already read (:func:`_split_labels`).
 
     The ``twohand`` hands have uniformly random orientations, so the initialisation is what a
     network scores before it has learnt orientation, and the orientation oracle what remains
     when only the finger articulation and shape are unknown.
     """
-    import numpy as np
     import torch
 
-    from handpose.formats.shards import open_shards
     from handpose.geometry.rotations import axis_angle_to_matrix
     from handpose.metrics.protocols import evaluate_predictions
 
-    ds = open_shards(data)
-    samples = [ds.get("test", i) for i in range(len(ds.split("test")))]
-    test = {k: np.stack([s[k] for s in samples]) for k in (*_REF_KEYS, "mano_global_orient")}
+    test = _split_labels(data) if labels is None else labels
     targets = {k: test[k] for k in _REF_KEYS}
     n = len(test["joints3d"])
     rotations = {
@@ -426,25 +438,28 @@ def reference_metrics(data: str | os.PathLike, intaghand_root: str = "wrist") ->
     }
 
 
-def zero_offset_mrrpe(data: str | os.PathLike, split: str = "test") -> float | None:
+def zero_offset_mrrpe(
+    data: str | os.PathLike, split: str = "test", *, labels: dict | None = None
+) -> float | None:
     """MRRPE (mm) of always predicting a zero right − left wrist offset, on the frames where
     :class:`~handpose.models.dir.evaluation.DIREvaluator` measures ``mrrpe_offset``
     (interacting, both wrists valid): the mean wrist-to-wrist distance. None without such
-    frames. What an offset head that has learnt nothing from the image scores."""
+    frames. What an offset head that has learnt nothing from the image scores. ``labels``:
+    the split's arrays when already read (:func:`_split_labels`)."""
     import numpy as np
 
-    from handpose.formats.shards import open_shards
-
-    ds = open_shards(data)
-    dists = []
-    for i in range(len(ds.split(split))):
-        s = ds.get(split, i)
-        hv = np.asarray(s["hand_valid"], bool)
-        jv = np.asarray(s["joint_valid"], bool)
-        if hv.all() and jv[:, 0].all() and bool(s.get("interacting", True)):
-            j3 = np.asarray(s["joints3d"], np.float64)
-            dists.append(float(np.linalg.norm(j3[0, 0] - j3[1, 0])))
-    return 1000.0 * float(np.mean(dists)) if dists else None
+    lab = _split_labels(data, split) if labels is None else labels
+    if "joints3d" not in lab:
+        return None
+    scored = lab["hand_valid"].astype(bool).all(-1) & lab["joint_valid"].astype(bool)[:, :, 0].all(
+        -1
+    )
+    if "interacting" in lab:
+        scored &= lab["interacting"].astype(bool)
+    if not scored.any():
+        return None
+    j3 = lab["joints3d"][scored].astype(np.float64)
+    return 1000.0 * float(np.linalg.norm(j3[:, 0, 0] - j3[:, 1, 0], axis=-1).mean())
 
 
 def load_references(out: Path, meta: dict) -> dict:
@@ -461,15 +476,11 @@ def load_references(out: Path, meta: dict) -> dict:
         cached = json.loads(path.read_text())
         if cached.get("paths") == paths and "mrrpe_zero_offset" in cached:
             return cached
-    refs = {
-        "paths": paths,
-        "test": reference_metrics(data["main"]["path"]),
-        "heldout": reference_metrics(data["heldout"]["path"]),
-        "mrrpe_zero_offset": {
-            "test": zero_offset_mrrpe(data["main"]["path"]),
-            "heldout": zero_offset_mrrpe(data["heldout"]["path"]),
-        },
-    }
+    refs: dict = {"paths": paths, "mrrpe_zero_offset": {}}
+    for where, key in (("test", "main"), ("heldout", "heldout")):
+        labels = _split_labels(data[key]["path"])  # each test split read once
+        refs[where] = reference_metrics(data[key]["path"], labels=labels)
+        refs["mrrpe_zero_offset"][where] = zero_offset_mrrpe(data[key]["path"], labels=labels)
     atomic_write_text(path, json.dumps(refs, indent=2) + "\n")
     return refs
 
