@@ -15,8 +15,11 @@ launches cost, take a path built for few kernels: Rodrigues as one ``sinc``/``po
 the chain on transposed 4×3 transforms (``lbs.rigid_transforms_t``: the local transforms from
 two GEMMs against constant maps and one batched multiply-add, then one batched product per
 level), homogeneous fingertip/joint points for the joints-only path, and no input reshaping.
-Its joints-only path also skins the 5 fingertips for ``joints21``, which the reference's does
-not compute.
+One hand that needs no gradient (what these timings call, under ``torch.no_grad``) runs the
+same algorithm in NumPy (``handpose/handmodel/one_hand.py``), whose operators on arrays this
+small cost a fraction of torch's dispatch; at batch 1 the torch path (what runs under autograd)
+is timed too. Its joints-only path also skins the 5 fingertips for ``joints21``, which the
+reference's does not compute.
 
 Usage:
     python benchmarks/bench_handmodel.py [--batches 1 64 1024 4096] [--seconds 1.0]
@@ -196,25 +199,7 @@ def random_mano_data(seed: int = 0) -> HandModelData:
     return HandModelData.from_arrays(arrays, side="right", name="random MANO-shaped")
 
 
-def trace_call(model: HandModel, go, hp, betas, vertices: bool):
-    """The same plain call as a TorchScript graph (``torch.jit.trace``, deprecated in torch 2.x
-    and not used by the layer): the Python checks are traced away, every kernel stays. What is
-    left is the layer's kernels plus the graph interpreter's own per-operator cost: what the
-    kernels give without the Python around them."""
-    import warnings
-
-    def call(go, hp, betas):
-        out = model(global_orient=go, hand_pose=hp, betas=betas, return_vertices=vertices)
-        return tuple(t for t in (out.vertices, out.joints, out.joints21) if t is not None)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return torch.jit.trace(call, (go, hp, betas), check_trace=False)
-
-
-def bench_model(
-    data: HandModelData, label: str, batches, seconds: float, dtype, graph: bool = False
-) -> list[dict]:
+def bench_model(data: HandModelData, label: str, batches, seconds: float, dtype) -> list[dict]:
     model = HandModel(data, dtype=dtype)
     ref = Reference(data, dtype)
     rows = []
@@ -247,21 +232,27 @@ def bench_model(
 
                 t_ref, t_ours = time_pair(theirs, ours, seconds)
                 ops = [count_ops(theirs), count_ops(ours)] if b == 1 else None
-                traced = None
-                if graph and b == 1:
-                    tr = trace_call(model, go, hp, betas, not jo)
-                    got = tr(go, hp, betas)
-                    want = ours()
-                    if (got[-1] - want.joints21).abs().max().item() > 1e-5:
-                        raise SystemExit(f"{label}: the traced call differs from the layer")
-                    t_ref2, t_tr = time_pair(
-                        theirs, lambda tr=tr, a=(go, hp, betas): tr(*a), seconds
-                    )
-                    traced = {
+                torch_path = None
+                if b == 1:  # the same call with the NumPy path off: what runs under autograd
+                    slow = HandModel(data, dtype=dtype)
+                    slow.numpy_inference = False
+
+                    def ours_torch(jo=jo, go=go, hp=hp, betas=betas, slow=slow):
+                        return slow(
+                            global_orient=go, hand_pose=hp, betas=betas, return_vertices=not jo
+                        )
+
+                    got, want = ours_torch(), ours()
+                    if (got.joints21 - want.joints21).abs().max().item() > tol:
+                        raise SystemExit(f"{label}: the NumPy and torch paths differ")
+                    t_ref2, t_torch = time_pair(theirs, ours_torch, seconds)
+                    torch_path = {
                         "reference_cpu_ms": statistics.median(t_ref2["cpu"]) * 1e3,
-                        "traced_cpu_ms": statistics.median(t_tr["cpu"]) * 1e3,
+                        "torch_path_cpu_ms": statistics.median(t_torch["cpu"]) * 1e3,
                     }
-                    traced["speedup"] = traced["reference_cpu_ms"] / traced["traced_cpu_ms"]
+                    torch_path["speedup"] = (
+                        torch_path["reference_cpu_ms"] / torch_path["torch_path_cpu_ms"]
+                    )
                 med = {
                     k: (statistics.median(t_ref[k]), statistics.median(t_ours[k])) for k in t_ref
                 }
@@ -279,7 +270,7 @@ def bench_model(
                         "calls": [len(t_ref["cpu"]), len(t_ours["cpu"])],
                         "aten_ops_per_call": ops,
                         "max_abs_diff_m": err_j if jo else err,
-                        "traced": traced,
+                        "torch_path": torch_path,
                     }
                 )
                 r = rows[-1]
@@ -303,12 +294,6 @@ def main(argv=None) -> int:
         default=1,
         help="torch CPU threads (default 1: stable timings on a shared machine)",
     )
-    p.add_argument(
-        "--no-graph",
-        dest="graph",
-        action="store_false",
-        help="skip timing the batch-1 call as a TorchScript graph (the layer without Python)",
-    )
     p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "handmodel"))
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -325,7 +310,7 @@ def main(argv=None) -> int:
     load_before = _loadavg()
     rows = []
     for label, data in models:
-        rows += bench_model(data, label, args.batches, args.seconds, dtype, args.graph)
+        rows += bench_model(data, label, args.batches, args.seconds, dtype)
 
     info = {
         "command": " ".join(
@@ -385,40 +370,35 @@ def main(argv=None) -> int:
             f"{r['mode']} | {r['batch']} | {r['reference_cpu_ms']:.3f} | {r['handpose_cpu_ms']:.3f} "
             f"| **{r['speedup']:.2f}×** | {r['reference_wall_ms']:.3f} / {r['handpose_wall_ms']:.3f} |"
         )
-    ops = [r for r in rows if r["aten_ops_per_call"]]
-    if ops:
-        lines += ["", "Operators dispatched per call at batch 1 (aten ops, views included):"]
+    one = [r for r in rows if r.get("torch_path")]
+    if one:
         lines += [
-            f"- {r['model']}, {r['mode']}: reference {r['aten_ops_per_call'][0]}, "
-            f"handpose {r['aten_ops_per_call'][1]}"
-            for r in ops
+            "",
+            "At batch 1 the rows above are the layer's NumPy path: one hand that needs no",
+            "gradient (here: `torch.no_grad`, and no input requires grad) runs the same",
+            "algorithm in NumPy (handpose/handmodel/one_hand.py), because a torch call at batch 1",
+            "costs what its operators cost to dispatch (about 2 µs each on this machine, Python",
+            "binding included), not what they compute. Under autograd, tracing, ONNX export,",
+            "torch.compile or a dispatch mode the layer runs its torch path; the same call with",
+            "the NumPy path off (`HandModel.numpy_inference = False`), timed in its own",
+            "alternating blocks against the reference:",
+            "",
+            "| model | mode | reference CPU ms | handpose torch path CPU ms | speed-up "
+            "| aten ops per call: reference / handpose torch path |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['model']} | {r['mode']} | {r['torch_path']['reference_cpu_ms']:.3f} "
+            f"| {r['torch_path']['torch_path_cpu_ms']:.3f} | **{r['torch_path']['speedup']:.2f}×** "
+            f"| {r['aten_ops_per_call'][0]} / {r['aten_ops_per_call'][1]} |"
+            for r in one
         ]
     lines += [
         "",
-        "At batch 1 both implementations are bound by per-kernel dispatch (about 2 µs per",
-        "operator on this machine, Python binding included), plus the memory-bound blend-shape",
-        "GEMV (≈ 1.5 MB of MANO-sized shape + pose-corrective basis, read once per call in",
-        "both) and the per-vertex skinning products for the full mesh.",
+        "Both the reference and handpose read the memory-bound blend-shape basis once per call",
+        "(≈ 1.5 MB of MANO-sized shape + pose-corrective basis; in the NumPy path this GEMV",
+        "takes about a quarter of the call) and do the per-vertex skinning products for the mesh.",
     ]
-    graphs = [r for r in rows if r.get("traced")]
-    if graphs:
-        lines += [
-            "",
-            "The same batch-1 call as a TorchScript graph (`torch.jit.trace` of the layer's call,",
-            "timed in its own alternating blocks against the reference; not what the layer runs:",
-            "the API is deprecated in torch 2.x). It runs the same kernels without the Python",
-            "around them (its graph interpreter has its own per-operator cost): what the layer's",
-            "kernels give once the Python is gone. At batch 1 the eager layer's remaining gap",
-            "to it is Python dispatch, about 2 µs per operator.",
-            "",
-            "| model | mode | reference CPU ms | traced handpose CPU ms | speed-up |",
-            "|---|---|---|---|---|",
-        ]
-        lines += [
-            f"| {r['model']} | {r['mode']} | {r['traced']['reference_cpu_ms']:.3f} "
-            f"| {r['traced']['traced_cpu_ms']:.3f} | **{r['traced']['speedup']:.2f}×** |"
-            for r in graphs
-        ]
     if any(not m["pose_correctives"] for m in info["models"].values()):
         lines += [
             "",

@@ -30,7 +30,11 @@ Batches below ``batch_last_from`` use :func:`~handpose.handmodel.lbs.rigid_trans
 (``_forward_small``): at batch 1 the Python around the kernels costs as much as the kernels.
 One hand (N = 1) runs the chain in level-major joint order
 (:func:`~handpose.handmodel.lbs.rigid_transforms_1`, skinning weights stored in that order):
-fewer kernels and views again (issue 16: ≥ 3× the smplx algorithm at batch 1).
+fewer kernels and views again. One hand that needs no gradient (no input requires grad, or grad
+is off) runs the same algorithm in NumPy (:mod:`handpose.handmodel.one_hand`): at batch 1 torch's
+per-operator dispatch costs more than the arithmetic (docs/benchmarks/handmodel.md). Autograd,
+tracing, ONNX export, torch.compile and dispatch modes (FLOP counters) always get the torch path;
+``numpy_inference = False`` turns the NumPy path off.
 """
 
 from __future__ import annotations
@@ -65,12 +69,18 @@ from handpose.handmodel.lbs import (
     skin_batch_last,
     skin_t,
 )
+from handpose.handmodel.one_hand import forward_one, one_hand_arrays
 
 __all__ = ["HandModel", "HandModelOutput"]
 
 _MANO_NUM_VERTICES = 778
 _NJ = 16  # MANO joints
 _NP = 16 + 21  # rest joints + OpenPose points at the head of every point set
+
+
+def _numpy(x: Tensor) -> np.ndarray:
+    """The NumPy view of a CPU tensor (detached first only when it requires grad)."""
+    return (x.detach() if x.requires_grad else x).numpy()
 
 
 def _tracing() -> bool:
@@ -168,6 +178,9 @@ class HandModel(nn.Module):
     # above ``chunk_size`` run a Python loop.
     chunk_size = 64
     batch_last_from = 8
+    # One hand (batch 1) that needs no gradient runs in NumPy (handpose/handmodel/one_hand.py):
+    # at batch 1 torch's per-operator dispatch costs more than the arithmetic. False: always torch.
+    numpy_inference = True
 
     def __init__(
         self,
@@ -252,6 +265,8 @@ class HandModel(nn.Module):
         buf("faces", data.faces, torch.long)
         buf("parents", np.asarray(self._parents), torch.long)
         buf("tip_ids", np.asarray(tip_ids), torch.long)
+        # The NumPy copies of the point sets for one hand (one_hand.py), built on first use.
+        self._one_hand: dict[str, tuple] = {}
 
     # ------------------------------------------------------------------ construction helpers
     def _point_set(self, vertex_ids: Tensor, tip_ids) -> tuple[Tensor, Tensor, Tensor]:
@@ -559,6 +574,10 @@ class HandModel(nn.Module):
             type(transl) is not Tensor or transl.dtype is not dt or transl.shape != (n, 3)
         ):
             return None
+        if n == 1 and self.numpy_inference and self._numpy_ok(go, hp, betas, transl):
+            out = self._forward_one_numpy(go, hp, betas, transl, return_vertices)
+            if out is not None:
+                return out
         b = self._buffers
         if k is not None:
             hp = hp @ b["pca_basis"]
@@ -579,6 +598,68 @@ class HandModel(nn.Module):
             joints=pts[:, :_NJ],
             joints21=pts[:, _NJ:_NP],
             global_rotations=rotations,
+        )
+
+    def _numpy_ok(self, *inputs: Tensor | None) -> bool:
+        """Whether one hand may run in NumPy (:mod:`.one_hand`): nothing needs a gradient,
+        everything is on the CPU, and nobody records or intercepts the torch operators
+        (tracing, ONNX export, torch.compile, dispatch or function modes such as FLOP
+        counters)."""
+        if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs):
+            return False
+        if inputs[0].device.type != "cpu" or self._buffers["mesh_template"].device.type != "cpu":
+            return False
+        if _tracing() or torch.compiler.is_compiling():
+            return False
+        return not (
+            torch._C._len_torch_dispatch_stack() or torch._C._is_torch_function_mode_enabled()
+        )
+
+    def _forward_one_numpy(
+        self,
+        go: Tensor,
+        hp: Tensor,
+        betas: Tensor | None,
+        transl: Tensor | None,
+        return_vertices: bool,
+    ) -> HandModelOutput | None:
+        """One hand in NumPy (:func:`.one_hand.forward_one`), the same numbers as
+        :meth:`_forward_one`; None when an input has no NumPy view (e.g. a functorch-wrapped
+        tensor), and the torch path runs instead."""
+        b = self._buffers
+        try:
+            go_, hp_ = _numpy(go), _numpy(hp)
+            betas_ = None if betas is None else _numpy(betas)[0]
+            transl_ = None if transl is None else _numpy(transl)
+        except RuntimeError:
+            return None
+        if self.num_pca_comps is not None:
+            hp_ = hp_ @ b["pca_basis"].numpy()
+        if not self.flat_hand_mean:
+            hp_ = hp_ + b["hands_mean"].numpy()
+        key = "mesh" if return_vertices else "head"
+        template = b[f"{key}_template"]
+        stamp = (template.data_ptr(), template.dtype)
+        cached = self._one_hand.get(key)
+        if cached is None or cached[0] != stamp:
+            arrays = one_hand_arrays(
+                template,
+                b[f"{key}_basis"],
+                b[f"{key}_weights_lm"],
+                self.num_betas,
+                self._has_posedirs,
+            )
+            cached = self._one_hand[key] = (stamp, arrays)
+        aa = np.concatenate([go_, hp_], axis=1).reshape(_NJ, 3)
+        pts, rotations = forward_one(aa, betas_, cached[1])
+        if transl_ is not None:
+            pts += transl_
+        pts = pts[None]  # views sliced in NumPy: cheaper than torch slicing
+        return HandModelOutput(
+            vertices=torch.from_numpy(pts[:, _NP:]) if return_vertices else None,
+            joints=torch.from_numpy(pts[:, :_NJ]),
+            joints21=torch.from_numpy(pts[:, _NJ:_NP]),
+            global_rotations=torch.from_numpy(rotations[None]),
         )
 
     def _blend(self, rot: Tensor, betas: Tensor | None, nb: int, basis: Tensor):
