@@ -6,17 +6,18 @@ compute: about 2 µs per operator on a CPU core, and the layer's one-hand path
 kernels and 30 views. A NumPy operator on an array of a few dozen numbers costs a fraction of
 that. So when nothing needs a gradient, :class:`~handpose.handmodel.layer.HandModel` runs one
 hand's forward pass here and wraps the results as tensors (no copy). The numbers are the torch
-path's (tested equal to it in float32 and float64); the only cost is memory: the blend basis is
-kept a second time, in the layout below.
+path's to float rounding (tested in float32 and float64, and against the textbook MANO forward);
+the only cost is memory: the blend basis is kept a second time, in the layout below.
 
 The algorithm is the torch path's, step by step (see :mod:`handpose.handmodel.lbs`):
 
 1. Rodrigues as ``vec(R) = vec(I) + [a·ω_i | h²·ω_i·ω_j] · C`` (:func:`~.lbs.batch_rodrigues`),
    on the 16 rotations in :data:`~.lbs.LEVEL_MAJOR` order.
-2. One blend GEMV over the layer's point set ``[16 rest joints | 21 OpenPose points | V
+2. Blend shapes over the layer's point set ``[16 rest joints | 21 OpenPose points | V
    vertices]`` (the pose-corrective constant folded into the template, see
-   ``HandModel._point_set``), stored *coordinate-major*: the output is ``[x… | y… | z…]``, so
-   that skinning below runs on contiguous rows.
+   ``HandModel._point_set``): one GEMV over the 15 non-root rotations' 135 entries, one over
+   β. The basis is stored *coordinate-major*, so the output is ``[x… | y… | z…]`` and skinning
+   below runs on contiguous rows.
 3. The kinematic chain on transposed transforms ``A_kᵀ`` (4 × 3), level by level
    (:func:`~.lbs.rigid_transforms_1`).
 4. Skinning: the blended ``A_kᵀ`` of every point as 12 rows of length P (one GEMM), applied as
