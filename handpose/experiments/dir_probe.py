@@ -31,9 +31,13 @@ from handpose.errors import HandposeError
 __all__ = ["layout_probe", "localisation", "main"]
 
 
-def _layouts(data: str, split: str, checkpoint, limit: int | None, batch_size: int = 64):
-    """(n, 84) layouts, (n, 3) offsets in mm, (n,) evaluator-frame mask, over the split's
-    frames with both hands."""
+def _scan(data: str, split: str, checkpoint, limit: int | None, batch_size: int = 64) -> dict:
+    """One pass over a split (the model, if any, runs once per image): per frame ``"uv"``
+    (n, 2, 21, 2) the layout in normalised coordinates (predicted with a checkpoint, else the
+    true 2D joints), ``"joints2d"`` (n, 2, 21, 2) the true 2D joints in crop pixels,
+    ``"size"`` the crop size, ``"offset"`` (n, 3) the true right − left root offset in mm,
+    ``"hand_valid"`` (n, 2) and ``"scored"`` (n,) the evaluator's frames (both hands, all root
+    joints valid, interacting where the data says)."""
     import torch
 
     from handpose.formats.sample import collate
@@ -52,28 +56,43 @@ def _layouts(data: str, split: str, checkpoint, limit: int | None, batch_size: i
         cfg = load_method_config("dir", "cpu-small").data
     ds = open_image_split(data, split, cfg)
     n = len(ds) if limit is None else min(limit, len(ds))
-    X, Y, M = [], [], []
+    cols: dict[str, list] = {k: [] for k in ("uv", "joints2d", "offset", "hand_valid", "scored")}
+    size = 0
     with torch.no_grad():
         for start in range(0, n, batch_size):
             b = collate([ds[i] for i in range(start, min(n, start + batch_size))])
             hv = torch.as_tensor(b["hand_valid"]).bool()
             jv = torch.as_tensor(b["joint_valid"]).bool()
-            both = hv.all(-1)
-            scored = both & jv[:, :, 0].all(-1)
+            scored = hv.all(-1) & jv[:, :, 0].all(-1)
             if "interacting" in b:
                 scored = scored & torch.as_tensor(b["interacting"]).bool()
-            S = b["image"].shape[-1]
+            size = b["image"].shape[-1]
+            j2 = torch.as_tensor(b["joints2d"]).double()
             if model is None:
-                uv = pixels_to_normalised(torch.as_tensor(b["joints2d"]).float(), S)
+                uv = pixels_to_normalised(j2.float(), size)
             else:
                 uv = model.forward_estimates(normalize_image(b["image"]))[0][-1].joints_uv
             j3 = torch.as_tensor(b["joints3d"]).to(torch.float64)
-            X.append(uv.reshape(uv.shape[0], -1).float()[both])
-            Y.append((1000.0 * (j3[:, 0, 0] - j3[:, 1, 0])).float()[both])
-            M.append(scored[both])
-    if not X or sum(len(x) for x in X) == 0:
+            cols["uv"].append(uv.float())
+            cols["joints2d"].append(j2)
+            cols["offset"].append((1000.0 * (j3[:, 0, 0] - j3[:, 1, 0])).float())
+            cols["hand_valid"].append(hv)
+            cols["scored"].append(scored)
+    if not cols["uv"]:
+        raise HandposeError(f"the {split!r} split of '{data}' is empty.")
+    out = {k: torch.cat(v) for k, v in cols.items()}
+    out["size"] = size
+    return out
+
+
+def _layouts(scan: dict, data: str, split: str):
+    """(n, 84) layouts, (n, 3) offsets in mm, (n,) evaluator-frame mask, over the scanned
+    frames with both hands."""
+    both = scan["hand_valid"].all(-1)
+    if not both.any():
         raise HandposeError(f"the {split!r} split of '{data}' has no frame with both hands.")
-    return torch.cat(X), torch.cat(Y), torch.cat(M)
+    uv = scan["uv"][both]
+    return uv.reshape(uv.shape[0], -1), scan["offset"][both], scan["scored"][both]
 
 
 def layout_probe(
@@ -97,13 +116,16 @@ def layout_probe(
         limit: at most this many images per split (None: all).
     Returns:
         JSON-ready ``{"layout", "mrrpe_probe", "mrrpe_zero", "mrrpe_probe_train", "frames":
-        {"train", "test"}, "settings"}``, MRRPE in mm.
+        {"train", "test"}, "settings"}``, MRRPE in mm; with a checkpoint also
+        ``"localisation"`` (:func:`localisation` of the test split, from the same pass; over
+        the first ``limit`` images when ``limit`` is set).
     """
     import torch
 
     torch.manual_seed(seed)
-    Xtr, Ytr, _ = _layouts(str(data), "train", checkpoint, limit)
-    Xte, Yte, scored = _layouts(str(data), "test", checkpoint, limit)
+    Xtr, Ytr, _ = _layouts(_scan(str(data), "train", checkpoint, limit), str(data), "train")
+    test = _scan(str(data), "test", checkpoint, limit)
+    Xte, Yte, scored = _layouts(test, str(data), "test")
     if not scored.any():
         raise HandposeError(f"the test split of '{data}' has no interacting frame with both hands.")
     Xte, Yte = Xte[scored], Yte[scored]
@@ -126,7 +148,7 @@ def layout_probe(
     with torch.no_grad():
         probe = (net(Xte) - Yte).norm(dim=-1).mean()
         probe_train = (net(Xtr) - Ytr).norm(dim=-1).mean()
-    return {
+    res = {
         "layout": "ground truth" if checkpoint is None else f"predicted by {checkpoint}",
         "mrrpe_probe": float(probe),
         "mrrpe_zero": float(Yte.norm(dim=-1).mean()),
@@ -141,6 +163,9 @@ def layout_probe(
             "limit": limit,
         },  # fmt: skip
     }
+    if checkpoint is not None:  # from the same pass over the test split
+        res["localisation"] = _localisation(test, str(data), "test")
+    return res
 
 
 def localisation(
@@ -150,33 +175,24 @@ def localisation(
     ``split``), beside a constant guess: the wrist error and that of always predicting the
     split's mean wrist position; the hand-centre (mean of the 21 joints) error and that of the
     mean centre; the hands' 2D spread (mean joint distance from the centre: the apparent size),
-    predicted and true, and their correlation.
+    predicted and true, and their correlation. (:func:`layout_probe` with a checkpoint returns
+    the same dictionary for the test split under ``"localisation"``, from its own pass.)
 
     Returns:
         JSON-ready ``{"wrist_px", "wrist_px_constant", "centre_px", "centre_px_constant",
         "spread_px_pred", "spread_px_true", "spread_correlation", "hands"}``.
     """
+    return _localisation(_scan(str(data), split, checkpoint, None), str(data), split)
+
+
+def _localisation(scan: dict, data: str, split: str) -> dict:
     import torch
 
-    from handpose.datasets.image_dataset import normalize_image
-    from handpose.formats.sample import collate
     from handpose.models.dir.mano import normalised_to_pixels
-    from handpose.training.harness import load_model, method_config_from_dict
-    from handpose.training.image_data import open_image_split
 
-    model, meta = load_model(checkpoint, method="dir")
-    model.eval()
-    ds = open_image_split(str(data), split, method_config_from_dict("dir", meta["config"]).data)
-    P, G, V = [], [], []
-    with torch.no_grad():
-        for start in range(0, len(ds), 64):
-            b = collate([ds[i] for i in range(start, min(len(ds), start + 64))])
-            est = model.forward_estimates(normalize_image(b["image"]))[0][-1]
-            P.append(normalised_to_pixels(est.joints_uv, b["image"].shape[-1]).double())
-            G.append(torch.as_tensor(b["joints2d"]).double())
-            V.append(torch.as_tensor(b["hand_valid"]).bool())
-    valid = torch.cat(V)
-    P, G = torch.cat(P)[valid], torch.cat(G)[valid]  # (n, 21, 2) per valid hand
+    valid = scan["hand_valid"]
+    P = normalised_to_pixels(scan["uv"], scan["size"]).double()[valid]  # (n, 21, 2) per hand
+    G = scan["joints2d"][valid]
     if P.shape[0] < 2:
         raise HandposeError(f"the {split!r} split of '{data}' has fewer than two valid hands.")
     cp, cg = P.mean(1), G.mean(1)
@@ -208,8 +224,6 @@ def main(argv=None) -> int:
         res = layout_probe(
             args.data, args.checkpoint, steps=args.steps, seed=args.seed, limit=args.limit
         )
-        if args.checkpoint is not None:
-            res["localisation"] = localisation(args.data, args.checkpoint)
     except HandposeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

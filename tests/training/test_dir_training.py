@@ -139,3 +139,5 @@ def test_localisation_and_the_layout_probe_of_a_checkpoint(run, data):
     assert -1.0 <= loc["spread_correlation"] <= 1.0
     res = layout_probe(data, run["ckpt"], steps=20, batch_size=8)
     assert res["layout"].startswith("predicted by") and res["mrrpe_probe"] > 0
+    # the probe's localisation comes from its own single pass over the test split
+    assert res["localisation"] == pytest.approx(loc, rel=1e-6)
