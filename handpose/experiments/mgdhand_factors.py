@@ -334,8 +334,10 @@ def write_factors_report(
     if any(r["n"] for r in rows):
         plot_factors(rows, fig, factors)
     seeds = meta.get("seeds", [])
-    planned = len(plan_factor_runs(seeds, factors)) if seeds else 0
-    finished = len(_collect(out))
+    specs = plan_factor_runs(seeds, factors) if seeds else []
+    found = _collect(out)  # the base may link to a whole comparison: count the planned runs
+    planned = len(specs)
+    finished = sum((sp.level, sp.name, sp.seed) in found for sp in specs)
     L = [
         "# MGDHand: what makes distillation matter (factor study)",
         "",

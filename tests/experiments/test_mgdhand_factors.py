@@ -89,9 +89,11 @@ def test_report_and_vihand_extrapolation(tmp_path):
             pct = -5.0 - 10.0 * math.log10(frames / 12_000)  # Δ % grows with data
             _write(out, level, seed, "none_imu7", 10.0)
             _write(out, level, seed, "mgdistill_imu7", 10.0 * (1 + pct / 100))
+    _write(out, "base", 0, "none_imu3", 12.0)  # a linked comparison's run, not the study's
     (out / "experiment.json").write_text(json.dumps({"seeds": [0, 1], "preset": "tiny"}))
     doc = tmp_path / "factors.md"
     text = write_factors_report(out, doc)
+    assert "from 12 of 40 planned runs" in text  # 2 seeds × (5 teachers + 5 none + 10 MGD)
     assert doc.with_suffix(".png").stat().st_size > 0
     assert "**Partial:**" in text
     assert "-10.0 percentage points per tenfold data" in text.replace("−", "-")
