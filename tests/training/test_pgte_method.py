@@ -86,3 +86,32 @@ def test_cli_train_and_eval(video, tmp_path, capsys):
     res = json.loads(js.read_text())
     assert res["protocol"] == "hanco" and res["smoothing"]["min_cutoff"] == 0.5
     assert "| mpjpe (mm) |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("variant", ["pgte", "vibe"])
+def test_pretrained_patch_embedding_trains_reloads_and_exports(video, tmp_path, variant):
+    """``model.patch_embed`` / ``vibe.patch_embed``: EfficientNet-Lite0's ImageNet stages up to
+    stride 8 as the ViT's patch embedding; trained, its weights and BatchNorm statistics are
+    the checkpoint's (not the ImageNet file's) after reloading."""
+    from handpose.models.backbones import create_backbone
+
+    sets = [f"variant={variant}", "train.threads=1", "train.epochs=1"]
+    sets += ["model.patch_embed=efficientnet_lite0", "vibe.patch_embed=efficientnet_lite0"]
+    cfg = harness.load_method_config("pgte", "tiny", sets)
+    paths = harness.train("pgte", cfg, video, tmp_path / "run")
+    model, _ = harness.load_model(paths["main"])
+    state = torch.load(paths["main"], map_location="cpu", weights_only=True)["state_dict"]
+    emb = model.backbone.patch_embed
+    key = next(k for k in state if k.endswith("backbone.patch_embed.bn1.running_mean"))
+    assert torch.equal(emb.bn1.running_mean, state[key])
+    imagenet = create_backbone("efficientnet_lite0", weights="imagenet", strides=(8,))
+    assert not torch.equal(emb.bn1.running_mean, imagenet.body.bn1.running_mean)  # trained
+    x = torch.zeros(1, 2, 3, 32, 32)
+    K = torch.tensor([[51.2, 0, 15.5], [0, 51.2, 15.5], [0, 0, 1]]).expand(1, 2, 3, 3)
+    out = model(x, K, torch.full((1, 2), 0.5))
+    assert torch.isfinite(out.joints3d).all()
+    if variant == "pgte":
+        from handpose.cli import main
+
+        args = ["export", "onnx", "--checkpoint", str(paths["main"]), "--out"]
+        assert main([*args, str(tmp_path / "pgte.onnx")]) == 0  # onnxruntime parity-checked

@@ -152,8 +152,12 @@ class ViT(nn.Module):
             patch_embed = PaddedPatchEmbed(patch_size, in_chans, embed_dim, ratio)
             self.grid = patch_embed.grid(*self.img_size)
         else:
+            # eval mode: a training-mode probe would move BatchNorm running statistics
+            # (e.g. a pretrained convolutional embedding's) towards an all-zero image
+            was_training = patch_embed.training
             with torch.no_grad():
-                probe = patch_embed(torch.zeros(1, in_chans, *self.img_size))
+                probe = patch_embed.eval()(torch.zeros(1, in_chans, *self.img_size))
+            patch_embed.train(was_training)
             if probe.ndim != 4 or probe.shape[1] != embed_dim:
                 raise HandposeError(
                     f"patch_embed must map (B, {in_chans}, H, W) to (B, {embed_dim}, Hp, Wp), "

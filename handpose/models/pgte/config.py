@@ -15,6 +15,13 @@ PLANES = ("tri", "single")
 AGGREGATES = ("sum", "mean", "concat")
 
 
+def _check_patch_embed(kind: str) -> None:
+    from handpose.models.pgte.embed import PATCH_EMBEDS
+
+    if kind not in PATCH_EMBEDS:
+        raise ValueError(f"patch_embed must be one of {PATCH_EMBEDS}, got {kind!r}")
+
+
 @dataclass(frozen=True)
 class PGTENetConfig:
     """The PGTE network.
@@ -28,6 +35,12 @@ class PGTENetConfig:
             (ViTPose-B, 12 heads, MLP ratio 4).
         stem_channels: channels of the first conv of the patch embedding **[S]**: 64
             (Table 1: 7×7/4 → 64, padding 2; 3×3/2 → embed_dim, padding 1).
+        patch_embed: "conv" (**[S]**, Table 1's two convolutions) or a backbone name
+            (:data:`~handpose.models.pgte.embed.PATCH_EMBEDS`): its pretrained stages up to
+            stride 8 and a 1×1 conv (:class:`~handpose.models.pgte.embed.PretrainedPatchEmbed`;
+            our option for CPU presets, where the ViT cannot start from ViTPose's weights).
+        patch_weights: the backbone's weights when ``patch_embed`` is one ("imagenet", a
+            local file, or None: random).
         drop_path_rate: stochastic depth of the ViT blocks.
         num_deconv: 2× transposed convolutions from the ViT's stride-8 grid to the heatmaps
             (0: heatmaps at stride 8, i.e. 32×32 at 256 px, SAR's heatmap size).
@@ -64,6 +77,8 @@ class PGTENetConfig:
     num_heads: int = 12
     mlp_ratio: float = 4.0
     stem_channels: int = 64
+    patch_embed: str = "conv"
+    patch_weights: str | None = "imagenet"
     drop_path_rate: float = 0.0
     num_deconv: int = 0
     head_channels: int = 128
@@ -98,6 +113,7 @@ class PGTENetConfig:
             raise ValueError("depth_range, temperature and bone_length must be > 0")
         if self.prior_sigma < 0 or self.plane_spread <= 0:
             raise ValueError("prior_sigma must be ≥ 0 and plane_spread > 0")
+        _check_patch_embed(self.patch_embed)
         if self.planes not in PLANES:
             raise ValueError(f"planes must be one of {PLANES}, got {self.planes!r}")
         if self.aggregate not in AGGREGATES:
@@ -120,7 +136,7 @@ class VibeNetConfig:
 
     Attributes:
         hand_model, image_size, embed_dim, depth, num_heads, mlp_ratio, stem_channels,
-        drop_path_rate: as :class:`PGTENetConfig`.
+        patch_embed, patch_weights, drop_path_rate: as :class:`PGTENetConfig`.
         feature_dim: per-frame feature width after pooling.
         gru_hidden, gru_layers: the GRU.
         window: frames per window T.
@@ -135,6 +151,8 @@ class VibeNetConfig:
     num_heads: int = 12
     mlp_ratio: float = 4.0
     stem_channels: int = 64
+    patch_embed: str = "conv"
+    patch_weights: str | None = "imagenet"
     drop_path_rate: float = 0.0
     feature_dim: int = 1024
     gru_hidden: int = 1024
@@ -152,3 +170,4 @@ class VibeNetConfig:
                 raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
         if self.embed_dim % self.num_heads:
             raise ValueError("embed_dim must be divisible by num_heads")
+        _check_patch_embed(self.patch_embed)

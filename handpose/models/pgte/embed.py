@@ -24,15 +24,36 @@ is centred on layer-1 cell 2j): 2.5 px above-left of the ``(j + ½)·8 − ½`` 
 
 The transformer blocks are :class:`handpose.models.backbones.vit.ViT`'s (pre-LN, fused SDPA
 attention), built with ``patch_embed=ConvPatchEmbed(...)`` and ``pos_embed=False``.
+
+**A pretrained convolutional embedding (our option, not the paper's).** The paper's ViTPose-B
+starts from pretrained weights; on CPU we can only train a small ViT from scratch, and a
+from-scratch ``cpu-small`` PGTE did not learn the hand (docs/results/pgte.md). EHPE's and
+DIR's CPU presets needed ImageNet weights to learn. :class:`PretrainedPatchEmbed` keeps the
+supplement's idea (convolutions in place of the patch embedding and of the position encoding,
+zero padding as the positional cue) but makes the convolutions the first stages of a registry
+backbone with local ImageNet weights (``efficientnet_lite0``: its stem and blocks up to stride
+8), followed by a 1×1 convolution to the token width. The token grid is the same as
+:class:`ConvPatchEmbed`'s for inputs that are multiples of 8 (stride 8; token (i, j) centred on
+pixel ``(8j, 8i)``: three stride-2 convolutions with symmetric padding, 1 px above-left of
+:class:`ConvPatchEmbed`'s centre). Chosen with ``model.patch_embed``.
 """
 
 from __future__ import annotations
 
 from torch import Tensor, nn
 
+from handpose.errors import HandposeError
 from handpose.models.backbones.vit import ViT
 
-__all__ = ["ConvPatchEmbed", "conv_embed_grid", "build_pgte_vit", "STEM"]
+__all__ = [
+    "ConvPatchEmbed",
+    "PretrainedPatchEmbed",
+    "PATCH_EMBEDS",
+    "build_patch_embed",
+    "conv_embed_grid",
+    "build_pgte_vit",
+    "STEM",
+]
 
 # (kernel, stride, padding) of the two layers (Table 1).
 STEM = ((7, 4, 2), (3, 2, 1))
@@ -79,6 +100,68 @@ class ConvPatchEmbed(nn.Module):
         return self.conv2(self.act(self.norm(self.conv1(x))))
 
 
+class PretrainedPatchEmbed(nn.Module):
+    """The first stages of a registry backbone up to stride 8, then a 1×1 conv to C.
+
+    Only the stem and the blocks that produce the stride-8 level are kept (the later stages
+    are dropped, not run). Needs a timm EfficientNet / MobileNet-style body (``conv_stem``,
+    ``bn1``, ``blocks``).
+
+    Args:
+        backbone: registry name (:mod:`handpose.models.backbones.registry`).
+        embed_dim: C.
+        weights: as :func:`~handpose.models.backbones.registry.create_backbone` ("imagenet", a
+            local file, or None for a random initialisation).
+    Shapes: (B, 3, H, W) → (B, C, ⌈H/8⌉, ⌈W/8⌉).
+    Raises:
+        HandposeError: an unknown backbone, one without a stride-8 level or of another kind.
+    """
+
+    stride = 8
+
+    def __init__(
+        self, backbone: str = "efficientnet_lite0", embed_dim: int = 768, weights: str | None = None
+    ) -> None:
+        super().__init__()
+        from handpose.models.backbones import create_backbone
+
+        net = create_backbone(backbone, weights=weights, strides=(8,))
+        body = getattr(net, "body", None)
+        if not all(hasattr(body, a) for a in ("conv_stem", "bn1", "blocks", "feature_info")):
+            raise HandposeError(
+                f"patch_embed {backbone!r}: only EfficientNet / MobileNet-style backbones "
+                "(a conv stem and blocks) can serve as PGTE's patch embedding."
+            )
+        last = body.feature_info.module_name()[0]  # e.g. "blocks.2": the stride-8 level
+        if not last.startswith("blocks."):
+            raise HandposeError(f"patch_embed {backbone!r}: unexpected level {last!r}.")
+        self.backbone_name = backbone
+        self.conv_stem, self.bn1 = body.conv_stem, body.bn1
+        self.blocks = nn.Sequential(*list(body.blocks)[: int(last.split(".")[1]) + 1])
+        self.proj = nn.Conv2d(int(net.channels[0]), embed_dim, 1)
+
+    def grid(self, height: int, width: int) -> tuple[int, int]:
+        return -(-int(height) // 8), -(-int(width) // 8)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.proj(self.blocks(self.bn1(self.conv_stem(x))))
+
+
+PATCH_EMBEDS = ("conv", "efficientnet_lite0", "mobilenetv3_large_100", "mobilenetv3_small_050")
+
+
+def build_patch_embed(
+    kind: str, embed_dim: int, stem_channels: int = 64, weights: str | None = "imagenet"
+) -> nn.Module:
+    """``"conv"``: :class:`ConvPatchEmbed` (Table 1); a backbone name:
+    :class:`PretrainedPatchEmbed` with ``weights``."""
+    if kind == "conv":
+        return ConvPatchEmbed(3, embed_dim, stem_channels)
+    if kind not in PATCH_EMBEDS:
+        raise HandposeError(f"patch_embed must be one of {PATCH_EMBEDS}, got {kind!r}.")
+    return PretrainedPatchEmbed(kind, embed_dim, weights)
+
+
 def build_pgte_vit(
     image_size: int,
     embed_dim: int = 768,
@@ -87,8 +170,12 @@ def build_pgte_vit(
     mlp_ratio: float = 4.0,
     stem_channels: int = 64,
     drop_path_rate: float = 0.0,
+    patch_embed: str = "conv",
+    patch_weights: str | None = "imagenet",
 ) -> ViT:
-    """The ViT of PGTE: ViTPose's blocks, :class:`ConvPatchEmbed`, no positional embedding.
+    """The ViT of PGTE: ViTPose's blocks, :class:`ConvPatchEmbed` (or, with ``patch_embed`` a
+    backbone name, :class:`PretrainedPatchEmbed` with ``patch_weights``), no positional
+    embedding.
 
     Returns:
         a :class:`~handpose.models.backbones.vit.ViT` mapping (B, 3, S, S) to
@@ -103,6 +190,6 @@ def build_pgte_vit(
         mlp_ratio=mlp_ratio,
         qkv_bias=True,
         drop_path_rate=drop_path_rate,
-        patch_embed=ConvPatchEmbed(3, embed_dim, stem_channels),
+        patch_embed=build_patch_embed(patch_embed, embed_dim, stem_channels, patch_weights),
         pos_embed=False,
     )

@@ -164,7 +164,7 @@ class PGTE(nn.Module):
         c = cfg.head_channels
         self.backbone = build_pgte_vit(
             cfg.image_size, cfg.embed_dim, cfg.depth, cfg.num_heads, cfg.mlp_ratio,
-            cfg.stem_channels, cfg.drop_path_rate,
+            cfg.stem_channels, cfg.drop_path_rate, cfg.patch_embed, cfg.patch_weights,
         )  # fmt: skip
         self.neck = _neck(cfg.embed_dim, 2 * c, cfg.num_deconv)
         self.joint_head = JointHeatmapHead(2 * c, self.half_range, cfg.temperature)

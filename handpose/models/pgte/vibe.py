@@ -102,7 +102,7 @@ class VibeBaseline(nn.Module):
         self.config = cfg
         self.backbone = build_pgte_vit(
             cfg.image_size, cfg.embed_dim, cfg.depth, cfg.num_heads, cfg.mlp_ratio,
-            cfg.stem_channels, cfg.drop_path_rate,
+            cfg.stem_channels, cfg.drop_path_rate, cfg.patch_embed, cfg.patch_weights,
         )  # fmt: skip
         self.project = nn.Sequential(
             nn.LayerNorm(cfg.embed_dim), nn.Linear(cfg.embed_dim, cfg.feature_dim)

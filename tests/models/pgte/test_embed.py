@@ -64,3 +64,57 @@ def test_vit_has_no_positional_embedding_and_any_size_works():
 def test_dtypes(dtype):
     vit = build_pgte_vit(32, embed_dim=8, depth=1, num_heads=2, stem_channels=4).to(dtype)
     assert vit(torch.zeros(1, 3, 32, 32, dtype=dtype)).dtype == dtype
+
+
+# ------------------------------------------------------------------ pretrained embedding
+def test_pretrained_embedding_is_the_backbones_stride_8_level_and_keeps_its_weights():
+    from handpose.models.backbones import create_backbone
+    from handpose.models.pgte.embed import PretrainedPatchEmbed
+
+    net = create_backbone("efficientnet_lite0", weights="imagenet", strides=(8,)).eval()
+    vit = build_pgte_vit(64, embed_dim=16, depth=1, num_heads=2, patch_embed="efficientnet_lite0")
+    e = vit.patch_embed.eval()
+    assert isinstance(e, PretrainedPatchEmbed) and vit.pos_embed is None and vit.grid == (8, 8)
+    # the ViT's own initialisation leaves the ImageNet weights alone
+    for name, p in e.named_parameters():
+        if not name.startswith("proj."):
+            assert torch.equal(p, net.body.get_parameter(name)), name
+    for name, b in e.named_buffers():  # the ViT's shape probe does not move BatchNorm stats
+        assert torch.equal(b, net.body.get_buffer(name)), name
+    # only the stages up to stride 8 are kept, and they compute the backbone's level
+    assert len(e.blocks) == 3 and sum(p.numel() for p in e.parameters()) < 0.05 * sum(
+        p.numel() for p in net.parameters()
+    )
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(e.blocks(e.bn1(e.conv_stem(x))), net(x)[0], atol=1e-6)
+    assert tuple(vit(x).shape) == (2, 16, 8, 8)
+
+
+def test_pretrained_embedding_token_centre():
+    """Constant weights, one token's gradient: its receptive field is centred on (8j, 8i)."""
+    from handpose.models.pgte.embed import PretrainedPatchEmbed
+
+    e = PretrainedPatchEmbed("efficientnet_lite0", 4, None).eval()
+    for m in e.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.constant_(m.weight, 0.01)
+    x = torch.ones(1, 3, 64, 64, requires_grad=True)
+    e(x)[0, :, 2, 5].sum().backward()
+    g = x.grad[0].abs().sum(0)
+    ys, xs = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    cx, cy = float((g * xs).sum() / g.sum()), float((g * ys).sum() / g.sum())
+    assert cx == pytest.approx(40.0, abs=0.5) and cy == pytest.approx(16.0, abs=0.5)
+
+
+def test_patch_embed_choice_is_validated():
+    from handpose.errors import HandposeError
+    from handpose.models.pgte import PGTENetConfig, VibeNetConfig
+    from handpose.models.pgte.embed import build_patch_embed
+
+    with pytest.raises(ValueError, match="patch_embed"):
+        PGTENetConfig(patch_embed="resnet50")
+    with pytest.raises(ValueError, match="patch_embed"):
+        VibeNetConfig(patch_embed="vit_b16")
+    with pytest.raises(HandposeError, match="patch_embed"):
+        build_patch_embed("hrnet_w18", 8)
