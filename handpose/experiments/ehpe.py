@@ -1078,6 +1078,35 @@ def main_backbone(runs: Sequence[RunSpec], summary: dict, preset: str) -> str:
     return next((k[2] for k in summary if k[0] == preset), "mobilenetv3_small_050")
 
 
+def planned_tables(runs: Sequence[RunSpec], main_backbone: str) -> set[str]:
+    """The tables (:data:`TABLES`) all of whose runs for ``main_backbone`` the experiment plans
+    (every table when none is complete): a folder made with ``--tables 3`` reports Table 3."""
+    seeds = sorted({r.seed for r in runs if r.kind != "mesh"})
+    if not seeds:
+        return set(TABLES)
+    have = set(runs)
+    shown = {t for t in TABLES if set(plan_runs([t], seeds, [main_backbone])) <= have}
+    return shown or set(TABLES)
+
+
+def _keep_sections(lines: list[str], shown: set[str]) -> list[str]:
+    """``lines`` without the "## Table N" / "## Figure 1" sections of tables not in ``shown``
+    (the Tables 3–6 figure, which sits in Table 6's section, is kept)."""
+    out, keep = [], True
+    for line in lines:
+        if line.startswith("## "):
+            head = line[3:]
+            t = "fig1" if head.startswith("Figure 1") else None
+            if head.startswith("Table ") and head[6:7].isdigit():
+                t = head[6:7]
+            keep = t is None or t in shown
+        if keep:
+            out.append(line)
+        elif line.startswith("![Tables 3-6"):
+            out += [line, ""]
+    return out
+
+
 def write_report(
     folders: Sequence[str | os.PathLike],
     doc: str | os.PathLike,
@@ -1253,6 +1282,14 @@ def write_report(
             L += ["## Qualitative results", "",
                   "Test crops (lowest seed): ground truth (green), the baseline (orange) and "
                   "EHPE (red) 2D joints.", "", f"![qualitative]({grid.name})", ""]  # fmt: skip
+    shown = planned_tables(runs, main_bb)
+    if shown != set(TABLES):
+        L = _keep_sections(L, shown)
+        names = [("Figure 1" if t == "fig1" else f"Table {t}") for t in TABLES if t in shown]
+        L[4:4] = [
+            f"This experiment plans {', '.join(names)} only; the other tables are left out.",
+            "",
+        ]
     if notes is not None and Path(notes).exists():
         L += [Path(notes).read_text(encoding="utf-8").rstrip(), ""]
     # ---- how

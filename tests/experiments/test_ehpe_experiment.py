@@ -16,6 +16,7 @@ from handpose.experiments.ehpe import (
     main_backbone,
     paired_delta,
     plan_runs,
+    planned_tables,
     summarize,
     write_report,
 )
@@ -149,3 +150,27 @@ def test_report_backbone_is_one_with_finished_pg_runs(tmp_path):
     (out / "experiment.json").write_text(json.dumps(meta))
     text = write_report([out], tmp_path / "ehpe.md")
     assert "backbone `done`" in text and "backbone `old`" not in text
+
+
+def test_report_of_a_table_3_experiment_has_only_table_3(tmp_path):
+    out = tmp_path / "exp"
+    plan = plan_runs(["3"], [0, 1], ["m"])
+    assert planned_tables(plan, "m") == {"3"}
+    assert planned_tables(plan_runs(["3", "5"], [0], ["m"]), "m") == {"3", "5"}
+    assert planned_tables(plan_runs(["1", "2", "3", "4", "5", "6", "fig1"], [0], ["m", "x"]), "m") == {
+        "1", "2", "3", "4", "5", "6", "fig1"}  # fmt: skip
+    assert planned_tables([], "m") == {"1", "2", "3", "4", "5", "6", "fig1"}
+    for s in (0, 1):
+        _fake(out, RunSpec("pg", s, "m", "W+T", "full"), 10.0)
+        _fake(out, RunSpec("tw", s, "m", "all"), 9.0)
+    meta = {"preset": "cpu-small", "runs": [vars(r) for r in plan], "data": {}, "commands": []}
+    (out / "experiment.json").write_text(json.dumps(meta))
+    text = write_report([out], tmp_path / "t3.md")
+    heads = [line for line in text.splitlines() if line.startswith("## ")]
+    assert heads[0] == "## Table 3: segmented architecture"
+    assert not any(
+        h.startswith(("## Table 1", "## Table 4", "## Table 6", "## Figure")) for h in heads
+    )
+    assert "This experiment plans Table 3 only" in text
+    assert "| TW only (all 21 joints by the TW-stage) | 7.1 | 7.3 | 9.00 ± 0.00 |" in text
+    assert "![Tables 3-6 relative to full EHPE](t3_tables.png)" in text
