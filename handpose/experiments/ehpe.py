@@ -1128,6 +1128,7 @@ def write_report(
     preset = presets[0]
     runs = [RunSpec(**r) for r in meta.get("runs", [])]
     main_bb = main_backbone(runs, summary, preset)
+    shown = planned_tables(runs, main_bb)
     stem = doc.stem
     L: list[str] = ["# EHPE: measured results beside the paper's", ""]
     L += [
@@ -1271,7 +1272,7 @@ def write_report(
         L.append(f"| {label} | " + " | ".join(common.fmt_mean_std(e["groups"][k], e["n"]) for k in order)
                  + f" | {rel} | {e['n']} |")  # fmt: skip
         series[label] = {k: g[k] for k in order}
-    if series:
+    if series and "fig1" in shown:  # no picture for a section the report leaves out
         pic = plot_group_means(series, doc.with_name(f"{stem}_groups.png"),
                                title="PA-MPJPE per joint group")  # fmt: skip
         L += ["", f"![per joint group]({pic.name})", ""]
@@ -1282,7 +1283,6 @@ def write_report(
             L += ["## Qualitative results", "",
                   "Test crops (lowest seed): ground truth (green), the baseline (orange) and "
                   "EHPE (red) 2D joints.", "", f"![qualitative]({grid.name})", ""]  # fmt: skip
-    shown = planned_tables(runs, main_bb)
     if shown != set(TABLES):
         L = _keep_sections(L, shown)
         names = [("Figure 1" if t == "fig1" else f"Table {t}") for t in TABLES if t in shown]
