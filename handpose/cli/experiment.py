@@ -148,7 +148,7 @@ def _register_ehpe(grp) -> None:
         "--investigate",
         action="store_true",
         help="also run PG variants for choices the paper leaves open (token init, refined TW "
-        "joints, 1-hop layers)",
+        "joints, 1-hop layers, the PG-stage trained on the true TW joints)",
     )
     p.add_argument("--doc", default="docs/results/ehpe.md", help="the markdown report")
     p.add_argument(

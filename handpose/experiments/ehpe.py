@@ -76,20 +76,24 @@ TABLES = ("1", "2", "3", "4", "5", "6", "fig1")
 # Table 4's allocations in the paper's row order (handpose.models.ehpe.ALLOCATIONS).
 ALLOCATIONS = ("W+T+D", "W+T+D+P", "T+D", "T+D+P", "T", "W", "W+D+P+M", "W+T")
 MAIN = "W+T"
-# PG-stage variants: name → (label, model.pg overrides).
+# PG-stage variants: name → (label, config overrides).
 PG_VARIANTS: dict[str, tuple[str, dict]] = {
     "full": ("EHPE: SPI + FEM, dynamic, 2 layers", {}),
-    "neither": ("w/o SPI, w/o FEM (the learned initial positions)", {"spi": False, "fem": False}),
-    "fem_only": ("FEM only (w/o SPI)", {"spi": False}),
-    "spi_only": ("SPI only (w/o FEM)", {"fem": False}),
-    "fixed": ("fixed edge weights, 2 layers", {"edge_weights": "fixed"}),
-    "layers1": ("dynamic, 1 layer", {"gat_layers": 1}),
-    "layers3": ("dynamic, 3 layers", {"gat_layers": 3}),
-    "token_init": ("token initialisation of the PG joints", {"init": "token"}),
-    "refine_tw": ("TW joints refined by the PG-stage", {"keep_tw": False}),
-    "one_hop": ("1-hop neighbourhoods in both layers", {"multi_hop": False}),
+    "neither": (
+        "w/o SPI, w/o FEM (the learned initial positions)",
+        {"model.pg.spi": False, "model.pg.fem": False},
+    ),  # fmt: skip
+    "fem_only": ("FEM only (w/o SPI)", {"model.pg.spi": False}),
+    "spi_only": ("SPI only (w/o FEM)", {"model.pg.fem": False}),
+    "fixed": ("fixed edge weights, 2 layers", {"model.pg.edge_weights": "fixed"}),
+    "layers1": ("dynamic, 1 layer", {"model.pg.gat_layers": 1}),
+    "layers3": ("dynamic, 3 layers", {"model.pg.gat_layers": 3}),
+    "token_init": ("token initialisation of the PG joints", {"model.pg.init": "token"}),
+    "refine_tw": ("TW joints refined by the PG-stage", {"model.pg.keep_tw": False}),
+    "one_hop": ("1-hop neighbourhoods in both layers", {"model.pg.multi_hop": False}),
+    "true_tw": ("PG-stage trained on the true TW joints", {"pg_input": "labels"}),
 }
-INVESTIGATE = ("token_init", "refine_tw", "one_hop")
+INVESTIGATE = ("token_init", "refine_tw", "one_hop", "true_tw")
 SMALL_BACKBONES = ("mobilenetv3_small_050", "mobilenetv3_large_100", "efficientnet_lite0")
 
 # The paper's numbers (EHPE, ACM MM 2025): (PA-MPJPE, PA-MPVPE[, F@5, F@15, GPU FPS]).
@@ -294,7 +298,7 @@ def _overrides(spec: RunSpec, sets: Sequence[str], preset_backbone: str | None =
     elif spec.alloc:
         out.append(f"model.tw_joints={spec.alloc}")
     for k, v in PG_VARIANTS.get(spec.variant, ("", {}))[1].items():
-        out.append(f"model.pg.{k}={json.dumps(v)}")
+        out.append(f"{k}={json.dumps(v)}")
     if spec.data == "twohand":
         out.append("hands=each")
     return out
@@ -360,20 +364,36 @@ def _fps(model: Callable, example, runs: int = 20, warmup: int = 3) -> float:
     return 1.0 / times[len(times) // 2]
 
 
-def _predict(model, loader, bone_length: float | None):
+def _predict(model, loader, bone_length: float | None, oracle_tw: bool = False):
     """Per item: camera-frame joints (n, 21, 3), crop pixels (n, 21, 2), the target slot and
-    whether the item has a hand, and the label arrays (n, ...)."""
+    whether the item has a hand, and the label arrays (n, ...).
+
+    ``oracle_tw``: the PG-stage reads the true TW joints (the labels on the TW-stage's 2.5D
+    grid) instead of the TW-stage's estimates: what the PG-stage does with perfect inputs."""
     import torch
 
     from handpose.models.ehpe import EHPE, lift_to_camera
     from handpose.training.methods.baseline import single_hand_targets
+    from handpose.training.methods.ehpe import hand_targets
+
+    if oracle_tw and (not isinstance(model, EHPE) or model.pg is None or model.tw is None):
+        raise HandposeError(
+            "oracle TW joints need an EHPE with a TW-stage and a PG-stage (the 'pg' checkpoint)."
+        )
 
     out3, out2, slots, labels = [], [], [], {}
     with torch.no_grad():
         for batch in loader:
             tg = single_hand_targets(batch)
             K = batch["K"].to(torch.float32)
-            if isinstance(model, EHPE):
+            if oracle_tw:
+                feats, tw = model.features(batch["image"])
+                true = hand_targets(batch, model)["targets"][:, list(model.tw_joints)]
+                size = tuple(batch["image"].shape[-2:])
+                out = model.head(feats, true.to(tw.coords.dtype), tw.latent, size)
+                out3.append(lift_to_camera(out.uv, out.z_rel, K, bone_length))
+                out2.append(out.uv)
+            elif isinstance(model, EHPE):
                 out = model(batch["image"])
                 out3.append(lift_to_camera(out.uv, out.z_rel, K, bone_length))
                 out2.append(out.uv)
@@ -417,8 +437,13 @@ def evaluate_checkpoint(
     mesh: str | os.PathLike | None = "fit",
     keep: int = 16,
     batch_size: int = 32,
+    oracle_tw: bool = False,
+    fps: bool = True,
 ) -> dict:
     """Evaluate an EHPE or baseline checkpoint on ``split`` (module docstring).
+
+    ``oracle_tw``: the PG-stage reads the true TW joints (:func:`_predict`). ``fps``: measure
+    the torch images/s (None otherwise).
 
     ``mesh``: "fit" (:func:`handpose.handmodel.fitting.fit_to_joints`), the path of a
     :mod:`handpose.models.mesh_regressor` file, or None (no mesh metrics).
@@ -451,7 +476,7 @@ def evaluate_checkpoint(
     )
     is_ehpe = isinstance(model, EHPE)
     bone = model.config.bone_length if is_ehpe else None
-    j3, uv, slot, has, labels = _predict(model, loader, bone)
+    j3, uv, slot, has, labels = _predict(model, loader, bone, oracle_tw)
     n = j3.shape[0]
     rows = torch.arange(n)
     pred_j = torch.zeros(n, 2, 21, 3, dtype=torch.float64)
@@ -505,7 +530,7 @@ def evaluate_checkpoint(
         "counts": res.counts,
         "mesh": "fit" if str(mesh) == "fit" else ("regressor" if mesh else None),
         "mesh_s": fit_s,
-        "fps_torch": _fps(model, example),
+        "fps_torch": _fps(model, example) if fps else None,
         "examples": {
             "index": keep_idx,
             "uv": [np.round(uv[i].double().numpy(), 2).tolist() for i in keep_idx],
@@ -596,9 +621,19 @@ def run_one(out: str | os.PathLike, key: str) -> dict:
         result.update(evaluate_checkpoint(ckpt, data, "test", protocol=protocol, mesh=regressor))
         result["eval_s"] = time.perf_counter() - t0
         result["eval_cpu_s"] = _resource_cpu() - c0
+        if spec.kind == "pg" and protocol == "freihand":
+            result["oracle_tw"] = oracle_tw_result(ckpt, data)
+
     result["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     atomic_write_text(run_dir / "result.json", json.dumps(result, indent=2) + "\n")
     return result
+
+
+def oracle_tw_result(ckpt: str | os.PathLike, data: str) -> dict:
+    """The PG-stage of a 'pg' checkpoint given the true TW joints on the test split: joint
+    metrics and joint groups (no mesh, no timing)."""
+    r = evaluate_checkpoint(ckpt, data, "test", mesh=None, oracle_tw=True, fps=False)
+    return {"metrics": r["metrics"], "groups": r["groups"]}
 
 
 def _run_mesh(spec: RunSpec, data: str, run_dir: Path) -> dict:
@@ -880,7 +915,8 @@ def summarize(results: list[dict]) -> dict:
     Returns:
         ``{(preset, data, backbone, name): {"n", "seeds", "by_seed": {metric: {seed: v}},
         metric: (mean, std), "groups": {group: (mean, std)}, "fps": (mean, std),
-        "train_cpu_s": (mean, std) | None, "hardware": ...}}``
+        "train_cpu_s": (mean, std) | None, "hardware": ..., and for PG runs evaluated with the
+        true TW joints "oracle": {"by_seed", "pa_mpjpe", "groups"}}}``
     """
     groups: dict[tuple, list[dict]] = {}
     for r in results:
@@ -911,6 +947,16 @@ def summarize(results: list[dict]) -> dict:
         e["train_cpu_s"] = common.mean_std(cpu) if cpu else None
         tw = [r["val"]["val/tw_uv_px"] for r in rs if "val/tw_uv_px" in r.get("val", {})]
         e["tw_uv_px"] = common.mean_std(tw) if tw else None
+        oracle = {r["spec"]["seed"]: r["oracle_tw"] for r in rs if r.get("oracle_tw")}
+        if oracle:
+            pa = {k: o["metrics"]["pa_mpjpe"] for k, o in oracle.items()}
+            og: dict[str, list] = {}
+            for o in oracle.values():
+                for name, v in (o.get("groups", {}).get("pa_mpjpe") or {}).items():
+                    if v is not None:
+                        og.setdefault(name, []).append(v)
+            e["oracle"] = {"by_seed": pa, "pa_mpjpe": common.mean_std(list(pa.values())),
+                           "groups": {k: common.mean_std(v) for k, v in og.items()}}  # fmt: skip
         summary[key] = e
     return summary
 
@@ -1107,6 +1153,37 @@ def _keep_sections(lines: list[str], shown: set[str]) -> list[str]:
     return out
 
 
+def _oracle_section(summary: dict, preset: str, backbone: str) -> list[str]:
+    """Markdown lines: every PG variant of the main allocation on the test split with the
+    TW-stage's estimates and with the true TW joints (:func:`oracle_tw_result`); [] if none."""
+    rows = []
+    for v, (label, _) in PG_VARIANTS.items():
+        e = _entry(summary, preset, backbone, f"pg_{_folder(MAIN)}_{v}")
+        if e and e.get("oracle"):
+            rows.append((label, e))
+    if not rows:
+        return []
+    order = ("tip", "dip", "pip", "mcp", "wrist")
+    L = ["", "## The PG-stage given the true fingertips and wrist", "",
+         "The same checkpoints, evaluated with the PG-stage reading the true TW joints (the "
+         "labels on the TW-stage's 2.5D grid) instead of the TW-stage's estimates: how much of "
+         "the error the TW-stage's inputs cause, and what each PG-stage does with clean ones. "
+         "Groups: PA-MPJPE per joint group with the true TW joints (the TIP and W joints are "
+         "the inputs there, so their error is only the lift and the Procrustes alignment).", "",
+         "| variant | PA-MPJPE, TW estimates | PA-MPJPE, true TW joints | Δ (true − estimates) "
+         "| TIP | DIP | PIP | MCP | W | seeds |",
+         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for label, e in rows:
+        o = e["oracle"]
+        n = len(o["by_seed"])
+        d = common.seed_delta(o["by_seed"], e["by_seed"].get("pa_mpjpe", {}), percent=True)
+        g = [common.fmt_mean_std(o["groups"].get(k), n) for k in order]
+        L.append(f"| {label} | {common.fmt_mean_std(e.get('pa_mpjpe'), e['n'])} | "
+                 f"{common.fmt_mean_std(o['pa_mpjpe'], n)} | {common.fmt_delta_pct(d)} | "
+                 + " | ".join(g) + f" | {n} |")  # fmt: skip
+    return L
+
+
 def write_report(
     folders: Sequence[str | os.PathLike],
     doc: str | os.PathLike,
@@ -1247,6 +1324,7 @@ def write_report(
         L += ["| variant " + cols, "|---" + sep]
         L += _row_table(summary, preset, main_bb, extra, f"pg_{_folder(MAIN)}_full", {},
                         {v: PG_VARIANTS[v][0] for v in INVESTIGATE})  # fmt: skip
+    L += _oracle_section(summary, preset, main_bb)
     pic = plot_tables(summary, preset, main_bb, doc.with_name(f"{stem}_tables.png"))
     if pic:
         L += ["", f"![Tables 3-6 relative to full EHPE]({pic.name})", ""]

@@ -59,6 +59,8 @@ def test_each_run_gets_its_config():
     assert cfg(alloc="W+T", variant="spi_only").model.pg.fem is False
     assert cfg(alloc="W+T", variant="layers3").model.pg.gat_layers == 3
     assert cfg(alloc="W+T", variant="refine_tw").model.pg.keep_tw is False
+    t = cfg(alloc="W+T", variant="true_tw")
+    assert t.pg_input == "labels" and cfg(alloc="W+T", variant="full").pg_input == "estimates"
     c = cfg(alloc="all", kind="tw")
     assert c.model.tw_joints == "W+T+D+P+M" and not c.model.pg.enabled
     assert cfg(alloc="none", kind="tw").model.tw_joints == "none"
@@ -74,7 +76,7 @@ def test_each_run_gets_its_config():
     assert b.model.temperature == 0.05 and b.model.depth_range == 0.4  # the TW-stage's
 
 
-def _fake(out, spec, pa, seed_offset=0.0, groups=None):
+def _fake(out, spec, pa, seed_offset=0.0, groups=None, oracle=None):
     d = out / spec.key
     d.mkdir(parents=True)
     res = {
@@ -94,13 +96,16 @@ def _fake(out, spec, pa, seed_offset=0.0, groups=None):
         "train_cpu_s": 100.0,
         "val": {},
     }
+    if oracle is not None:  # PA-MPJPE with the true TW joints
+        g = {"wrist": 3.0, "mcp": 5.0, "pip": 5.5, "dip": 6.0, "tip": 2.0}
+        res["oracle_tw"] = {"metrics": {"pa_mpjpe": oracle}, "groups": {"pa_mpjpe": g}}
     (d / "result.json").write_text(json.dumps(res))
 
 
 def test_summary_paired_deltas_and_report(tmp_path):
     out = tmp_path / "exp"
     for s in (0, 1, 2):
-        _fake(out, RunSpec("pg", s, "m", "W+T", "full"), 10.0, 0.1 * s)
+        _fake(out, RunSpec("pg", s, "m", "W+T", "full"), 10.0, 0.1 * s, oracle=7.0 + 0.2 * s)
         _fake(out, RunSpec("pg", s, "m", "W+T", "fixed"), 11.0, 0.3 * s)
         _fake(out, RunSpec("baseline", s, "m"), 12.0)
     (out / "experiment.json").write_text(json.dumps({"preset": "cpu-small", "runs": [],
@@ -114,6 +119,8 @@ def test_summary_paired_deltas_and_report(tmp_path):
     d = paired_delta(summ[("cpu-small", "single", "m", "pg_WT_fixed")], full)
     # per seed: 1.0, 1.2, 1.4 → mean 1.2, std 0.2, none lower
     assert d[0] == pytest.approx(1.2) and d[1] == pytest.approx(0.2) and d[3:] == (0, 3)
+    assert full["oracle"]["pa_mpjpe"] == pytest.approx((7.2, 0.2))
+    assert "oracle" not in summ[("cpu-small", "single", "m", "pg_WT_fixed")]
     doc = tmp_path / "docs" / "ehpe.md"
     text = write_report([out], doc)
     assert doc.read_text() == text
@@ -126,6 +133,13 @@ def test_summary_paired_deltas_and_report(tmp_path):
         and "-1.90 ± 0.10 (-15.8 %), 3/3 lower" in text
     )
     assert "| W+T+D | P+M | 5.8 | 5.9 | not run |" in text
+    # with the true TW joints: per seed 7.0 − 10.0, 7.2 − 10.1, 7.4 − 10.2 → −2.9 ± 0.1
+    assert (
+        "| EHPE: SPI + FEM, dynamic, 2 layers | 10.10 ± 0.10 | 7.20 ± 0.20 | "
+        "-2.90 ± 0.10 (-28.7 %), 3/3 lower | 2.00 ± 0.00 | 6.00 ± 0.00 | 5.50 ± 0.00 | "
+        "5.00 ± 0.00 | 3.00 ± 0.00 | 3 |" in text
+    )
+    assert "fixed edge weights, 2 layers |" not in text.split("true fingertips and wrist")[1]
     assert (
         "| EHPE | 10.00 ± 0.00 | 8.00 ± 0.00 | 7.00 ± 0.00 | 6.00 ± 0.00 | 4.00 ± 0.00 | 100 / 80 / 70 / 60 / 40 | 3 |"
         in text

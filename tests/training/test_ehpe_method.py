@@ -94,6 +94,58 @@ def test_pg_stage_trains_on_a_frozen_tw_stage(tw_run, data, tmp_path, cache):
         assert len(list((tw_run["out"] / "tw" / "cache").glob("tw-*"))) == 2  # train, val
 
 
+class HeadInputs(L.Callback):
+    """Records, for every PG-stage call after the sanity check, the TW joints it was given and
+    the batch's true TW joints (2.5D)."""
+
+    def on_train_start(self, trainer, module):
+        from handpose.training.methods.ehpe import hand_targets
+
+        self.calls, self.truth = [], []
+        head = module.model.head
+
+        def recording(features, tw_coords, latent, size):
+            self.calls.append((module.training, tw_coords.detach().clone()))
+            return head(features, tw_coords, latent, size)
+
+        def truth(batch):
+            t = hand_targets(batch, module.model)["targets"]
+            self.truth.append(t[:, list(module.model.tw_joints)].clone())
+
+        module.model.head = recording
+        self.record = truth
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        self.record(batch)
+
+    def on_validation_batch_start(self, trainer, module, batch, batch_idx, dataloader_idx=0):
+        if hasattr(self, "record"):
+            self.record(batch)
+
+
+@pytest.mark.parametrize("pg_input", ["estimates", "labels"])
+def test_pg_stage_input_is_the_tw_estimates_or_in_training_the_labels(
+    tw_run, data, tmp_path, pg_input
+):
+    probe = HeadInputs()
+    cfg = _cfg("tw_train.epochs=3", "pg_train.epochs=2", "cache=true", f"pg_input={pg_input}")
+    harness.train("ehpe", cfg, data, tmp_path / "run", stages=["pg"],
+                  requires={"tw": tw_run["tw"]}, callbacks=[probe])  # fmt: skip
+    assert len(probe.calls) == len(probe.truth) > 0
+    train = [(c, t) for (training, c), t in zip(probe.calls, probe.truth) if training]
+    val = [(c, t) for (training, c), t in zip(probe.calls, probe.truth) if not training]
+    assert train and val
+    for c, t in val:  # validation always reads the TW-stage's estimates
+        assert not torch.allclose(c, t.to(c.dtype), atol=1e-2)
+    for c, t in train:
+        if pg_input == "labels":
+            torch.testing.assert_close(c, t.to(c.dtype))
+        else:
+            assert not torch.allclose(c, t.to(c.dtype), atol=1e-2)
+    with pytest.raises(HandposeError, match="pg_input"):
+        _cfg("pg_input=truth")
+
+
 def test_cached_inputs_equal_the_frozen_tw_stage_on_the_fly(tw_run, data, tmp_path):
     from handpose.training.fingerprint import data_fingerprint
     from handpose.training.image_data import IndexedDataset, image_loader, open_image_split
@@ -193,3 +245,30 @@ def test_handpose_eval_reads_an_ehpe_checkpoint_with_the_true_wrist_depth(tw_run
         assert torch.isnan(torch.as_tensor(preds["joints3d"][i, 1 - slot])).all()
     res = evaluate_image_checkpoint(paths["pg"], data, mesh="none", progress=False)
     assert res["num_samples"] == len(ds) and math.isfinite(res["result"]["pa_mpjpe"])
+
+
+def test_oracle_tw_evaluation_feeds_the_true_tw_joints_to_the_pg_stage(tw_run, data, tmp_path):
+    from handpose.experiments.ehpe import _predict, evaluate_checkpoint
+    from handpose.training.image_data import IndexedDataset, image_loader
+    from handpose.training.methods.baseline import single_hand_targets
+    from handpose.training.methods.ehpe import open_split
+
+    cfg = _cfg("tw_train.epochs=3", "pg_train.epochs=1", "cache=true")
+    paths = harness.train("ehpe", cfg, data, tmp_path / "run", stages=["pg"],
+                          requires={"tw": tw_run["tw"]})  # fmt: skip
+    model, _ = harness.load_model(paths["pg"], "ehpe", "pg")
+    assert model.config.pg.keep_tw
+    ds = IndexedDataset(open_split(str(data), "val", cfg.data))
+    loader = image_loader(ds, 4, shuffle=False, seed=0, augmentation=None)
+    truth = torch.cat([single_hand_targets(b)["joints2d"] for b in loader])
+    tw = list(model.tw_joints)
+    bone = model.config.bone_length
+    _, uv_est, *_ = _predict(model, loader, bone)
+    _, uv_true, *_ = _predict(model, loader, bone, oracle_tw=True)
+    # the kept TW joints are the labels themselves; the estimates are not
+    torch.testing.assert_close(uv_true[:, tw], truth[:, tw].to(uv_true.dtype), atol=1e-3, rtol=0)
+    assert (uv_est[:, tw] - truth[:, tw]).abs().max() > 0.5
+    r = evaluate_checkpoint(paths["pg"], str(data), "val", mesh=None, oracle_tw=True, fps=False)
+    assert r["fps_torch"] is None and r["metrics"]["pa_mpjpe"] > 0
+    with pytest.raises(HandposeError, match="oracle TW joints need"):
+        _predict(harness.load_model(tw_run["tw"], "ehpe", "tw")[0], loader, bone, oracle_tw=True)

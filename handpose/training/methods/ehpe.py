@@ -13,6 +13,7 @@ Config (``handpose/configs/ehpe/{tiny,cpu-small,paper,paper-freihand,paper-inter
     cache: bool  the PG-stage reads the frozen TW-stage's outputs from a disk cache
     hands: "target" (the valid hand slot of each sample, cropped with the sample's box) or
            "each" (every hand slot its own sample, cropped around that hand: two-hand data)
+    pg_input: what stage ``pg`` trains on (below)
 
 **Two-stage training** exactly as the paper (§1, §4.1): stage ``tw`` trains the backbone and
 the TW-stage with L_total1 (eq. 6) on the TW joints only; stage ``pg`` loads it, freezes it
@@ -29,6 +30,13 @@ are extracted once per split with the frozen TW-stage, without augmentation, and
 so every PG-stage ablation trained on that checkpoint reads the same files and never runs the
 TW-stage. Without the cache the TW-stage runs (frozen, under ``no_grad``) on every batch, with
 augmentation when ``data.augment`` is set.
+
+**PG-stage input** (``pg_input``; the paper is silent, it feeds the TW-stage's estimates):
+``"estimates"`` (default) trains the PG-stage on the frozen TW-stage's estimates, as it sees
+them at test time; ``"labels"`` trains it on the true TW joints (the labels mapped to the 2.5D
+grid, :func:`handpose.losses.ehpe.joint_targets`), i.e. teacher forcing. Validation and
+evaluation always use the estimates. ``"labels"`` tests whether a PG-stage that learns the hand
+structure from clean inputs transfers to the TW-stage's noisy ones.
 
 **Variants without a second stage.** Table 3's "TW only" (``tw_joints: W+T+D+P+M``,
 ``pg.enabled: false``) is complete after stage ``tw``. "PG only" (``tw_joints: ""``) has no
@@ -126,10 +134,13 @@ class EHPEConfig:
     pg_schedule: StepSchedule = field(default_factory=lambda: StepSchedule((50,), 0.1))
     cache: bool = False
     hands: str = "target"
+    pg_input: str = "estimates"
 
     def __post_init__(self) -> None:
         if self.hands not in ("target", "each"):
             raise ValueError(f"hands must be 'target' or 'each', got {self.hands!r}")
+        if self.pg_input not in ("estimates", "labels"):
+            raise ValueError(f"pg_input must be 'estimates' or 'labels', got {self.pg_input!r}")
         a, b = self.model.tw.heatmap_stride, self.model.tw.feature_stride
         lcm = a * b // math.gcd(a, b)
         if self.data.size % lcm:
@@ -356,18 +367,24 @@ class PGModule(_EHPEModule):
             self.model.tw = frozen.tw
         self.model.tw.requires_grad_(False)
 
-    def _output(self, batch: dict):
+    def _output(self, batch: dict, tw_coords: Tensor | None = None):
+        """The PG-stage's output; ``tw_coords`` (B, T, 3) replaces the TW-stage's estimates."""
         m = self.model
         size = (self.cfg.data.size, self.cfg.data.size)
         if "features" in batch:  # from the cache
-            return m.head(batch["features"], batch["tw_coords"], batch["latent"], size)
+            tw = batch["tw_coords"] if tw_coords is None else tw_coords
+            return m.head(batch["features"], tw, batch["latent"], size)
         with torch.no_grad():
             feats, tw = m.features(batch["image"])
-        return m.head(feats, tw.coords, tw.latent, size)
+        return m.head(feats, tw.coords if tw_coords is None else tw_coords, tw.latent, size)
 
     def _step(self, batch: dict, prefix: str) -> Tensor:
         tg = hand_targets(batch, self.model)
-        out = self._output(batch)
+        true_tw = None
+        if prefix == "train" and self.cfg.pg_input == "labels":
+            idx = torch.as_tensor(self.model.tw_joints, device=tg["targets"].device)
+            true_tw = tg["targets"].index_select(1, idx).to(tg["targets"].dtype)
+        out = self._output(batch, true_tw)
         b = tg["valid"].shape[0]
         terms = pg_loss(out.pg, tg["targets"], tg["valid"], self.cfg.loss)
         self._log_terms(terms, prefix, b)
