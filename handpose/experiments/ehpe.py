@@ -82,7 +82,7 @@ PG_VARIANTS: dict[str, tuple[str, dict]] = {
     "neither": (
         "w/o SPI, w/o FEM (the learned initial positions)",
         {"model.pg.spi": False, "model.pg.fem": False},
-    ),  # fmt: skip
+    ),
     "fem_only": ("FEM only (w/o SPI)", {"model.pg.spi": False}),
     "spi_only": ("SPI only (w/o FEM)", {"model.pg.fem": False}),
     "fixed": ("fixed edge weights, 2 layers", {"model.pg.edge_weights": "fixed"}),
@@ -623,7 +623,6 @@ def run_one(out: str | os.PathLike, key: str) -> dict:
         result["eval_cpu_s"] = _resource_cpu() - c0
         if spec.kind == "pg" and protocol == "freihand":
             result["oracle_tw"] = oracle_tw_result(ckpt, data)
-
     result["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     atomic_write_text(run_dir / "result.json", json.dumps(result, indent=2) + "\n")
     return result
