@@ -1,5 +1,6 @@
-"""What the experiment runners share: child processes, the run scheduler, the session record in
-``experiment.json``, and the mean ± std and paired-by-seed summaries of their reports."""
+"""What the experiment runners share: child processes, the run scheduler, one experiment per
+folder at a time, the session record in ``experiment.json``, and the mean ± std and
+paired-by-seed summaries of their reports."""
 
 from __future__ import annotations
 
@@ -97,6 +98,53 @@ def hardware() -> dict:
         "torch": torch.__version__,
         "platform": platform.platform(),
     }
+
+
+# ------------------------------------------------------------------------------ folder lock
+_HELD: dict[str, int] = {}
+LOCK_NAME = ".experiment.lock"
+
+
+def lock_folder(out: Path) -> None:
+    """Claim the experiment folder ``out`` for this process, or raise one HandposeError.
+
+    Two experiments in one folder would train the same runs into the same files (checkpoints,
+    metrics, ``result.json``) at once. The claim is an advisory lock (``fcntl.flock``) on
+    ``OUT/.experiment.lock``, which holds the owner's pid; it ends with :func:`release_folder`
+    or when the process ends, however it ends, so a killed experiment leaves nothing stale.
+    Claiming a folder this process already holds does nothing. Without ``fcntl`` (Windows)
+    nothing is locked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - POSIX only
+        return
+    key = str(Path(out).resolve())
+    if key in _HELD:
+        return
+    fd = os.open(Path(out) / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise HandposeError(
+            f"another experiment (pid {holder}) is running in '{out}'; two at once would train "
+            "the same runs into the same files. Wait for it to finish, or choose another --out."
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    _HELD[key] = fd
+
+
+def release_folder(out: Path) -> None:
+    """End this process's claim on ``out`` (:func:`lock_folder`); nothing if it holds none."""
+    fd = _HELD.pop(str(Path(out).resolve()), None)
+    if fd is not None:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 # ------------------------------------------------------------------------------ scheduling

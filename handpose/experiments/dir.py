@@ -317,6 +317,7 @@ def run_experiment(
         out, doc, None, (), {"--data": (data, ("twohand",)), "--heldout": (heldout, ("twohand",))}
     )
     out.mkdir(parents=True, exist_ok=True)
+    common.lock_folder(out)  # one experiment per folder at a time
     main = Path(data) if data is not None else out / "data" / "twohand_main"
     held = Path(heldout) if heldout is not None else out / "data" / "twohand_heldout"
     synth = synth or SynthSpec()
@@ -359,6 +360,7 @@ def run_experiment(
     finally:
         bar.close()
         common.end_session(meta_path, meta, session, started)
+        common.release_folder(out)
     if doc is not None:
         write_report(out, doc, qualitative=True)
     summary = summarize(collect_results(out))

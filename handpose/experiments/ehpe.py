@@ -806,6 +806,7 @@ def run_experiment(
         {"--data": (data, ("single",)), "--twohand-data": (twohand_data, ("twohand",))},
     )  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
+    common.lock_folder(out)  # one experiment per folder at a time
     synth = synth or SynthSize()
     log = common.make_log(progress)
 
@@ -885,6 +886,7 @@ def run_experiment(
         common.end_session(meta_path, meta, session, started, runs_done=len(done))
         if doc is not None:
             write_report([out, *merge], doc, notes)
+        common.release_folder(out)
     summary = summarize(collect_results([out, *merge]))
     common.raise_failed(failed)
     return summary

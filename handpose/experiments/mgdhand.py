@@ -424,6 +424,7 @@ def execute_runs(
         check_int(synth.subjects, "--subjects", 1)
         check_int(synth.frames_per_sequence, "--frames", 8)
     out.mkdir(parents=True, exist_ok=True)
+    common.lock_folder(out)  # one experiment per folder at a time
     log = common.make_log(progress)
 
     meta_path = out / "experiment.json"
@@ -488,6 +489,7 @@ def execute_runs(
         bar_.close()
         common.end_session(meta_path, meta, session, started, runs_done_after=len(done))
         report()
+        common.release_folder(out)
     common.raise_failed(failed)
 
 

@@ -480,6 +480,7 @@ def run_experiment(
     given = {f"--data-{k}": ((data or {}).get(k), ("video",)) for k in DATASETS}
     out = check_experiment_paths(out, doc, None, merge, given)
     out.mkdir(parents=True, exist_ok=True)
+    common.lock_folder(out)  # one experiment per folder at a time
     specs = plan_runs(seeds, tables, resolutions, image_baseline, variants, datasets)
     log = common.make_log(progress)
 
@@ -540,6 +541,7 @@ def run_experiment(
         common.end_session(meta_path, meta, session, started, runs_done=len(done))
         if doc is not None:
             write_report(out, doc, merge)
+        common.release_folder(out)
     summary = summarize(collect_results(out, merge))
     common.raise_failed(failed)
     return summary
