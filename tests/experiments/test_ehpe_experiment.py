@@ -186,5 +186,7 @@ def test_report_of_a_table_3_experiment_has_only_table_3(tmp_path):
         h.startswith(("## Table 1", "## Table 4", "## Table 6", "## Figure")) for h in heads
     )
     assert "This experiment plans Table 3 only" in text
+    # 4 results of 8 model runs; the mesh regressor is not one of them
+    assert "from 4 finished runs (8 planned in" in text
     assert "| TW only (all 21 joints by the TW-stage) | 7.1 | 7.3 | 9.00 ± 0.00 |" in text
     assert "![Tables 3-6 relative to full EHPE](t3_tables.png)" in text
