@@ -150,6 +150,14 @@ def _register_ehpe(grp) -> None:
         help="also run PG variants for choices the paper leaves open (token init, refined TW "
         "joints, 1-hop layers, the PG-stage trained on the true TW joints)",
     )
+    p.add_argument(
+        "--only",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="keep only the planned runs with these names (e.g. tw_all pg_WT_true_tw) and the "
+        "runs they need",
+    )
     p.add_argument("--doc", default="docs/results/ehpe.md", help="the markdown report")
     p.add_argument(
         "--merge",
@@ -366,6 +374,7 @@ def _ehpe(args) -> int:
         twohand_data=args.twohand_data,
         sets=args.set,
         investigate=args.investigate,
+        only=args.only,
         synth=SynthSize(train=args.train),
         doc=args.doc,
         merge=args.merge,

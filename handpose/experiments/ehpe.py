@@ -282,6 +282,24 @@ def plan_runs(
 
 
 # ------------------------------------------------------------------------------ configs
+def select_runs(specs: Sequence[RunSpec], only: Sequence[str]) -> list[RunSpec]:
+    """The runs of ``specs`` named in ``only`` (:attr:`RunSpec.name`, e.g. ``tw_all`` or
+    ``pg_WT_true_tw``, for every seed and backbone planned), with what they need: a PG run's TW
+    run and the joints → mesh regressor. Empty ``only``: all of ``specs``."""
+    if not only:
+        return list(specs)
+    names = {s.name for s in specs}
+    bad = sorted(set(only) - names)
+    if bad:
+        raise HandposeError(
+            f"--only: no planned run is named {', '.join(bad)}; the plan has "
+            f"{', '.join(sorted(names))}."
+        )
+    keep = {s.key for s in specs if s.name in only or s.kind == "mesh"}
+    keep |= {s.tw_key for s in specs if s.key in keep and s.kind == "pg"}
+    return [s for s in specs if s.key in keep]
+
+
 def _overrides(spec: RunSpec, sets: Sequence[str], preset_backbone: str | None = None):
     """Config overrides of a run. A backbone other than the preset's starts from scratch
     (``model.weights: null``) unless ``sets`` names weights."""
@@ -763,6 +781,7 @@ def run_experiment(
     twohand_data: str | os.PathLike | None = None,
     sets: Sequence[str] = (),
     investigate: bool = False,
+    only: Sequence[str] = (),
     synth: SynthSize | None = None,
     doc: str | os.PathLike | None = "docs/results/ehpe.md",
     merge: Sequence[str | os.PathLike] = (),
@@ -782,6 +801,7 @@ def run_experiment(
             when missing with ``synth``).
         sets: config overrides ``key=value`` for every EHPE run (and the derived baselines).
         investigate: also run :data:`INVESTIGATE`'s PG variants.
+        only: keep only the planned runs with these names (:func:`select_runs`).
         doc: the markdown report (None: none); ``merge`` other experiment folders whose
             results the report includes; ``notes`` a markdown file included verbatim.
     Returns:
@@ -791,7 +811,7 @@ def run_experiment(
 
     if jobs < 1:
         raise HandposeError(f"--jobs must be ≥ 1, got {jobs}")
-    specs = plan_runs(tables, seeds, backbones, investigate=investigate)
+    specs = select_runs(plan_runs(tables, seeds, backbones, investigate=investigate), only)
     for s in [s for s in specs if s.kind != "mesh"][:1]:
         ehpe_config(s, preset, sets)  # validate the preset and overrides before any work
     from handpose.models.backbones.registry import BACKBONES
@@ -836,6 +856,7 @@ def run_experiment(
     if twohand_data:
         cmd += ["--twohand-data", str(twohand_data)]
     cmd += [x for s in sets for x in ("--set", s)] + (["--investigate"] if investigate else [])
+    cmd += ["--only", *only] if only else []
     all_runs = list(dict.fromkeys([*[RunSpec(**r) for r in meta.get("runs", [])], *specs]))
     session = {"start": datetime.now(UTC).isoformat(timespec="seconds"), "jobs": jobs}
     meta.update(

@@ -17,6 +17,7 @@ from handpose.experiments.ehpe import (
     paired_delta,
     plan_runs,
     planned_tables,
+    select_runs,
     summarize,
     write_report,
 )
@@ -46,6 +47,18 @@ def test_plan_orders_dependencies_and_covers_the_tables():
                                                  RunSpec("pg", 0, "a", "W+T", "full")]  # fmt: skip
     with pytest.raises(HandposeError, match="unknown table"):
         plan_runs(["7"], [0], ["a"])
+
+
+def test_only_keeps_the_named_runs_and_what_they_need():
+    plan = plan_runs(["3", "5"], [0, 1], ["m"], investigate=True)
+    assert select_runs(plan, []) == plan
+    kept = select_runs(plan, ["tw_all", "pg_WT_true_tw"])
+    assert [r.key for r in kept] == [r.key for r in plan if r in kept]  # plan order
+    assert {(r.kind, r.name, r.seed) for r in kept} == {("mesh", "mesh_regressor", 0)} | {
+        (k, n, s) for s in (0, 1)
+        for k, n in (("tw", "tw_all"), ("tw", "tw_WT"), ("pg", "pg_WT_true_tw"))}  # fmt: skip
+    with pytest.raises(HandposeError, match="no planned run is named tw_al; the plan has"):
+        select_runs(plan, ["tw_al"])
 
 
 def test_each_run_gets_its_config():
