@@ -272,3 +272,24 @@ def test_oracle_tw_evaluation_feeds_the_true_tw_joints_to_the_pg_stage(tw_run, d
     assert r["fps_torch"] is None and r["metrics"]["pa_mpjpe"] > 0
     with pytest.raises(HandposeError, match="oracle TW joints need"):
         _predict(harness.load_model(tw_run["tw"], "ehpe", "tw")[0], loader, bone, oracle_tw=True)
+
+
+def test_pg_stage_labels_replace_the_estimates_only_where_valid():
+    from handpose.training.methods.ehpe import PGModule
+
+    module = PGModule(_cfg("pg_input=labels")).eval()
+    seen = []
+    head = module.model.head
+    module.model.head = lambda f, c, lat, size: seen.append(c) or head(f, c, lat, size)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        est = module.model.features(x)[1].coords
+        t = len(module.model.tw_joints)
+        labels = torch.full((2, t, 3), 7.0)
+        valid = torch.ones(2, t, dtype=torch.bool)
+        valid[1, 0] = False
+        module._output({"image": x}, (labels, valid))
+        module._output({"image": x})
+    assert torch.equal(seen[0][valid], labels[valid])
+    assert torch.equal(seen[0][1, 0], est[1, 0])
+    assert torch.equal(seen[1], est)

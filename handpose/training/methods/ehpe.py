@@ -34,8 +34,8 @@ augmentation when ``data.augment`` is set.
 **PG-stage input** (``pg_input``; the paper is silent, it feeds the TW-stage's estimates):
 ``"estimates"`` (default) trains the PG-stage on the frozen TW-stage's estimates, as it sees
 them at test time; ``"labels"`` trains it on the true TW joints (the labels mapped to the 2.5D
-grid, :func:`handpose.losses.ehpe.joint_targets`), i.e. teacher forcing. Validation and
-evaluation always use the estimates. ``"labels"`` tests whether a PG-stage that learns the hand
+grid, :func:`handpose.losses.ehpe.joint_targets`; the estimate where a label is invalid), i.e.
+teacher forcing. Validation and evaluation always use the estimates. ``"labels"`` tests whether a PG-stage that learns the hand
 structure from clean inputs transfers to the TW-stage's noisy ones.
 
 **Variants without a second stage.** Table 3's "TW only" (``tw_joints: W+T+D+P+M``,
@@ -367,23 +367,28 @@ class PGModule(_EHPEModule):
             self.model.tw = frozen.tw
         self.model.tw.requires_grad_(False)
 
-    def _output(self, batch: dict, tw_coords: Tensor | None = None):
-        """The PG-stage's output; ``tw_coords`` (B, T, 3) replaces the TW-stage's estimates."""
+    def _output(self, batch: dict, true_tw: tuple[Tensor, Tensor] | None = None):
+        """The PG-stage's output. ``true_tw``: the TW joints' labels (B, T, 3) and validity
+        (B, T), which replace the TW-stage's estimates where valid."""
         m = self.model
         size = (self.cfg.data.size, self.cfg.data.size)
         if "features" in batch:  # from the cache
-            tw = batch["tw_coords"] if tw_coords is None else tw_coords
-            return m.head(batch["features"], tw, batch["latent"], size)
-        with torch.no_grad():
-            feats, tw = m.features(batch["image"])
-        return m.head(feats, tw.coords if tw_coords is None else tw_coords, tw.latent, size)
+            feats, coords, latent = batch["features"], batch["tw_coords"], batch["latent"]
+        else:
+            with torch.no_grad():
+                feats, tw = m.features(batch["image"])
+            coords, latent = tw.coords, tw.latent
+        if true_tw is not None:
+            labels, valid = true_tw
+            coords = torch.where(valid[..., None], labels.to(coords.dtype), coords)
+        return m.head(feats, coords, latent, size)
 
     def _step(self, batch: dict, prefix: str) -> Tensor:
         tg = hand_targets(batch, self.model)
         true_tw = None
         if prefix == "train" and self.cfg.pg_input == "labels":
             idx = torch.as_tensor(self.model.tw_joints, device=tg["targets"].device)
-            true_tw = tg["targets"].index_select(1, idx).to(tg["targets"].dtype)
+            true_tw = (tg["targets"].index_select(1, idx), tg["valid"].index_select(1, idx))
         out = self._output(batch, true_tw)
         b = tg["valid"].shape[0]
         terms = pg_loss(out.pg, tg["targets"], tg["valid"], self.cfg.loss)
