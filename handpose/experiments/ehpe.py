@@ -1147,13 +1147,20 @@ def main_backbone(runs: Sequence[RunSpec], summary: dict, preset: str) -> str:
 
 
 def planned_tables(runs: Sequence[RunSpec], main_backbone: str) -> set[str]:
-    """The tables (:data:`TABLES`) all of whose runs for ``main_backbone`` the experiment plans
-    (every table when none is complete): a folder made with ``--tables 3`` reports Table 3."""
+    """The tables (:data:`TABLES`) the experiment plans for ``main_backbone``: those all of
+    whose runs it plans, and those with a planned run no other table has (``--only tw_all``
+    reports Table 3, its other rows "not run"); every table when there is none. A folder made
+    with ``--tables 3`` reports Table 3."""
     seeds = sorted({r.seed for r in runs if r.kind != "mesh"})
     if not seeds:
         return set(TABLES)
     have = set(runs)
-    shown = {t for t in TABLES if set(plan_runs([t], seeds, [main_backbone])) <= have}
+    plans = {t: set(plan_runs([t], seeds, [main_backbone])) for t in TABLES}
+    shown = set()
+    for t, plan in plans.items():
+        others = set().union(*(p for u, p in plans.items() if u != t))
+        if plan <= have or (plan - others) & have:
+            shown.add(t)
     return shown or set(TABLES)
 
 

@@ -187,6 +187,10 @@ def test_report_of_a_table_3_experiment_has_only_table_3(tmp_path):
     assert planned_tables(plan_runs(["1", "2", "3", "4", "5", "6", "fig1"], [0], ["m", "x"]), "m") == {
         "1", "2", "3", "4", "5", "6", "fig1"}  # fmt: skip
     assert planned_tables([], "m") == {"1", "2", "3", "4", "5", "6", "fig1"}
+    # a run only Table 3 has (TW only, from --only tw_all) brings Table 3 in; a shared one not
+    five = plan_runs(["5"], [0], ["m"])
+    assert planned_tables(five + [RunSpec("tw", 0, "m", "all")], "m") == {"3", "5"}
+    assert planned_tables(five, "m") == {"5"}
     for s in (0, 1):
         _fake(out, RunSpec("pg", s, "m", "W+T", "full"), 10.0)
         _fake(out, RunSpec("tw", s, "m", "all"), 9.0)
