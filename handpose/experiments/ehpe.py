@@ -48,7 +48,7 @@ import platform
 import shlex
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -404,15 +404,14 @@ def _predict(model, loader, bone_length: float | None, oracle_tw: bool = False):
         for batch in loader:
             tg = single_hand_targets(batch)
             K = batch["K"].to(torch.float32)
-            if oracle_tw:
-                feats, tw = model.features(batch["image"])
-                true = hand_targets(batch, model)["targets"][:, list(model.tw_joints)]
-                size = tuple(batch["image"].shape[-2:])
-                out = model.head(feats, true.to(tw.coords.dtype), tw.latent, size)
-                out3.append(lift_to_camera(out.uv, out.z_rel, K, bone_length))
-                out2.append(out.uv)
-            elif isinstance(model, EHPE):
-                out = model(batch["image"])
+            if isinstance(model, EHPE):
+                if oracle_tw:
+                    feats, tw = model.features(batch["image"])
+                    true = hand_targets(batch, model)["targets"][:, list(model.tw_joints)]
+                    size = tuple(batch["image"].shape[-2:])
+                    out = model.head(feats, true.to(tw.coords.dtype), tw.latent, size)
+                else:
+                    out = model(batch["image"])
                 out3.append(lift_to_camera(out.uv, out.z_rel, K, bone_length))
                 out2.append(out.uv)
             else:
@@ -931,6 +930,16 @@ METRIC_KEYS = (
 )  # fmt: skip
 
 
+def _group_mean_std(per_run: Iterable[Mapping[str, float | None]]) -> dict[str, tuple]:
+    """Joint group → (mean, std) over the runs' group errors (None values skipped)."""
+    g: dict[str, list[float]] = {}
+    for groups in per_run:
+        for name, v in groups.items():
+            if v is not None:
+                g.setdefault(name, []).append(v)
+    return {k: common.mean_std(v) for k, v in g.items()}
+
+
 def summarize(results: list[dict]) -> dict:
     """Mean ± sample std over seeds per (preset, data, backbone, run name).
 
@@ -955,14 +964,10 @@ def summarize(results: list[dict]) -> dict:
             if vals:
                 e["by_seed"][m] = vals
                 e[m] = common.mean_std(list(vals.values()))
-        g = {}
-        for r in rs:
-            for name, v in (
-                r.get("groups", {}).get("pa_mpjpe") or r.get("groups", {}).get("mpjpe") or {}
-            ).items():
-                if v is not None:
-                    g.setdefault(name, []).append(v)
-        e["groups"] = {k: common.mean_std(v) for k, v in g.items()}
+        e["groups"] = _group_mean_std(
+            r.get("groups", {}).get("pa_mpjpe") or r.get("groups", {}).get("mpjpe") or {}
+            for r in rs
+        )
         fps = [r["fps_torch"] for r in rs if r.get("fps_torch")]
         e["fps"] = common.mean_std(fps) if fps else None
         cpu = [r["train_cpu_s"] for r in rs if r.get("train_cpu_s") is not None]
@@ -972,13 +977,9 @@ def summarize(results: list[dict]) -> dict:
         oracle = {r["spec"]["seed"]: r["oracle_tw"] for r in rs if r.get("oracle_tw")}
         if oracle:
             pa = {k: o["metrics"]["pa_mpjpe"] for k, o in oracle.items()}
-            og: dict[str, list] = {}
-            for o in oracle.values():
-                for name, v in (o.get("groups", {}).get("pa_mpjpe") or {}).items():
-                    if v is not None:
-                        og.setdefault(name, []).append(v)
+            groups = (o.get("groups", {}).get("pa_mpjpe") or {} for o in oracle.values())
             e["oracle"] = {"by_seed": pa, "pa_mpjpe": common.mean_std(list(pa.values())),
-                           "groups": {k: common.mean_std(v) for k, v in og.items()}}  # fmt: skip
+                           "groups": _group_mean_std(groups)}  # fmt: skip
         summary[key] = e
     return summary
 
