@@ -250,6 +250,7 @@ def _register_pgte(grp) -> None:
         help="run only on these data sets",
     )  # fmt: skip
     p.add_argument("--doc", default="docs/results/pgte.md", help="the markdown report")
+    p.add_argument("--notes", help="a markdown file included verbatim in the report")
     p.add_argument(
         "--merge",
         nargs="*",
@@ -433,7 +434,7 @@ def _pgte(args) -> int:
             data = meta["data"]["dexycb"]["path"]
             doc = Path(args.doc)
             pgte.qualitative_strip(args.strip, data, doc.with_name(f"{doc.stem}_strip.png"))
-        pgte.write_report(args.out, args.doc, args.merge)
+        pgte.write_report(args.out, args.doc, args.merge, args.notes)
         print(f"wrote {args.doc}")
         return 0
     data = {k: v for k, v in (("dexycb", args.data_dexycb), ("hanco", args.data_hanco)) if v}
@@ -441,7 +442,7 @@ def _pgte(args) -> int:
         out=args.out, preset=args.preset, seeds=args.seeds, jobs=args.jobs, tables=args.tables,
         resolutions=args.resolutions, data=data, sets=args.set,
         image_baseline=not args.no_image_baseline, variants=args.variants,
-        datasets=args.datasets, doc=args.doc, merge=args.merge,
+        datasets=args.datasets, doc=args.doc, merge=args.merge, notes=args.notes,
         progress=not args.no_progress,
     )  # fmt: skip
     print(f"wrote {args.doc}")

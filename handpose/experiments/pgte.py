@@ -452,6 +452,7 @@ def run_experiment(
     datasets: Sequence[str] | None = None,
     doc: str | os.PathLike | None = "docs/results/pgte.md",
     merge: Sequence[str | os.PathLike] = (),
+    notes: str | os.PathLike | None = None,
     progress: bool = True,
 ) -> dict:
     """Run (or continue) the comparison and write the report.
@@ -467,7 +468,8 @@ def run_experiment(
         image_baseline: include the harness's image baseline in the resolution sweep.
         variants, datasets: run only these (None: all).
         doc: the markdown report (None: none); merge: other experiment folders whose results
-            join the report (e.g. a GPU run at another preset).
+            join the report (e.g. a GPU run at another preset); notes: a markdown file included
+            verbatim in the report.
     Returns:
         the :func:`summarize` dict.
     """
@@ -478,7 +480,7 @@ def run_experiment(
         raise HandposeError(f"--jobs must be ≥ 1, got {jobs}")
     harness.load_method_config("pgte", preset, list(sets))  # validate before any work
     given = {f"--data-{k}": ((data or {}).get(k), ("video",)) for k in DATASETS}
-    out = check_experiment_paths(out, doc, None, merge, given)
+    out = check_experiment_paths(out, doc, notes, merge, given)
     out.mkdir(parents=True, exist_ok=True)
     common.lock_folder(out)  # one experiment per folder at a time
     specs = plan_runs(seeds, tables, resolutions, image_baseline, variants, datasets)
@@ -531,7 +533,7 @@ def run_experiment(
             f"mm, {res['cpu_s']:.0f} CPU-s"
         )
         if doc is not None:
-            write_report(out, doc, merge)
+            write_report(out, doc, merge, notes)
 
     execute = common.retry_once(work, log, "it resumes where it stopped")
     try:
@@ -540,7 +542,7 @@ def run_experiment(
         bar.close()
         common.end_session(meta_path, meta, session, started, runs_done=len(done))
         if doc is not None:
-            write_report(out, doc, merge)
+            write_report(out, doc, merge, notes)
         common.release_folder(out)
     summary = summarize(collect_results(out, merge))
     common.raise_failed(failed)
@@ -893,9 +895,13 @@ def _deltas(summary, preset, dataset, metric: str) -> list[str]:
 
 
 def write_report(
-    out: str | os.PathLike, doc: str | os.PathLike, merge: Sequence[str | os.PathLike] = ()
+    out: str | os.PathLike,
+    doc: str | os.PathLike,
+    merge: Sequence[str | os.PathLike] = (),
+    notes: str | os.PathLike | None = None,
 ) -> str:
-    """Write the markdown report (and its pictures beside it) from the finished runs."""
+    """Write the markdown report (and its pictures beside it) from the finished runs;
+    ``notes``, a markdown file, is included verbatim after the introduction."""
     out, doc = Path(out), Path(doc)
     meta_path = out / "experiment.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
@@ -940,6 +946,8 @@ def write_report(
     if planned and len(own) < planned:
         L += [f"**Partial:** {planned - len(own)} planned runs have not finished; the command "
               "below resumes the experiment.", ""]  # fmt: skip
+    if notes is not None and Path(notes).exists():
+        L += [Path(notes).read_text(encoding="utf-8").rstrip(), ""]
     refs = load_references(out, meta)
     if refs:
         L += ["## Reference predictions that ignore the image", "",

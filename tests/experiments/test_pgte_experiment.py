@@ -54,6 +54,11 @@ def test_subset_runs_resumes_and_reports(video, tmp_path):
     assert (out / "hanco/r64/single/seed0/result.json").stat().st_mtime == mtime
     strip = pgte.qualitative_strip(res["checkpoint"], video, tmp_path / "strip.png", frames=3)
     assert strip.stat().st_size > 1000
+    notes = tmp_path / "notes.md"
+    notes.write_text("## Status\n\nA hand-written finding.\n")
+    text = pgte.write_report(out, doc, notes=notes)
+    assert text.index("A hand-written finding.") < text.index("Table 3: HanCo-like")
+    assert doc.read_text() == text
 
 
 def test_image_baseline_run_is_evaluated_on_clips(video, tmp_path):
