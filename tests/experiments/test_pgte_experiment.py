@@ -6,6 +6,7 @@ import pytest
 
 from handpose.errors import HandposeError
 from handpose.experiments import pgte
+from handpose.training import read_metrics
 from tests.training.videodata import write_tiny_video
 
 
@@ -22,6 +23,12 @@ def test_plan_shares_runs_between_tables():
     assert [r.key for r in sub] == ["hanco/r64/temporal/seed0", "hanco/r32/temporal/seed0"]
     with pytest.raises(HandposeError, match="unknown table"):
         pgte.plan_runs([0], ["tables"])
+    # every VIBE-style run comes after the single run its frozen encoder is taken from
+    for i, r in enumerate(runs):
+        if r.variant == "vibe":
+            assert pgte.encoder_run(r) in runs[:i]
+    only = pgte.plan_runs([0], ["resolution"], [16], variants=["vibe"])
+    assert [r.key for r in only] == ["dexycb/r16/single/seed0", "dexycb/r16/vibe/seed0"]
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +66,26 @@ def test_subset_runs_resumes_and_reports(video, tmp_path):
     text = pgte.write_report(out, doc, notes=notes)
     assert text.index("A hand-written finding.") < text.index("Table 3: HanCo-like")
     assert doc.read_text() == text
+
+
+@pytest.mark.slow
+def test_vibe_runs_after_its_encoder_and_takes_it(video, tmp_path):
+    out = tmp_path / "exp"
+    pgte.run_experiment(
+        out=out, preset="tiny", seeds=[0], jobs=2, tables=["main"], variants=["vibe"],
+        datasets=["dexycb"], data={"dexycb": video}, sets=["train.epochs=1"], progress=False,
+        doc=tmp_path / "pgte.md",
+    )  # fmt: skip
+    single = json.loads((out / "dexycb/r64/single/seed0/result.json").read_text())
+    vibe = json.loads((out / "dexycb/r64/vibe/seed0/result.json").read_text())
+    assert single["finished"] <= vibe["finished"]
+    enc = out / "dexycb/r64/single/seed0/main/checkpoints/last.ckpt"
+    assert f"vibe_encoder={enc}" in vibe["config_overrides"]
+    assert "vibe_freeze_encoder=true" in vibe["config_overrides"]
+    assert vibe["config_overrides"][-1] == f"train.epochs={2 * 1}"  # factor × the given epochs
+    assert f"--set vibe_encoder={enc}" in vibe["command"]
+    rows = [r for r in read_metrics(out / "dexycb/r64/vibe/seed0/main") if r.get("val/mpjpe_mm")]
+    assert len(rows) == pgte.VIBE_EPOCH_FACTOR * 1  # one validation per epoch
 
 
 def test_image_baseline_run_is_evaluated_on_clips(video, tmp_path):

@@ -115,3 +115,30 @@ def test_pretrained_patch_embedding_trains_reloads_and_exports(video, tmp_path, 
 
         args = ["export", "onnx", "--checkpoint", str(paths["main"]), "--out"]
         assert main([*args, str(tmp_path / "pgte.onnx")]) == 0  # onnxruntime parity-checked
+
+
+def test_vibe_encoder_from_a_pgte_checkpoint(video, tmp_path):
+    """VIBE's start: the baseline's ViT is the PGTE model's; frozen, it leaves training as it
+    came in (weights and batch-norm statistics)."""
+    from handpose.errors import HandposeError
+    from handpose.training.checkpoints import read_checkpoint
+
+    sets = ["train.threads=1", "train.epochs=1", "model.window=1"]
+    pgte = harness.train("pgte", harness.load_method_config("pgte", "tiny", sets), video,
+                         tmp_path / "single")["main"]  # fmt: skip
+    enc = {k: v for k, v in read_checkpoint(pgte)["state_dict"].items()
+           if k.startswith("model.backbone.")}  # fmt: skip
+    vsets = ["variant=vibe", "train.threads=1", "train.epochs=1", f"vibe_encoder={pgte}"]
+    frozen = harness.load_method_config("pgte", "tiny", [*vsets, "vibe_freeze_encoder=true"])
+    after = read_checkpoint(harness.train("pgte", frozen, video, tmp_path / "frz")["main"])
+    for k, v in enc.items():
+        torch.testing.assert_close(after["state_dict"][k], v, rtol=0, atol=0)
+    tuned = harness.load_method_config("pgte", "tiny", vsets)
+    moved = read_checkpoint(harness.train("pgte", tuned, video, tmp_path / "ft")["main"])
+    assert any(not torch.equal(moved["state_dict"][k], v) for k, v in enc.items())
+    with pytest.raises(HandposeError, match="does not match the baseline's ViT"):
+        from handpose.training.methods.pgte import PGTEModule
+
+        PGTEModule(harness.load_method_config("pgte", "tiny", [*vsets, "vibe.embed_dim=16"]))
+    with pytest.raises(HandposeError, match="vibe_freeze_encoder needs vibe_encoder"):
+        harness.load_method_config("pgte", "tiny", ["vibe_freeze_encoder=true"])

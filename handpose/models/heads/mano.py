@@ -17,6 +17,12 @@ Gram–Schmidt maps the 6D vectors to rotation matrices, which drive
 axis-angle form the sample schema stores (``mano_global_orient`` (3,), ``mano_hand_pose`` (45,))
 is returned beside them. The last linear layer starts near zero with its bias at the identity
 rotations, zero shape and ``camera_init``, so training starts from the flat mean hand.
+
+**Iterative error feedback** (HMR, Kanazawa et al., CVPR 2018; VIBE's regressor): with
+``iterations = n > 1`` the MLP sees the features concatenated with the current parameter
+vector and outputs a correction, applied n times from the initial vector (identity rotations,
+zero shape, ``camera_init``); its last layer starts near zero with zero bias.
+``iterations = 1`` is the one-shot head above.
 """
 
 from __future__ import annotations
@@ -75,6 +81,8 @@ class ManoParameterHead(nn.Module):
             the crop (normalised coordinates span 2).
         return_vertices: compute the mesh (False: joints only, faster).
         side: hand side when ``hand_model`` is a name.
+        iterations: 1 for the one-shot head, n > 1 for HMR's iterative error feedback (module
+            docstring).
     """
 
     def __init__(
@@ -87,8 +95,12 @@ class ManoParameterHead(nn.Module):
         camera_init: Sequence[float] = (8.0, 0.0, 0.0),
         return_vertices: bool = True,
         side: str = "right",
+        iterations: int = 1,
     ) -> None:
         super().__init__()
+        if int(iterations) < 1:
+            raise HandposeError(f"iterations must be ≥ 1, got {iterations}.")
+        self.iterations = int(iterations)
         self.hand_model = (
             hand_model if isinstance(hand_model, HandModel) else HandModel(hand_model, side=side)
         )
@@ -103,29 +115,43 @@ class ManoParameterHead(nn.Module):
         self.num_betas = int(num_betas)
         self.predict_camera = bool(predict_camera)
         self.return_vertices = bool(return_vertices)
+        n_out = 16 * 6 + self.num_betas + (3 if self.predict_camera else 0)
         layers: list[nn.Module] = []
-        c = int(in_features)
+        c = int(in_features) + (n_out if self.iterations > 1 else 0)
         for width in hidden:
             layers += [nn.Linear(c, int(width)), nn.ReLU(inplace=True)]
             c = int(width)
         self.mlp = nn.Sequential(*layers)
-        n_out = 16 * 6 + self.num_betas + (3 if self.predict_camera else 0)
         self.out = nn.Linear(c, n_out)
         nn.init.xavier_uniform_(self.out.weight, gain=0.01)
-        bias = list(_IDENTITY_6D) * 16 + [0.0] * self.num_betas
+        init = list(_IDENTITY_6D) * 16 + [0.0] * self.num_betas
         if self.predict_camera:
             if len(camera_init) != 3:
                 raise HandposeError(f"camera_init must be (s, t_x, t_y), got {tuple(camera_init)}.")
-            bias += [float(v) for v in camera_init]
+            init += [float(v) for v in camera_init]
+        # the starting parameter vector of the iterations (not in the state dict)
+        self.register_buffer("init_params", torch.tensor(init), persistent=False)
         with torch.no_grad():
-            self.out.bias.copy_(torch.tensor(bias))
+            if self.iterations == 1:
+                self.out.bias.copy_(self.init_params)
+            else:
+                self.out.bias.zero_()
+
+    def regress(self, features: Tensor) -> Tensor:
+        """(B, F) features → (B, n_out) raw parameter vector (6D rotations, betas, camera)."""
+        if self.iterations == 1:
+            return self.out(self.mlp(features))
+        raw = self.init_params.to(features.dtype).expand(features.shape[0], -1)
+        for _ in range(self.iterations):
+            raw = raw + self.out(self.mlp(torch.cat([features, raw], dim=-1)))
+        return raw
 
     def forward(self, features: Tensor) -> ManoHeadOutput:
         if not isinstance(features, Tensor) or features.ndim != 2:
             raise HandposeError(
                 f"the MANO head takes (B, F) feature vectors, got {getattr(features, 'shape', type(features).__name__)}."
             )
-        raw = self.out(self.mlp(features))
+        raw = self.regress(features)
         rotmats = rotation_6d_to_matrix(raw[:, : 16 * 6].unflatten(1, (16, 6)))  # (B, 16, 3, 3)
         betas = raw[:, 96 : 96 + self.num_betas]
         camera = raw[:, 96 + self.num_betas :] if self.predict_camera else None

@@ -13,6 +13,7 @@ __all__ = ["PGTENetConfig", "VibeNetConfig", "PLANES", "AGGREGATES"]
 
 PLANES = ("tri", "single")
 AGGREGATES = ("sum", "mean", "concat")
+VIBE_POOLS = ("mean", "flatten")
 
 
 def _check_patch_embed(kind: str) -> None:
@@ -141,6 +142,14 @@ class VibeNetConfig:
         gru_hidden, gru_layers: the GRU.
         window: frames per window T.
         regressor_hidden: hidden width of the MANO parameter MLP.
+        regressor_iterations: 1 for a one-shot MLP, n > 1 for HMR's iterative error feedback
+            (VIBE's regressor: 3, as the presets set; the default 1 keeps checkpoints saved
+            before the option loading).
+        pool: how a frame's token map becomes one vector: ``mean`` (average over the tokens,
+            as VIBE/HMR pool their CNN features) or ``flatten`` (a 1×1 convolution to
+            ``pool_channels`` per token, then the flattened map: keeps where things are, which
+            a narrow encoder's mean loses).
+        pool_channels: channels per token for ``flatten``.
         bone_length: as :class:`PGTENetConfig` (unused when the root depth is given).
     """
 
@@ -159,15 +168,21 @@ class VibeNetConfig:
     gru_layers: int = 2
     window: int = 16
     regressor_hidden: int = 1024
+    regressor_iterations: int = 1
+    pool: str = "mean"
+    pool_channels: int = 16
     bone_length: float = 0.0898
 
     def __post_init__(self) -> None:
         if self.image_size < 16:
             raise ValueError(f"image_size must be at least 16 px, got {self.image_size}")
         for name in ("embed_dim", "depth", "num_heads", "stem_channels", "feature_dim",
-                     "gru_hidden", "gru_layers", "window", "regressor_hidden"):  # fmt: skip
+                     "gru_hidden", "gru_layers", "window", "regressor_hidden",
+                     "regressor_iterations", "pool_channels"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
         if self.embed_dim % self.num_heads:
             raise ValueError("embed_dim must be divisible by num_heads")
+        if self.pool not in VIBE_POOLS:
+            raise ValueError(f"pool must be one of {VIBE_POOLS}, got {self.pool!r}")
         _check_patch_embed(self.patch_embed)

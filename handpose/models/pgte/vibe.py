@@ -7,11 +7,12 @@ with HMR's regressor; an adversarial motion discriminator trained on AMASS keeps
 plausible. The paper compares against VIBE run on low-resolution crops with a ViT encoder.
 
 Here: the same conv-embedded ViT as PGTE (:mod:`.embed`) on the upsampled low-resolution
-crop, average-pooled and projected to ``feature_dim``; the GRU temporal encoder with VIBE's
-residual; the MANO parameter head (:class:`handpose.models.heads.ManoParameterHead`: 6D
-rotations, shape, weak-perspective crop camera) on the hand model. The motion discriminator
-is left out: there is no hand motion-capture prior to train it on. HMR's three iterative
-refinement steps are replaced by the one-shot MLP head.
+crop, average-pooled (or, ``pool: flatten``, reduced per token and flattened) and projected to
+``feature_dim``; the GRU temporal encoder with VIBE's residual; the MANO parameter head
+(:class:`handpose.models.heads.ManoParameterHead`: 6D rotations, shape, weak-perspective crop
+camera) on the hand model, with HMR's iterative error feedback (``regressor_iterations``, 3
+as in VIBE). The motion discriminator is left out: there is no hand motion-capture prior to
+train it on.
 
 **Left hands.** The head drives the right-hand model; a left hand is output as its mirror
 image (x ↦ −x in the model frame before the camera), which is exactly a left hand of the
@@ -104,9 +105,21 @@ class VibeBaseline(nn.Module):
             cfg.image_size, cfg.embed_dim, cfg.depth, cfg.num_heads, cfg.mlp_ratio,
             cfg.stem_channels, cfg.drop_path_rate, cfg.patch_embed, cfg.patch_weights,
         )  # fmt: skip
-        self.project = nn.Sequential(
-            nn.LayerNorm(cfg.embed_dim), nn.Linear(cfg.embed_dim, cfg.feature_dim)
-        )
+        if cfg.pool == "mean":
+            self.pool = None
+            self.project = nn.Sequential(
+                nn.LayerNorm(cfg.embed_dim), nn.Linear(cfg.embed_dim, cfg.feature_dim)
+            )
+        else:  # flatten: 1×1 conv per token, then the whole (pool_channels, g, g) map
+            g = cfg.image_size // 8
+            self.pool = nn.Sequential(
+                nn.Conv2d(cfg.embed_dim, cfg.pool_channels, 1),
+                nn.BatchNorm2d(cfg.pool_channels),
+                nn.ReLU(inplace=True),
+            )
+            self.project = nn.Sequential(
+                nn.Flatten(1), nn.Linear(cfg.pool_channels * g * g, cfg.feature_dim)
+            )
         self.gru = nn.GRU(cfg.feature_dim, cfg.gru_hidden, cfg.gru_layers, batch_first=True)
         self.gru_out = nn.Linear(cfg.gru_hidden, cfg.feature_dim)
         self.head = ManoParameterHead(
@@ -114,6 +127,7 @@ class VibeBaseline(nn.Module):
             HandModel(cfg.hand_model, side="right"),
             hidden=(cfg.regressor_hidden,),
             predict_camera=True,
+            iterations=cfg.regressor_iterations,
         )
         self.num_vertices = int(self.head.hand_model.num_vertices)
 
@@ -140,7 +154,9 @@ class VibeBaseline(nn.Module):
             raise HandposeError(
                 f"the VIBE baseline takes crops of shape (N, 3, {S}, {S}), got {tuple(images.shape)}."
             )
-        return VibeEncoding(self.project(self.backbone(images).mean((-2, -1))))
+        fmap = self.backbone(images)  # (N, C, S/8, S/8)
+        pooled = fmap.mean((-2, -1)) if self.pool is None else self.pool(fmap)
+        return VibeEncoding(self.project(pooled))
 
     def fuse(self, tokens: Tensor) -> Tensor:
         """(B, T, F) → (B, T, F): GRU from a zero state at the window start, linear, residual."""

@@ -9,6 +9,8 @@ Config (``handpose/configs/pgte/{tiny,cpu-small,paper}.yaml``)::
     vibe:  {...}                  VibeNetConfig
     loss:  {...}                  PGTELossConfig (handpose.losses.pgte)
     vibe_loss: {...}              VibeLossConfig
+    vibe_encoder: PATH | null     a PGTE checkpoint whose ViT initialises the baseline's encoder
+    vibe_freeze_encoder: false    keep that encoder fixed (VIBE's frozen SPIN encoder)
     train_faces: 128              mesh faces per training step (0: the whole mesh)
     data:  {train_split, val_split, resolution, pad, min_side, stride, num_workers, cache,
             limit_train_clips, limit_val_clips, degradation_seed}    (VideoDataConfig)
@@ -24,6 +26,15 @@ documented omission).
 
 **Root depth.** Training and validation use the ground-truth wrist depth in eq. 3 (as the
 evaluation does), so the losses see the model's 2.5D predictions through the right camera.
+
+**The VIBE-style baseline's encoder.** VIBE does not learn its per-frame encoder from video: it
+takes SPIN's ResNet-50 and regressor, trained on single images, freezes the encoder and trains
+the temporal encoder and the regressor. Trained from scratch on a small synthetic set, the same
+global regressor stays at the constant prediction (it fits the training clips but does not
+generalise: docs/results/pgte.md). ``vibe_encoder`` gives it VIBE's start: the ViT of a PGTE
+checkpoint (same ``embed_dim``/``depth``/``num_heads``/stem, e.g. the ``single`` model trained on
+the same training frames: the SPIN of this setting) initialises the baseline's ViT, fine-tuned
+or, with ``vibe_freeze_encoder``, frozen (its batch norms stay in eval mode).
 
 **Validation** (``val/*``, full mesh): ``mpjpe_mm`` and ``mpvpe_mm`` wrist-relative,
 ``pa_mpjpe_mm`` (Procrustes, FreiHAND mode), all over the frames of the validation windows.
@@ -110,10 +121,14 @@ class PGTEConfig:
     train_faces: int = 128
     data: VideoDataConfig = field(default_factory=VideoDataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    vibe_encoder: str | None = None
+    vibe_freeze_encoder: bool = False
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+        if self.vibe_freeze_encoder and not self.vibe_encoder:
+            raise ValueError("vibe_freeze_encoder needs vibe_encoder (a PGTE checkpoint)")
         if self.train_faces < 0:
             raise ValueError("train_faces must be ≥ 0")
 
@@ -141,6 +156,26 @@ def _masked_mean(x: Tensor, valid: Tensor) -> Tensor:
     return (x * w).sum() / w.sum().clamp(min=1.0)
 
 
+def load_vibe_encoder(model: VibeBaseline, checkpoint: str) -> None:
+    """Copy the ViT of a PGTE checkpoint (``model.backbone.*``) into the baseline's encoder."""
+    from handpose.training.checkpoints import read_checkpoint
+
+    state = read_checkpoint(checkpoint).get("state_dict", {})
+    prefix = "model.backbone."
+    enc = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+    if not enc:
+        raise HandposeError(f"'{checkpoint}' holds no PGTE encoder weights (model.backbone.*).")
+    own = model.backbone.state_dict()
+    bad = sorted(k for k in own if k not in enc or enc[k].shape != own[k].shape)
+    if bad or len(enc) != len(own):
+        raise HandposeError(
+            f"the encoder in '{checkpoint}' does not match the baseline's ViT (vibe: embed_dim, "
+            f"depth, num_heads, stem_channels, patch_embed must equal the PGTE model's); "
+            f"first mismatch: {(bad or sorted(set(enc) - set(own)))[:1]}"
+        )
+    model.backbone.load_state_dict(enc)
+
+
 def window_targets(batch: dict) -> dict[str, Tensor]:
     """A (B, T, ...) window batch flattened to the (B·T, ...) loss targets."""
     out = {
@@ -160,6 +195,12 @@ class PGTEModule(L.LightningModule):
         super().__init__()
         self.cfg = cfg
         self.model = build_model(cfg)
+        self._frozen_encoder = False
+        if cfg.variant == "vibe" and cfg.vibe_encoder:
+            load_vibe_encoder(self.model, cfg.vibe_encoder)
+            if cfg.vibe_freeze_encoder:
+                self.model.backbone.requires_grad_(False)
+                self._frozen_encoder = True
 
     def forward(self, images, K, root_depth=None, side=None):
         return self.model(images, K, root_depth, side)
@@ -220,6 +261,8 @@ class PGTEModule(L.LightningModule):
                      prog_bar=name == "mpjpe_mm")  # fmt: skip
 
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
+        if self._frozen_encoder:  # Lightning sets each submodule's mode itself: re-freeze
+            self.model.backbone.eval()  # the batch norms keep their statistics
         return self._step(batch, "train")
 
     def validation_step(self, batch: dict, batch_idx: int) -> Tensor:

@@ -63,7 +63,36 @@ def test_gradients_float64_and_options():
     assert not any(k.startswith("hand_model.") for k in head.state_dict())  # model arrays stay out
 
 
+def test_iterative_error_feedback_against_a_naive_loop(hand):
+    torch.manual_seed(2)
+    head = ManoParameterHead(8, hand, hidden=(12,), iterations=3, camera_init=(6.0, 0.0, 0.01))
+    n_out = 96 + 10 + 3
+    assert head.mlp[0].in_features == 8 + n_out  # the features and the current parameters
+    assert "init_params" not in head.state_dict()
+    x = torch.randn(2, 8)
+    with torch.no_grad():
+        head.out.weight.zero_()  # zero corrections: the starting vector is the output
+        flat = head(x)
+        head.out.weight.normal_(std=0.3)
+        head.out.bias.normal_(std=0.1)
+        out = head(x)
+        raw = torch.tensor([1.0, 0, 0, 0, 1, 0] * 16 + [0.0] * 10 + [6.0, 0.0, 0.01]).expand(2, -1)
+        for _ in range(3):  # θ_{t+1} = θ_t + Δ([x, θ_t]), written out
+            h = torch.relu(x @ head.mlp[0].weight[:, :8].T + raw @ head.mlp[0].weight[:, 8:].T
+                           + head.mlp[0].bias)  # fmt: skip
+            raw = raw + h @ head.out.weight.T + head.out.bias
+    torch.testing.assert_close(flat.rotmats, torch.eye(3).expand(2, 16, 3, 3))
+    torch.testing.assert_close(flat.camera, torch.tensor([6.0, 0.0, 0.01]).expand(2, 3))
+    torch.testing.assert_close(out.rotmats, rotation_6d_to_matrix(raw[:, :96].reshape(2, 16, 6)))
+    torch.testing.assert_close(out.betas, raw[:, 96:106])
+    torch.testing.assert_close(out.camera, raw[:, 106:])
+    one = ManoParameterHead(8, hand, hidden=(12,), iterations=1)
+    assert one.mlp[0].in_features == 8  # the one-shot head keeps its layout
+
+
 def test_bad_options_and_inputs(hand):
+    with pytest.raises(HandposeError, match="iterations"):
+        ManoParameterHead(8, hand, iterations=0)
     with pytest.raises(HandposeError, match="num_betas"):
         ManoParameterHead(8, hand, num_betas=11)
     with pytest.raises(HandposeError, match="flat_hand_mean=True"):
