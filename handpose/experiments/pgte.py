@@ -193,9 +193,11 @@ CHOICES = (
     "3D vertices and joints, SAR's edge (×1) and normal (×0.1) terms; 96 random mesh faces per "
     "training step (`cpu-small`; the whole mesh in `paper`); no augmentation; the ground-truth "
     "wrist depth in eq. 3 for training and evaluation.",
-    "VIBE-style baseline: the same ViT, average-pooled, a 2-layer GRU with VIBE's residual, a MANO "
-    "parameter head with a weak-perspective camera; left hands as mirrored right hands; no motion "
-    "discriminator.",
+    "VIBE-style baseline: the same ViT, average-pooled, a 2-layer GRU with VIBE's residual, HMR's "
+    "iterative MANO regressor (3 steps) with a weak-perspective camera; left hands as mirrored "
+    "right hands; no motion discriminator. As VIBE freezes SPIN's image-trained encoder, its ViT "
+    "is the `single` run's (same data, resolution and seed), frozen; the GRU and the regressor "
+    "train for twice the epochs.",
     "Schedule (`cpu-small`): AdamW 1e-3, weight decay 0.01, half an epoch of warm-up, cosine to "
     "5 %, batch 4 windows of 8 frames, 6 epochs (ViTPose-B's AdamW 5e-4 / 0.1 / drop path 0.3 in "
     "`paper`).",
