@@ -142,3 +142,25 @@ def test_vibe_encoder_from_a_pgte_checkpoint(video, tmp_path):
         PGTEModule(harness.load_method_config("pgte", "tiny", [*vsets, "vibe.embed_dim=16"]))
     with pytest.raises(HandposeError, match="vibe_freeze_encoder needs vibe_encoder"):
         harness.load_method_config("pgte", "tiny", ["vibe_freeze_encoder=true"])
+
+
+def test_temporal_model_starts_from_the_single_one(video, tmp_path):
+    from handpose.errors import HandposeError
+    from handpose.training.checkpoints import read_checkpoint
+    from handpose.training.methods.pgte import PGTEModule
+
+    sets = ["train.threads=1", "train.epochs=1", "model.window=1"]
+    single = harness.train("pgte", harness.load_method_config("pgte", "tiny", sets), video,
+                           tmp_path / "single")["main"]  # fmt: skip
+    state = read_checkpoint(single)["state_dict"]
+    m = PGTEModule(harness.load_method_config("pgte", "tiny", [f"pgte_init={single}"]))
+    own = m.model.state_dict()
+    skipped = sorted(set(own) - set(m.loaded_init))
+    assert skipped and all("temporal" in k for k in skipped)  # only the window-sized parts
+    for k in m.loaded_init:
+        torch.testing.assert_close(own[k], state["model." + k], rtol=0, atol=0)
+    with pytest.raises(HandposeError, match="not a PGTE model of this size"):
+        PGTEModule(harness.load_method_config(
+            "pgte", "tiny", [f"pgte_init={single}", "model.embed_dim=16", "model.num_heads=2",
+                             "model.token_dim=8", "model.joint_dim=4", "model.head_channels=4",
+                             "model.stem_channels=4", "model.plane_size=4"]))  # fmt: skip

@@ -9,6 +9,7 @@ Config (``handpose/configs/pgte/{tiny,cpu-small,paper}.yaml``)::
     vibe:  {...}                  VibeNetConfig
     loss:  {...}                  PGTELossConfig (handpose.losses.pgte)
     vibe_loss: {...}              VibeLossConfig
+    pgte_init: PATH | null        a PGTE checkpoint whose matching weights initialise the model
     vibe_encoder: PATH | null     a PGTE checkpoint whose ViT initialises the baseline's encoder
     vibe_freeze_encoder: false    keep that encoder fixed (VIBE's frozen SPIN encoder)
     train_faces: 128              mesh faces per training step (0: the whole mesh)
@@ -35,6 +36,11 @@ generalise: docs/results/pgte.md). ``vibe_encoder`` gives it VIBE's start: the V
 checkpoint (same ``embed_dim``/``depth``/``num_heads``/stem, e.g. the ``single`` model trained on
 the same training frames: the SPIN of this setting) initialises the baseline's ViT, fine-tuned
 or, with ``vibe_freeze_encoder``, frozen (its batch norms stay in eval mode).
+
+**Starting the temporal model from the single-frame one.** ``pgte_init`` copies every weight of
+a PGTE checkpoint whose name and shape match (all of them from a ``single`` run into the
+temporal model except the time embedding, which depends on the window); the others keep their
+initialisation. Not in the supplement: an option for the temporal-vs-single study.
 
 **Validation** (``val/*``, full mesh): ``mpjpe_mm`` and ``mpvpe_mm`` wrist-relative,
 ``pa_mpjpe_mm`` (Procrustes, FreiHAND mode), all over the frames of the validation windows.
@@ -121,6 +127,7 @@ class PGTEConfig:
     train_faces: int = 128
     data: VideoDataConfig = field(default_factory=VideoDataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    pgte_init: str | None = None
     vibe_encoder: str | None = None
     vibe_freeze_encoder: bool = False
 
@@ -154,6 +161,29 @@ def build_model(cfg: PGTEConfig):
 def _masked_mean(x: Tensor, valid: Tensor) -> Tensor:
     w = valid.to(x.dtype)
     return (x * w).sum() / w.sum().clamp(min=1.0)
+
+
+def load_matching_weights(model: PGTE, checkpoint: str) -> list[str]:
+    """Copy the weights of a PGTE checkpoint into ``model``: every weight must match in name and
+    shape except the temporal module's window-sized ones, which keep their initialisation.
+
+    Returns:
+        the names copied.
+    """
+    from handpose.training.checkpoints import read_checkpoint
+
+    state = read_checkpoint(checkpoint).get("state_dict", {})
+    theirs = {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}
+    own = model.state_dict()
+    take = {k: v for k, v in theirs.items() if k in own and own[k].shape == v.shape}
+    bad = sorted(k for k in own if k not in take and not k.startswith("temporal."))
+    if bad:
+        raise HandposeError(
+            f"'{checkpoint}' is not a PGTE model of this size (pgte_init: only the window may "
+            f"differ); first mismatch: {bad[0]}"
+        )
+    model.load_state_dict(take, strict=False)
+    return sorted(take)
 
 
 def load_vibe_encoder(model: VibeBaseline, checkpoint: str) -> None:
@@ -196,6 +226,8 @@ class PGTEModule(L.LightningModule):
         self.cfg = cfg
         self.model = build_model(cfg)
         self._frozen_encoder = False
+        if cfg.variant == "pgte" and cfg.pgte_init:
+            self.loaded_init = load_matching_weights(self.model, cfg.pgte_init)
         if cfg.variant == "vibe" and cfg.vibe_encoder:
             load_vibe_encoder(self.model, cfg.vibe_encoder)
             if cfg.vibe_freeze_encoder:
