@@ -9,7 +9,7 @@ Config (``handpose/configs/pgte/{tiny,cpu-small,paper}.yaml``)::
     vibe:  {...}                  VibeNetConfig
     loss:  {...}                  PGTELossConfig (handpose.losses.pgte)
     vibe_loss: {...}              VibeLossConfig
-    pgte_init: PATH | null        a PGTE checkpoint whose matching weights initialise the model
+    pgte_init: PATH | null        a PGTE checkpoint of the same size that initialises the model
     vibe_encoder: PATH | null     a PGTE checkpoint whose ViT initialises the baseline's encoder
     vibe_freeze_encoder: false    keep that encoder fixed (VIBE's frozen SPIN encoder)
     train_faces: 128              mesh faces per training step (0: the whole mesh)
@@ -37,10 +37,11 @@ checkpoint (same ``embed_dim``/``depth``/``num_heads``/stem, e.g. the ``single``
 the same training frames: the SPIN of this setting) initialises the baseline's ViT, fine-tuned
 or, with ``vibe_freeze_encoder``, frozen (its batch norms stay in eval mode).
 
-**Starting the temporal model from the single-frame one.** ``pgte_init`` copies every weight of
-a PGTE checkpoint whose name and shape match (all of them from a ``single`` run into the
-temporal model except the time embedding, which depends on the window); the others keep their
-initialisation. Not in the supplement: an option for the temporal-vs-single study.
+**Starting the temporal model from the single-frame one.** ``pgte_init`` copies the weights of a
+PGTE checkpoint of the same size; only the temporal module's window-sized weights may differ
+(the time embedding, when a ``single`` run starts the temporal model), and they keep their
+initialisation; any other mismatch is an error. Not in the supplement: an option for the
+temporal-vs-single study (docs/results/pgte.md).
 
 **Validation** (``val/*``, full mesh): ``mpjpe_mm`` and ``mpvpe_mm`` wrist-relative,
 ``pa_mpjpe_mm`` (Procrustes, FreiHAND mode), all over the frames of the validation windows.
