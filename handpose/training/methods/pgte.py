@@ -164,6 +164,14 @@ def _masked_mean(x: Tensor, valid: Tensor) -> Tensor:
     return (x * w).sum() / w.sum().clamp(min=1.0)
 
 
+def _model_state(checkpoint: str, prefix: str) -> dict[str, Tensor]:
+    """The tensors of a harness checkpoint's state dict under ``prefix``, with it removed."""
+    from handpose.training.checkpoints import read_checkpoint
+
+    state = read_checkpoint(checkpoint).get("state_dict", {})
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+
+
 def load_matching_weights(model: PGTE, checkpoint: str) -> list[str]:
     """Copy the weights of a PGTE checkpoint into ``model``: every weight must match in name and
     shape except the temporal module's window-sized ones, which keep their initialisation.
@@ -171,10 +179,7 @@ def load_matching_weights(model: PGTE, checkpoint: str) -> list[str]:
     Returns:
         the names copied.
     """
-    from handpose.training.checkpoints import read_checkpoint
-
-    state = read_checkpoint(checkpoint).get("state_dict", {})
-    theirs = {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}
+    theirs = _model_state(checkpoint, "model.")
     own = model.state_dict()
     take = {k: v for k, v in theirs.items() if k in own and own[k].shape == v.shape}
     bad = sorted(k for k in own if k not in take and not k.startswith("temporal."))
@@ -189,11 +194,7 @@ def load_matching_weights(model: PGTE, checkpoint: str) -> list[str]:
 
 def load_vibe_encoder(model: VibeBaseline, checkpoint: str) -> None:
     """Copy the ViT of a PGTE checkpoint (``model.backbone.*``) into the baseline's encoder."""
-    from handpose.training.checkpoints import read_checkpoint
-
-    state = read_checkpoint(checkpoint).get("state_dict", {})
-    prefix = "model.backbone."
-    enc = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+    enc = _model_state(checkpoint, "model.backbone.")
     if not enc:
         raise HandposeError(f"'{checkpoint}' holds no PGTE encoder weights (model.backbone.*).")
     own = model.backbone.state_dict()
@@ -227,6 +228,7 @@ class PGTEModule(L.LightningModule):
         self.cfg = cfg
         self.model = build_model(cfg)
         self._frozen_encoder = False
+        self.loaded_init: list[str] = []  # names copied by pgte_init
         if cfg.variant == "pgte" and cfg.pgte_init:
             self.loaded_init = load_matching_weights(self.model, cfg.pgte_init)
         if cfg.variant == "vibe" and cfg.vibe_encoder:
