@@ -136,6 +136,11 @@ def _register_ehpe(grp) -> None:
     p.add_argument("--jobs", type=positive_int, default=2, help="runs at a time (one thread each)")
     p.add_argument("--data", help="single-hand shard folder (default OUT/data/single)")
     p.add_argument("--twohand-data", help="two-hand shard folder (default OUT/data/twohand)")
+    p.add_argument(
+        "--twohand-heldout",
+        help="a held-out-domain two-hand shard folder (e.g. the DIR experiment's): Table 2's "
+        "models are also scored on it, wrist-rooted, for DIR's generalisation table",
+    )
     p.add_argument("--train", type=positive_int, default=6000, help="train images if synthesised")
     p.add_argument(
         "--set",
@@ -203,6 +208,14 @@ def _register_dir(grp) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="config override for every run (repeatable)")  # fmt: skip
     p.add_argument("--doc", default="docs/results/dir.md", help="the markdown report")
+    p.add_argument(
+        "--ehpe",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="an EHPE experiment folder whose two-hand runs (scored with --twohand-heldout) join "
+        "the generalisation table (repeatable)",
+    )
     p.add_argument("--notes", help="a markdown file included verbatim in the report")
     p.add_argument("--report-only", action="store_true", help="only rewrite the report")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -373,6 +386,7 @@ def _ehpe(args) -> int:
         jobs=args.jobs,
         data=args.data,
         twohand_data=args.twohand_data,
+        twohand_heldout=args.twohand_heldout,
         sets=args.set,
         investigate=args.investigate,
         only=args.only,
@@ -391,7 +405,7 @@ def _dir(args) -> int:
 
     if args.report_only:
         _check_report_only(args, (), lambda: collect_results(args.out))
-        write_report(args.out, args.doc, args.notes, qualitative=True)
+        write_report(args.out, args.doc, args.notes, qualitative=True, ehpe=args.ehpe)
         print(f"wrote {args.doc}")
         return 0
     if args.notes is not None:  # used by --report-only; checked so that a typo shows now
@@ -408,6 +422,7 @@ def _dir(args) -> int:
         heldout=args.heldout,
         sets=args.set,
         doc=args.doc,
+        ehpe=args.ehpe,
         progress=not args.no_progress,
     )
     print(f"wrote {args.doc}")

@@ -289,6 +289,7 @@ def run_experiment(
     synth: SynthSpec | None = None,
     doc: str | os.PathLike | None = "docs/results/dir.md",
     progress: bool = True,
+    ehpe: Sequence[str | os.PathLike] = (),
 ) -> dict:
     """Run (or continue) the DIR experiments and write the report (module docstring).
 
@@ -304,6 +305,7 @@ def run_experiment(
         synth: size of the synthesised data (:class:`SynthSpec`).
         doc: the markdown report (None: no report); the pictures go beside it.
         progress: a tqdm bar over the runs.
+        ehpe: EHPE experiment folders for the generalisation table (:func:`write_report`).
     Returns:
         the :func:`summarize` dict.
     """
@@ -313,6 +315,7 @@ def run_experiment(
     if jobs < 1:
         raise HandposeError(f"--jobs must be ≥ 1, got {jobs}")
     load_method_config("dir", preset, list(sets))  # validate before any work
+    _check_ehpe_folders(ehpe)
     out = check_experiment_paths(
         out, doc, None, (), {"--data": (data, ("twohand",)), "--heldout": (heldout, ("twohand",))}
     )
@@ -352,7 +355,7 @@ def run_experiment(
         log(f"done {s.key}: MPJPE all {t['mpjpe_all']:.2f} mm, MPVPE all "
             f"{t['mpvpe_all']:.2f} mm, held-out MPJPE {res['heldout']['mpjpe_all']:.2f} mm")  # fmt: skip
         if doc is not None:
-            write_report(out, doc)
+            write_report(out, doc, ehpe=ehpe)
 
     execute = common.retry_once(lambda s: _execute(s, out, main, held, sets), log, "it resumes")
     try:
@@ -362,7 +365,7 @@ def run_experiment(
         common.end_session(meta_path, meta, session, started)
         common.release_folder(out)
     if doc is not None:
-        write_report(out, doc, qualitative=True)
+        write_report(out, doc, qualitative=True, ehpe=ehpe)
     summary = summarize(collect_results(out))
     common.raise_failed(failed)
     return summary
@@ -708,7 +711,45 @@ def _table_offset(summary: dict, preset: str, refs: dict | None = None) -> list[
     return L
 
 
-def _table_heldout(summary: dict, preset: str, refs: dict | None = None) -> list[str]:
+def _check_ehpe_folders(folders: Sequence[str | os.PathLike]) -> None:
+    from handpose.utils.validate import input_folder
+
+    for f in folders:
+        input_folder(f, "--ehpe folder")
+        if not (Path(f) / "experiment.json").is_file():
+            raise HandposeError(f"the --ehpe folder '{f}' is not an EHPE experiment folder "
+                                "(it has no experiment.json).")  # fmt: skip
+
+
+def ehpe_generalisation(folders: Sequence[str | os.PathLike], preset: str) -> list[dict]:
+    """EHPE's two-hand models (``handpose experiment ehpe --tables 2 --twohand-heldout ...``)
+    scored on both domains with DIR's protocol, one entry per (preset, backbone) of the EHPE
+    runs whose preset is ``preset``: ``{"label", "data", "test": {metric: {seed: v}},
+    "heldout": {...}}``; only runs that carry the generalisation score count."""
+    from handpose.experiments import ehpe as E
+
+    if not folders:
+        return []
+    summary = E.summarize(E.collect_results(folders))
+    data = {}
+    for f in folders:
+        meta = json.loads((Path(f) / "experiment.json").read_text())
+        data.update({k: d.get("path") for k, d in meta.get("data", {}).items()})
+    out = []
+    for (p, kind, backbone, name), e in sorted(summary.items()):
+        gen = e.get("generalisation", {})
+        if p != preset or kind != "twohand" or name != f"pg_{E._folder(E.MAIN)}_full":
+            continue
+        if gen.get("test") and gen.get("heldout"):
+            label = f"EHPE, each hand on its own ({backbone})"
+            out.append({"label": label, "data": (data.get("twohand"), data.get("twohand_heldout")),
+                        "test": gen["test"], "heldout": gen["heldout"]})  # fmt: skip
+    return out
+
+
+def _table_heldout(
+    summary: dict, preset: str, refs: dict | None = None, ehpe: Sequence[dict] = ()
+) -> list[str]:
     L = [
         "| model | main test MPJPE | held-out MPJPE | held-out − main, paired | main MPVPE "
         "| held-out MPVPE | seeds |",
@@ -731,6 +772,18 @@ def _table_heldout(summary: dict, preset: str, refs: dict | None = None) -> list
             f"| {common.fmt_mean_std(e['heldout'].get('mpjpe_all'), n)} | {gap or '—'} "
             f"| {common.fmt_mean_std(e['test'].get('mpvpe_all'), n)} | {common.fmt_mean_std(e['heldout'].get('mpvpe_all'), n)} | {n} |"
         )
+
+    def over_seeds(v: dict) -> str:
+        return common.fmt_mean_std(common.mean_std(list(v.values())), len(v)) if v else "—"
+
+    for g in ehpe:
+        main, held = g["test"], g["heldout"]
+        d = common.seed_delta(held.get("mpjpe_all", {}), main.get("mpjpe_all", {}))
+        gap = "—" if d is None else (f"{d[0]:+.2f} ± {d[1]:.2f}" if d[3] > 1 else f"{d[0]:+.2f}")
+        cells = [over_seeds(main.get("mpjpe_all", {})), over_seeds(held.get("mpjpe_all", {})), gap,
+                 over_seeds(main.get("mpvpe_all", {})), over_seeds(held.get("mpvpe_all", {}))]  # fmt: skip
+        n = len(main.get("mpjpe_all", {}))
+        L.append(f"| {g['label']} | {' | '.join(cells)} | {n} |")
     if refs:
         for name in REFERENCES:
             a, b = refs["test"][name], refs["heldout"][name]
@@ -747,9 +800,13 @@ def write_report(
     doc: str | os.PathLike,
     notes: str | os.PathLike | None = None,
     qualitative: bool = False,
+    ehpe: Sequence[str | os.PathLike] = (),
 ) -> str:
     """Write ``doc`` (markdown), its bar chart(s) and, with ``qualitative``, the grid, from the
-    finished runs under ``out``. Works on a partial experiment."""
+    finished runs under ``out``. Works on a partial experiment. ``ehpe``: EHPE experiment
+    folders whose two-hand models join the generalisation table (:func:`ehpe_generalisation`).
+    """
+    _check_ehpe_folders(ehpe)
     out, doc = Path(out), Path(doc)
     meta_path = out / "experiment.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
@@ -807,7 +864,22 @@ def write_report(
                 "",
             ]
         L += ["### Generalisation to an unseen rendering domain (supplement Table 1 setting)", ""]
-        L += _table_heldout(summary, preset, refs) + [""]
+        gen = ehpe_generalisation(ehpe, preset)
+        L += _table_heldout(summary, preset, refs, gen) + [""]
+        main_path = meta.get("data", {}).get("main", {}).get("path")
+        held_path = meta.get("data", {}).get("heldout", {}).get("path")
+        for g in gen:
+            same = g["data"] == (main_path, held_path)
+            L += [
+                f"{g['label']}: EHPE's Table 2 model (`handpose experiment ehpe --tables 2 "
+                "--twohand-heldout ...`, the same preset name), each hand cropped and estimated on "
+                "its own, its meshes from the joints → mesh regressor; scored with this report's "
+                "protocol (wrist-rooted). "
+                + ("Same main and held-out data as the DIR rows."
+                   if same else f"Its data: main `{g['data'][0]}`, held-out `{g['data'][1]}`, "
+                   "not the DIR rows' data."),
+                "",
+            ]  # fmt: skip
         L += [
             "The paper's Table 1 (trained on InterHand2.6M, tested on Tzionas et al.'s two-hand "
             "sequences, MPJPE / MPVPE mm): "

@@ -37,6 +37,12 @@ EHPE predicts joints only, see docs/results/ehpe.md), and the named protocol sco
 ``freihand`` for single hands (PA-MPJPE, PA-MPVPE, aligned F@5 / F@15, per joint group),
 ``interhand`` for two hands (Table 2: MPJPE, MPVPE with the IntagHand / EANet / EHPE scale
 alignment). CPU speed: images/s at batch 1 with one torch thread, measured in the child.
+
+**Generalisation** (``--twohand-heldout``, DIR's supplement Table 1 setting): each finished
+Table 2 model is also scored on the main test split and on a held-out rendering domain with
+the IntagHand alignment rooted at the wrist, DIR's protocol, so that DIR's report
+(``handpose experiment dir --ehpe OUT``) can put EHPE's two-hand variant beside its own rows:
+``result["generalisation"] = {"root": "wrist", "test": metrics, "heldout": metrics}``.
 """
 
 from __future__ import annotations
@@ -456,11 +462,13 @@ def evaluate_checkpoint(
     batch_size: int = 32,
     oracle_tw: bool = False,
     fps: bool = True,
+    intaghand_root: str | None = None,
 ) -> dict:
     """Evaluate an EHPE or baseline checkpoint on ``split`` (module docstring).
 
     ``oracle_tw``: the PG-stage reads the true TW joints (:func:`_predict`). ``fps``: measure
-    the torch images/s (None otherwise).
+    the torch images/s (None otherwise). ``intaghand_root``: "mcp" (the protocol's default:
+    IntagHand, EANet, EHPE) or "wrist" (DIR) for ``interhand``; None = the protocol's default.
 
     ``mesh``: "fit" (:func:`handpose.handmodel.fitting.fit_to_joints`), the path of a
     :mod:`handpose.models.mesh_regressor` file, or None (no mesh metrics).
@@ -484,6 +492,8 @@ def evaluate_checkpoint(
 
     if protocol not in ("freihand", "interhand"):
         raise HandposeError(f"protocol must be 'freihand' or 'interhand', got {protocol!r}.")
+    if intaghand_root is not None and protocol != "interhand":
+        raise HandposeError("intaghand_root applies to the 'interhand' protocol only.")
     model, meta = harness.load_model(checkpoint)
     cfg = harness.method_config_from_dict(meta["method"], meta["config"])
     hands = "each" if protocol == "interhand" else "target"
@@ -534,7 +544,8 @@ def evaluate_checkpoint(
         targets = {k: v[:, 0] for k, v in lab.items()}
         for k in ("hand_valid", "joint_valid"):
             targets[k] = lab[k][:, 0].bool() | lab[k][:, 1].bool()
-    res = evaluate_predictions(protocol, preds, targets)
+    options = {} if intaghand_root is None else {"intaghand_root": intaghand_root}
+    res = evaluate_predictions(protocol, preds, targets, **options)
     size = cfg.data.size
     example = (torch.zeros(1, 3, size, size),)
     if not is_ehpe:
@@ -640,9 +651,27 @@ def run_one(out: str | os.PathLike, key: str) -> dict:
         result["eval_cpu_s"] = _resource_cpu() - c0
         if spec.kind == "pg" and protocol == "freihand":
             result["oracle_tw"] = oracle_tw_result(ckpt, data)
+        heldout = meta["data"].get("twohand_heldout")
+        if spec.data == "twohand" and heldout:
+            result["generalisation"] = generalisation_result(ckpt, data, heldout["path"], regressor)
     result["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     atomic_write_text(run_dir / "result.json", json.dumps(result, indent=2) + "\n")
     return result
+
+
+def generalisation_result(ckpt, data: str, heldout: str, mesh) -> dict:
+    """A two-hand checkpoint on the main and the held-out domain's test splits, IntagHand
+    alignment rooted at the wrist (DIR's protocol): ``{"root", "test", "heldout"}`` metrics."""
+    out: dict = {"root": "wrist"}
+    for where, path in (("test", data), ("heldout", heldout)):
+        r = evaluate_checkpoint(ckpt, path, "test", protocol="interhand", mesh=mesh, keep=0,
+                                fps=False, intaghand_root="wrist")  # fmt: skip
+        out[where] = r["metrics"]
+    return out
+
+
+def _needs_generalisation(spec: RunSpec, meta: dict) -> bool:
+    return spec.complete and spec.data == "twohand" and "twohand_heldout" in meta.get("data", {})
 
 
 def oracle_tw_result(ckpt: str | os.PathLike, data: str) -> dict:
@@ -778,6 +807,7 @@ def run_experiment(
     jobs: int = 2,
     data: str | os.PathLike | None = None,
     twohand_data: str | os.PathLike | None = None,
+    twohand_heldout: str | os.PathLike | None = None,
     sets: Sequence[str] = (),
     investigate: bool = False,
     only: Sequence[str] = (),
@@ -798,6 +828,9 @@ def run_experiment(
         jobs: child processes at a time (one torch thread each).
         data, twohand_data: shard folders (default ``OUT/data/{single,twohand}``, synthesised
             when missing with ``synth``).
+        twohand_heldout: a held-out-domain two-hand shard folder with a test split (e.g. the
+            DIR experiment's): Table 2's models are also scored on it (module docstring,
+            **Generalisation**); their finished runs without that score are evaluated again.
         sets: config overrides ``key=value`` for every EHPE run (and the derived baselines).
         investigate: also run :data:`INVESTIGATE`'s PG variants.
         only: keep only the planned runs with these names (:func:`select_runs`).
@@ -824,6 +857,10 @@ def run_experiment(
         out, doc, notes, merge,
         {"--data": (data, ("single",)), "--twohand-data": (twohand_data, ("twohand",))},
     )  # fmt: skip
+    if twohand_heldout is not None:
+        from handpose.utils.validate import shard_folder
+
+        shard_folder(twohand_heldout, "--twohand-heldout folder", ("twohand",))
     out.mkdir(parents=True, exist_ok=True)
     common.lock_folder(out)  # one experiment per folder at a time
     synth = synth or SynthSize()
@@ -847,6 +884,12 @@ def run_experiment(
                                  c.get("test", 0), d["seed"], d["size"])  # fmt: skip
             d["command"] = shlex.join(line) + "   # (the settings of its manifest)"
         described[kind] = d
+    if twohand_heldout is not None:
+        described["twohand_heldout"] = describe_data(Path(twohand_heldout), None)
+        if "test" not in described["twohand_heldout"]["counts"]:
+            raise HandposeError(
+                f"the --twohand-heldout folder '{twohand_heldout}' has no test split."
+            )
     cmd = ["handpose", "experiment", "ehpe", "--preset", preset, "--tables", *tables,
            "--seeds", *map(str, seeds), "--backbones", *backbones, "--jobs", str(jobs),
            "--out", str(out)]  # fmt: skip
@@ -854,6 +897,8 @@ def run_experiment(
         cmd += ["--data", str(data)]
     if twohand_data:
         cmd += ["--twohand-data", str(twohand_data)]
+    if twohand_heldout:
+        cmd += ["--twohand-heldout", str(twohand_heldout)]
     cmd += [x for s in sets for x in ("--set", s)] + (["--investigate"] if investigate else [])
     cmd += ["--only", *only] if only else []
     all_runs = list(dict.fromkeys([*[RunSpec(**r) for r in meta.get("runs", [])], *specs]))
@@ -871,8 +916,17 @@ def run_experiment(
     common.write_meta(meta_path, meta)
 
     planned = {s.key for s in specs}
-    done = {s.key for s in specs if (out / s.key / "result.json").exists()}
-    done |= {s.key for s in all_runs if (out / s.key / "result.json").exists()}
+
+    def finished_before(s: RunSpec) -> bool:
+        path = out / s.key / "result.json"
+        if not path.exists():
+            return False
+        return not _needs_generalisation(s, meta) or "generalisation" in json.loads(
+            path.read_text()
+        )
+
+    done = {s.key for s in specs if finished_before(s)}
+    done |= {s.key for s in all_runs if finished_before(s)}
     pending = [s for s in specs if s.key not in done]
     started = time.time()
     log(f"{len(specs)} runs, {len(specs) - len(pending)} already done, {len(pending)} to go")
@@ -946,6 +1000,8 @@ def summarize(results: list[dict]) -> dict:
     Returns:
         ``{(preset, data, backbone, name): {"n", "seeds", "by_seed": {metric: {seed: v}},
         metric: (mean, std), "groups": {group: (mean, std)}, "fps": (mean, std),
+        "generalisation": {"test" | "heldout": {metric: {seed: v}}} (Table 2's runs scored on
+        both domains, wrist-rooted; empty without),
         "train_cpu_s": (mean, std) | None, "hardware": ..., and for PG runs evaluated with the
         true TW joints "oracle": {"by_seed", "pa_mpjpe", "groups"}}}``
     """
@@ -980,6 +1036,13 @@ def summarize(results: list[dict]) -> dict:
             groups = (o.get("groups", {}).get("pa_mpjpe") or {} for o in oracle.values())
             e["oracle"] = {"by_seed": pa, "pa_mpjpe": common.mean_std(list(pa.values())),
                            "groups": _group_mean_std(groups)}  # fmt: skip
+        gen: dict = {}
+        for r in rs:
+            for where in ("test", "heldout"):
+                for m, v in r.get("generalisation", {}).get(where, {}).items():
+                    if isinstance(v, (int, float)):
+                        gen.setdefault(where, {}).setdefault(m, {})[r["spec"]["seed"]] = float(v)
+        e["generalisation"] = gen
         summary[key] = e
     return summary
 
@@ -1314,6 +1377,23 @@ def write_report(
             f"| EHPE ({p}) | 5.73 | 5.87 | " + " | ".join(cells) + f" | {e['n'] if e else 0} |"
         )
     L += [""]
+    for p in presets:
+        e = _entry(summary, p, main_bb, f"pg_{_folder(MAIN)}_full", "twohand")
+        gen = (e or {}).get("generalisation", {})
+        a, b = gen.get("test", {}).get("mpjpe_all", {}), gen.get("heldout", {}).get("mpjpe_all", {})
+        if a and b:
+            main, held = (common.fmt_mean_std(common.mean_std(list(x.values())), len(x))
+                          for x in (a, b))  # fmt: skip
+            d = common.seed_delta(b, a)
+            gap = (
+                "" if d is None else f", held-out − main {d[0]:+.2f} ± {d[1]:.2f} mm ({d[3]} seeds)"
+            )
+            L += [
+                f"Held-out rendering domain ({p}; DIR's protocol, the IntagHand alignment rooted at "
+                f"the wrist, as in docs/results/dir.md): MPJPE all {main} mm on the main test "
+                f"split, {held} mm on the held-out domain{gap}.",
+                "",
+            ]
     # ---- Tables 3-6
     cols = ("| paper PA-MPJPE | paper PA-MPVPE | PA-MPJPE | PA-MPVPE | Δ PA-MPJPE vs EHPE "
             "| seeds |")  # fmt: skip

@@ -207,3 +207,94 @@ def test_report_of_a_table_3_experiment_has_only_table_3(tmp_path):
     assert "from 4 finished runs (8 planned in" in text
     assert "| TW only (all 21 joints by the TW-stage) | 7.1 | 7.3 | 9.00 ± 0.00 |" in text
     assert "![Tables 3-6 relative to full EHPE](t3_tables.png)" in text
+
+
+def _fake_twohand(out, seed, main, held):
+    """A finished Table 2 run with its generalisation score (wrist-rooted, both domains)."""
+    spec = RunSpec("pg", seed, "m", "W+T", "full", "twohand")
+    d = out / spec.key
+    d.mkdir(parents=True)
+    res = {"spec": {**spec.__dict__}, "key": spec.key, "preset": "cpu-small",
+           "metrics": {"mpjpe_all": main + 1.0, "mpvpe_all": main + 2.0},
+           "generalisation": {"root": "wrist", "test": {"mpjpe_all": main, "mpvpe_all": main + 3},
+                              "heldout": {"mpjpe_all": held, "mpvpe_all": held + 3}}}  # fmt: skip
+    (d / "result.json").write_text(json.dumps(res))
+
+
+def test_generalisation_scores_reach_both_reports(tmp_path):
+    from handpose.experiments import dir as D
+
+    ehpe_out = tmp_path / "ehpe"
+    for seed, main, held in ((0, 50.0, 54.0), (1, 52.0, 55.0)):
+        _fake_twohand(ehpe_out, seed, main, held)
+    data = {"twohand": {"path": "/d/main"}, "twohand_heldout": {"path": "/d/held"}}
+    (ehpe_out / "experiment.json").write_text(json.dumps({"preset": "cpu-small", "runs": [],
+                                                          "data": data, "commands": []}))  # fmt: skip
+    summ = summarize(collect_results([ehpe_out]))
+    gen = summ[("cpu-small", "twohand", "m", "pg_WT_full")]["generalisation"]
+    assert gen["heldout"]["mpjpe_all"] == {0: 54.0, 1: 55.0}
+    text = write_report([ehpe_out], tmp_path / "ehpe.md")
+    # held-out − main per seed: +4, +3 → +3.50 ± 0.71
+    assert ("MPJPE all 51.00 ± 1.41 mm on the main test split, 54.50 ± 0.71 mm on the held-out "
+            "domain, held-out − main +3.50 ± 0.71 mm (2 seeds)") in text  # fmt: skip
+
+    dir_out = tmp_path / "dir"
+    for seed in (0, 1):
+        p = dir_out / "cpu-small" / f"seed{seed}" / "stages0" / "result.json"
+        p.parent.mkdir(parents=True)
+        p.write_text(json.dumps({"preset": "cpu-small", "run": "stages0", "seed": seed,
+                                 "test": {"mpjpe_all": 80.0}, "heldout": {"mpjpe_all": 84.0},
+                                 "commands": ["x"]}))  # fmt: skip
+    d = {"kind": "twohand", "domain": "main", "size": 64, "splits": {"test": 2}, "seed": 0}
+    meta = {"data": {"main": {**d, "path": "/d/main"}, "heldout": {**d, "path": "/d/held"}}}
+    (dir_out / "experiment.json").write_text(json.dumps(meta))
+    text = D.write_report(dir_out, tmp_path / "dir.md", ehpe=[ehpe_out])
+    row = "| EHPE, each hand on its own (m) | 51.00 ± 1.41 | 54.50 ± 0.71 | +3.50 ± 0.71 | 54.00 ± 1.41 | 57.50 ± 0.71 | 2 |"
+    assert row in text and "Same main and held-out data as the DIR rows." in text
+    assert D.write_report(dir_out, tmp_path / "dir2.md").count("EHPE, each hand") == 0
+    with pytest.raises(HandposeError, match="not an EHPE experiment folder"):
+        D.write_report(dir_out, tmp_path / "dir3.md", ehpe=[dir_out / "cpu-small"])
+
+
+def test_twohand_heldout_evaluates_finished_table_2_models_again(tmp_path, monkeypatch):
+    """A Table 2 model finished before --twohand-heldout was given is evaluated again (not
+    trained again: its harness run is kept); other runs are not touched."""
+    from training.dir_data import write_two_hand_shards
+    from training.imagedata import write_tiny_shards
+
+    import handpose.experiments.ehpe as E
+
+    single = write_tiny_shards(tmp_path / "single", train=2, val=1, test=1)
+    main = write_two_hand_shards(tmp_path / "main", train=2, val=1, test=1)
+    held = write_two_hand_shards(tmp_path / "held", train=1, val=1, test=1)
+    out = tmp_path / "exp"
+    specs = plan_runs(["2"], [0], ["mobilenetv3_small_050"])
+    assert [s.kind for s in specs] == ["mesh", "tw", "pg"]
+    for s in specs:  # all finished, without the generalisation score
+        (out / s.key).mkdir(parents=True)
+        res = {"spec": {**s.__dict__}, "preset": "tiny", "metrics": {}}
+        (out / s.key / "result.json").write_text(json.dumps(res))
+    ran = []
+
+    def execute(o, spec):
+        ran.append(spec.key)
+        meta = json.loads((o / "experiment.json").read_text())
+        res = {"spec": {**spec.__dict__}, "preset": "tiny", "metrics": {},
+               "generalisation": {"root": "wrist"}}  # fmt: skip
+        assert meta["data"]["twohand_heldout"]["path"] == held
+        (o / spec.key / "result.json").write_text(json.dumps(res))
+        return res
+
+    monkeypatch.setattr(E, "_execute", execute)
+    kw = dict(out=out, preset="tiny", tables=["2"], seeds=[0],
+              backbones=["mobilenetv3_small_050"], jobs=1, data=single, twohand_data=main,
+              doc=None, progress=False)  # fmt: skip
+    E.run_experiment(**kw)
+    assert ran == []  # without --twohand-heldout everything is done
+    E.run_experiment(**kw, twohand_heldout=held)
+    assert ran == [specs[2].key]
+    assert "--twohand-heldout" in json.loads((out / "experiment.json").read_text())["command"]
+    E.run_experiment(**kw, twohand_heldout=held)
+    assert ran == [specs[2].key]  # scored now
+    with pytest.raises(HandposeError, match="holds single data"):
+        E.run_experiment(**kw, twohand_heldout=single)

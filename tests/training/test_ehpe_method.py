@@ -293,3 +293,26 @@ def test_pg_stage_labels_replace_the_estimates_only_where_valid():
     assert torch.equal(seen[0][valid], labels[valid])
     assert torch.equal(seen[0][1, 0], est[1, 0])
     assert torch.equal(seen[1], est)
+
+
+def test_two_hand_evaluation_roots_the_scale_alignment_where_asked(tw_run, data, tmp_path):
+    """EHPE's Table 2 protocol aligns at the middle MCP; DIR's generalisation table scores the
+    same model rooted at the wrist (``generalisation_result``): the two differ, the wrist-rooted
+    result is the same evaluation with ``intaghand_root="wrist"``."""
+    from handpose.experiments.ehpe import evaluate_checkpoint, generalisation_result
+    from training.dir_data import write_two_hand_shards
+
+    two = write_two_hand_shards(tmp_path / "two", train=1, val=1, test=4)
+    held = write_two_hand_shards(tmp_path / "held", train=1, val=1, test=3)
+    paths = harness.train("ehpe", _cfg("pg_train.epochs=1"), data, tmp_path / "run",
+                          stages=["pg"], requires={"tw": tw_run["tw"]})  # fmt: skip
+    kw = dict(protocol="interhand", mesh=None, fps=False)
+    mcp = evaluate_checkpoint(paths["pg"], two, "test", **kw)["metrics"]
+    wrist = evaluate_checkpoint(paths["pg"], two, "test", intaghand_root="wrist", **kw)["metrics"]
+    assert mcp["mpjpe_all"] > 0 and wrist["mpjpe_all"] > 0
+    assert abs(mcp["mpjpe_all"] - wrist["mpjpe_all"]) > 1e-6
+    gen = generalisation_result(paths["pg"], two, held, None)
+    assert gen["root"] == "wrist" and gen["test"]["mpjpe_all"] == wrist["mpjpe_all"]
+    assert gen["heldout"]["mpjpe_all"] > 0 and gen["heldout"] != gen["test"]
+    with pytest.raises(HandposeError, match="interhand' protocol only"):
+        evaluate_checkpoint(paths["pg"], two, "test", mesh=None, fps=False, intaghand_root="wrist")
