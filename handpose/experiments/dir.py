@@ -22,7 +22,9 @@
    numbers, :func:`handpose.training.methods.dir.evaluate_checkpoint`) and on the held-out
    domain's test split (generalisation, the supplement's Table 1 setting);
 4. writes the report (:func:`write_report`): tables with mean ± std over seeds and paired
-   deltas beside the paper's numbers, a bar chart, a qualitative grid, commands, data, hardware.
+   deltas beside the paper's numbers, a bar chart, a qualitative grid, commands, data, hardware;
+   with ``ehpe`` (``--ehpe``) EHPE's two-hand models, scored on both domains by ``handpose
+   experiment ehpe --tables 2 --twohand-heldout``, join the generalisation table.
 
 Each run is three child processes (``handpose train dir``, then ``handpose eval`` on the two
 test sets) with one torch thread each; ``jobs`` run at a time; a failed run is retried once
