@@ -873,10 +873,10 @@ def write_report(
         for g in gen:
             same = g["data"] == (main_path, held_path)
             L += [
-                f"{g['label']}: EHPE's Table 2 model (`handpose experiment ehpe --tables 2 "
-                "--twohand-heldout ...`, the same preset name), each hand cropped and estimated on "
-                "its own, its meshes from the joints → mesh regressor; scored with this report's "
-                "protocol (wrist-rooted). "
+                f"{g['label']}: EHPE's Table 2 model with EHPE's `{preset}` preset (`handpose "
+                "experiment ehpe --tables 2 --twohand-heldout ...`), each hand cropped and "
+                "estimated on its own, its meshes from the joints → mesh regressor; scored with "
+                "this report's protocol (wrist-rooted). "
                 + ("Same main and held-out data as the DIR rows."
                    if same else f"Its data: main `{g['data'][0]}`, held-out `{g['data'][1]}`, "
                    "not the DIR rows' data."),
