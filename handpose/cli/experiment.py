@@ -33,7 +33,7 @@ _DIR_PAPER_RUNS = (
     "stages0", "stages1", "stages2", "wo_attn", "wo_smoothl1", "wo_motionblur", "wo_largelr",
     "wo_all",
 )  # fmt: skip
-_DIR_RUNS = (*_DIR_PAPER_RUNS, "layout0", "layout2", "where0", "where2")
+_DIR_RUNS = (*_DIR_PAPER_RUNS, "wo_smoothl1_delta", "layout0", "layout2", "where0", "where2")
 
 
 def register(subparsers) -> None:
@@ -197,7 +197,7 @@ def _register_dir(grp) -> None:
         nargs="+",
         choices=_DIR_RUNS,
         default=list(_DIR_PAPER_RUNS),
-        help="runs (default: the paper's, without our offset variants layout*/where*)",
+        help="runs (default: the paper's, without our variants wo_smoothl1_delta, layout*, where*)",
     )
     p.add_argument("--out", default="runs/dir_exp", help="experiment folder")
     p.add_argument("--jobs", type=positive_int, default=2, help="runs at a time (one thread each)")

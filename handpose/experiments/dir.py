@@ -13,6 +13,9 @@
      model without per-hand attention pooling, with L1 instead of the small-threshold Huber
      loss, without motion blur, with a learning rate 3× smaller (the supplement: 3e-4 vs
      1e-4), without all four (supplement Table 2; ``stages0`` is its baseline);
+   - ``wo_smoothl1_delta`` (ours, only when named in ``runs``): the basic model with
+     ``δ·|e|`` instead of the Huber loss, the same slope beyond δ = 0.01; plain L1
+     (``wo_smoothl1``) also makes the position terms 100 times heavier against the others;
    - ``layout0`` / ``layout2`` (ours, not in the paper; only when named in ``runs``, the
      default is :data:`PAPER_RUNS`): ``stages0`` / ``stages2`` with
      ``model.offset_layout`` (the relative-offset heads also read the estimate's 2D layout);
@@ -83,13 +86,14 @@ RUNS: dict[str, tuple[str, str]] = {
     "wo_motionblur": ("ablation", "w/o motion blur"),
     "wo_largelr": ("ablation", "w/o large LR (lr / 3)"),
     "wo_all": ("ablation", "w/o all"),
+    "wo_smoothl1_delta": ("loss", "w/o Smooth L1 (δ·L1: the Huber loss's slope; ours)"),
     "layout0": ("offset", "initial regression + layout offset (ours)"),
     "layout2": ("offset", "2 refinement stages + layout offset (ours)"),
     "where0": ("offset", "initial regression + position pooling + layout offset (ours)"),
     "where2": ("offset", "2 refinement stages + position pooling + layout offset (ours)"),
 }
 RUN_LABELS = {k: v[1] for k, v in RUNS.items()}
-PAPER_RUNS = tuple(k for k, (group, _) in RUNS.items() if group != "offset")
+PAPER_RUNS = tuple(k for k, (group, _) in RUNS.items() if group not in ("offset", "loss"))
 
 # The paper's numbers (mm; MIAA in px). DIR README (InterHand2.6M, interacting test frames,
 # wrist-aligned): the full model. Supplement Table 2: the basic model's ablation (its column
@@ -180,10 +184,12 @@ def run_overrides(run: str, preset: str, sets: Sequence[str] = ()) -> list[str]:
     parts = {
         "wo_attn": ["model.attention_pooling=false"],
         "wo_smoothl1": ["loss.position_loss=l1"],
+        "wo_smoothl1_delta": ["loss.position_loss=l1_delta"],
         "wo_motionblur": ["data.augmentation.motion_blur_p=0.0"],
         "wo_largelr": [f"train.lr={lr / 3:.6g}"],
     }
-    chosen = [v for k in parts for v in parts[k]] if run == "wo_all" else parts[run]
+    paper = ("wo_attn", "wo_smoothl1", "wo_motionblur", "wo_largelr")
+    chosen = [v for k in paper for v in parts[k]] if run == "wo_all" else parts[run]
     return ["model.num_stages=0", *chosen]
 
 
@@ -667,7 +673,10 @@ def _table_ablation(summary: dict, preset: str) -> list[str]:
         "| mesh reprojection px (ours, not MIAA) | Δ MPJPE vs baseline, paired | seeds |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in ("stages0", "wo_attn", "wo_smoothl1", "wo_motionblur", "wo_largelr", "wo_all"):
+    rows = ["stages0", "wo_attn", "wo_smoothl1", "wo_motionblur", "wo_largelr", "wo_all"]
+    if (preset, "wo_smoothl1_delta") in summary:
+        rows.insert(3, "wo_smoothl1_delta")
+    for r in rows:
         label = "baseline (all components)" if r == "stages0" else RUN_LABELS[r]
         paper = " | ".join(_paper(r, k) for k in ("mpjpe", "mpvpe", "miaa"))
         e = summary.get((preset, r))

@@ -18,7 +18,9 @@ and once, on the heads after the last stage: segmentation cross-entropy (0.1, cl
 0.1 / 0.45 / 0.45 for background / right / left) + Lovász-softmax (0.1) and the dense map (1).
 Position terms use DIR's small-threshold Huber loss (:func:`huber`: quadratic below 0.01, then
 ``0.01·(|e| − 0.005)``), or L1 (``position_loss = "l1"``: the supplement's Table 2
-"w/o Smooth L1").
+"w/o Smooth L1"), or ``"l1_delta"``: ``δ·|e|``, L1 with the Huber loss's slope beyond δ (ours:
+plain L1 also weighs the position terms 1/δ = 100 times more against the edge, normal,
+segmentation and dense terms; ``l1_delta`` changes only the quadratic zone below δ).
 
 Targets (:func:`dir_targets`) come from an image batch in the sample schema (crop
 coordinates; :class:`~handpose.datasets.image_dataset.ImageDataset`): ``joints2d``,
@@ -69,7 +71,7 @@ class DIRLossConfig:
     Attributes:
         joints_uv … dense: term weights (DIR's by default).
         huber_delta: threshold of the small-threshold Huber loss (0.01).
-        position_loss: "huber" (DIR) or "l1".
+        position_loss: "huber" (DIR), "l1" or "l1_delta" (``huber_delta · |e|``).
         class_weights: cross-entropy weights of background, right, left.
         vertex_stride: the vertex terms use every k-th mesh vertex (1 = all, DIR);
         face_stride: the edge and normal terms use every k-th triangle (1 = all, DIR). The
@@ -96,9 +98,10 @@ class DIRLossConfig:
     def __post_init__(self) -> None:
         if self.vertex_stride < 1 or self.face_stride < 1:
             raise HandposeError("loss.vertex_stride and loss.face_stride must be ≥ 1.")
-        if self.position_loss not in ("huber", "l1"):
+        if self.position_loss not in ("huber", "l1", "l1_delta"):
             raise HandposeError(
-                f"loss.position_loss must be 'huber' or 'l1', got {self.position_loss!r}."
+                "loss.position_loss must be 'huber', 'l1' or 'l1_delta', got "
+                f"{self.position_loss!r}."
             )
         if self.huber_delta <= 0:
             raise HandposeError(f"loss.huber_delta must be > 0, got {self.huber_delta}.")
@@ -144,6 +147,8 @@ def huber(pred: Tensor, target: Tensor, delta: float = 0.01) -> Tensor:
 def _position(cfg: DIRLossConfig, pred: Tensor, target: Tensor) -> Tensor:
     if cfg.position_loss == "l1":
         return (pred - target).abs()
+    if cfg.position_loss == "l1_delta":
+        return cfg.huber_delta * (pred - target).abs()
     return huber(pred, target, cfg.huber_delta)
 
 

@@ -33,6 +33,12 @@ def test_run_overrides():
     allv = run_overrides("wo_all", "cpu-small")
     assert allv[0] == "model.num_stages=0" and len(allv) == 5
     assert "loss.position_loss=l1" in allv and "data.augmentation.motion_blur_p=0.0" in allv
+    # ours: L1 with the Huber loss's slope, not part of "w/o all"
+    assert run_overrides("wo_smoothl1_delta", "cpu-small") == [
+        "model.num_stages=0",
+        "loss.position_loss=l1_delta",
+    ]
+    assert "loss.position_loss=l1_delta" not in allv
     assert run_overrides("layout0", "cpu-small") == [
         "model.num_stages=0",
         "model.offset_layout=true",
@@ -71,6 +77,27 @@ def test_offset_table_pairs_each_layout_run_with_dirs_head():
     assert rows[-1].startswith("| *reference: zero offset") and "147.00" in rows[-1]
 
 
+def test_ablation_table_pairs_each_variant_with_the_basic_model():
+    from handpose.experiments.dir import _table_ablation
+
+    def res(run, seed, v):
+        return {"preset": "p", "run": run, "seed": seed, "test": {"mpjpe_all": v},
+                "heldout": {}}  # fmt: skip
+
+    runs = [res("stages0", 0, 80.0), res("stages0", 1, 82.0), res("wo_smoothl1", 0, 98.0),
+            res("wo_smoothl1", 1, 84.0), res("wo_attn", 0, 79.0)]  # fmt: skip
+    rows = _table_ablation(summarize(runs), "p")
+    l1 = next(r for r in rows if r.startswith("| w/o Smooth L1 (L1)"))
+    # per seed +18 and +2 → +10 ± 11.31, none lower; the paper's 12.49 mm beside it
+    assert "| 12.49 |" in l1 and "+10.00 ± 11.31 (0/2 lower)" in l1 and l1.endswith("| 2 |")
+    assert "| -1.00 | 1 |" in next(r for r in rows if r.startswith("| w/o attention"))  # one seed
+    assert any(r.startswith("| w/o all") and "not run" in r for r in rows)
+    assert not any("δ·L1" in r for r in rows)  # our variant: a row only once it has run
+    rows = _table_ablation(summarize([*runs, res("wo_smoothl1_delta", 0, 81.0)]), "p")
+    assert [r.split(" |")[0] for r in rows[4:6]] == [
+        "| w/o Smooth L1 (L1)", "| w/o Smooth L1 (δ·L1: the Huber loss's slope; ours)"]  # fmt: skip
+
+
 def test_plan_and_summary():
     specs = plan_runs("cpu-small", [0, 1], ["stages2", "stages0"])
     assert [s.key for s in specs] == [
@@ -78,7 +105,8 @@ def test_plan_and_summary():
         "cpu-small/seed1/stages0", "cpu-small/seed1/stages2",
     ]  # fmt: skip
     # by default the paper's runs, without our offset variants
-    assert len(plan_runs("paper", [0])) == len(RUNS) - 4 == 8
+    assert len(plan_runs("paper", [0])) == len(RUNS) - 5 == 8
+    assert "wo_smoothl1_delta" not in {s.run for s in plan_runs("paper", [0])}
     with pytest.raises(HandposeError):
         plan_runs("cpu-small", [])
 

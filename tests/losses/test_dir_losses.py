@@ -280,6 +280,13 @@ def test_l1_variant_and_config():
     assert float(dir_loss(_output([est], None, None, 16), t, FACES, cfg)["stage0/joints_uv"]) == (
         pytest.approx(0.1, rel=1e-4)
     )
+    # δ·L1: the Huber loss's slope beyond δ (0.01 · 0.1), and the Huber loss itself is that
+    # minus δ²/2 there: 0.01 · (0.1 − 0.005)
+    cfg = DIRLossConfig(position_loss="l1_delta")
+    got = float(dir_loss(_output([est], None, None, 16), t, FACES, cfg)["stage0/joints_uv"])
+    assert got == pytest.approx(0.001, rel=1e-4)
+    huber_logs = dir_loss(_output([est], None, None, 16), t, FACES)
+    assert float(huber_logs["stage0/joints_uv"]) == pytest.approx(0.001 - 0.00005, rel=1e-4)
     assert DIRLossConfig.from_dict({"dense": 2}).dense == 2.0
     with pytest.raises(HandposeError, match="position_loss"):
         DIRLossConfig(position_loss="l2")
