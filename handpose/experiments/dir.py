@@ -346,6 +346,8 @@ def run_experiment(
            "--out", str(out), "--jobs", str(jobs)]  # fmt: skip
     if list(runs) != list(RUNS):
         cmd += ["--runs", *runs]
+    cmd += ["--data", str(data)] if data is not None else []
+    cmd += ["--heldout", str(heldout)] if heldout is not None else []
     cmd += [x for s in sets for x in ("--set", s)]
     meta.setdefault("commands", [])
     if common.shown(cmd) not in meta["commands"]:

@@ -136,6 +136,8 @@ def test_tiny_experiment_end_to_end_and_resume(tmp_path):
     r = json.loads((out / "tiny/seed0/stages1/result.json").read_text())
     assert r["test"]["mpjpe_all"] > 0 and r["heldout"]["mpjpe_all"] > 0
     assert "model.num_stages=1" in r["overrides"] and r["train_s"] > 0
+    recorded = json.loads((out / "experiment.json").read_text())["commands"][0]
+    assert f"--data {data} --heldout {held}" in recorded  # the command reruns on the same data
     text = doc.read_text()
     assert "Refinement stages" in text and "Supplement Table 2" in text and "not run" in text
     assert (doc.parent / "dir_tiny_bar.png").exists()
