@@ -307,6 +307,13 @@ def fmt_mean_std(ms: tuple[float, float] | None, n: int, digits: int = 2) -> str
     return f"{mean:.{digits}f} ± {std:.{digits}f}" if n > 1 else f"{mean:.{digits}f}"
 
 
+def fmt_over_seeds(by_seed: Mapping[int, float], digits: int = 2) -> str:
+    """:func:`fmt_mean_std` of a seed → value map (``—`` when empty)."""
+    if not by_seed:
+        return "—"
+    return fmt_mean_std(mean_std(list(by_seed.values())), len(by_seed), digits)
+
+
 def fmt_delta_pct(d: tuple[float, float, float, int, int] | None) -> str:
     """A :func:`seed_delta` with ``percent``: ``+Δ ± std (+p %), k/n lower`` (``—`` for None)."""
     if d is None:

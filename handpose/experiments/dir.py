@@ -751,13 +751,22 @@ def ehpe_generalisation(folders: Sequence[str | os.PathLike], preset: str) -> li
     out = []
     for (p, kind, backbone, name), e in sorted(summary.items()):
         gen = e.get("generalisation", {})
-        if p != preset or kind != "twohand" or name != f"pg_{E._folder(E.MAIN)}_full":
+        if p != preset or kind != "twohand" or name != E.RunSpec("pg", 0, "", E.MAIN, "full").name:
             continue
         if gen.get("test") and gen.get("heldout"):
             label = f"EHPE, each hand on its own ({backbone})"
             out.append({"label": label, "data": (data.get("twohand"), data.get("twohand_heldout")),
                         "test": gen["test"], "heldout": gen["heldout"]})  # fmt: skip
     return out
+
+
+def fmt_gap(heldout: dict, main: dict) -> str:
+    """Held-out − main over the seeds both have: ``+Δ ± std`` (``+Δ`` for one seed, ``—``
+    for none)."""
+    d = common.seed_delta(heldout, main)
+    if d is None:
+        return "—"
+    return f"{d[0]:+.2f} ± {d[1]:.2f}" if d[3] > 1 else f"{d[0]:+.2f}"
 
 
 def _table_heldout(
@@ -774,27 +783,19 @@ def _table_heldout(
             L.append(f"| {RUN_LABELS[r]} | not run | | | | | 0 |")
             continue
         n = e["n"]
-        a = e["by_seed"].get(("heldout", "mpjpe_all"), {})
-        b = e["by_seed"].get(("test", "mpjpe_all"), {})
-        d = common.seed_delta(a, b)
-        gap = None
-        if d is not None:
-            gap = f"{d[0]:+.2f} ± {d[1]:.2f}" if d[3] > 1 else f"{d[0]:+.2f}"
+        gap = fmt_gap(e["by_seed"].get(("heldout", "mpjpe_all"), {}),
+                      e["by_seed"].get(("test", "mpjpe_all"), {}))  # fmt: skip
         L.append(
             f"| {RUN_LABELS[r]} | {common.fmt_mean_std(e['test'].get('mpjpe_all'), n)} "
-            f"| {common.fmt_mean_std(e['heldout'].get('mpjpe_all'), n)} | {gap or '—'} "
+            f"| {common.fmt_mean_std(e['heldout'].get('mpjpe_all'), n)} | {gap} "
             f"| {common.fmt_mean_std(e['test'].get('mpvpe_all'), n)} | {common.fmt_mean_std(e['heldout'].get('mpvpe_all'), n)} | {n} |"
         )
-
-    def over_seeds(v: dict) -> str:
-        return common.fmt_mean_std(common.mean_std(list(v.values())), len(v)) if v else "—"
-
     for g in ehpe:
         main, held = g["test"], g["heldout"]
-        d = common.seed_delta(held.get("mpjpe_all", {}), main.get("mpjpe_all", {}))
-        gap = "—" if d is None else (f"{d[0]:+.2f} ± {d[1]:.2f}" if d[3] > 1 else f"{d[0]:+.2f}")
-        cells = [over_seeds(main.get("mpjpe_all", {})), over_seeds(held.get("mpjpe_all", {})), gap,
-                 over_seeds(main.get("mpvpe_all", {})), over_seeds(held.get("mpvpe_all", {}))]  # fmt: skip
+        over = common.fmt_over_seeds
+        cells = [over(main.get("mpjpe_all", {})), over(held.get("mpjpe_all", {})),
+                 fmt_gap(held.get("mpjpe_all", {}), main.get("mpjpe_all", {})),
+                 over(main.get("mpvpe_all", {})), over(held.get("mpvpe_all", {}))]  # fmt: skip
         n = len(main.get("mpjpe_all", {}))
         L.append(f"| {g['label']} | {' | '.join(cells)} | {n} |")
     if refs:

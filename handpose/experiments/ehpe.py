@@ -925,8 +925,7 @@ def run_experiment(
             path.read_text()
         )
 
-    done = {s.key for s in specs if finished_before(s)}
-    done |= {s.key for s in all_runs if finished_before(s)}
+    done = {s.key for s in all_runs if finished_before(s)}  # all_runs includes specs
     pending = [s for s in specs if s.key not in done]
     started = time.time()
     log(f"{len(specs)} runs, {len(specs) - len(pending)} already done, {len(pending)} to go")
@@ -1382,8 +1381,7 @@ def write_report(
         gen = (e or {}).get("generalisation", {})
         a, b = gen.get("test", {}).get("mpjpe_all", {}), gen.get("heldout", {}).get("mpjpe_all", {})
         if a and b:
-            main, held = (common.fmt_mean_std(common.mean_std(list(x.values())), len(x))
-                          for x in (a, b))  # fmt: skip
+            main, held = common.fmt_over_seeds(a), common.fmt_over_seeds(b)
             d = common.seed_delta(b, a)
             gap = (
                 "" if d is None else f", held-out − main {d[0]:+.2f} ± {d[1]:.2f} mm ({d[3]} seeds)"
