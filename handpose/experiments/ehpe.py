@@ -435,6 +435,33 @@ def _predict(model, loader, bone_length: float | None, oracle_tw: bool = False):
     return torch.cat(out3).double(), torch.cat(out2), slot, has, labels
 
 
+def per_hand_slots(hand_valid):
+    """The hand slot of each item of a per-hand split and whether the item holds a hand.
+
+    Item ``2i + s`` is slot ``s`` of image ``i``
+    (:class:`~handpose.datasets.per_hand.PerHandSource`), so the slot comes from the item's
+    position: the labels cannot tell it where slot ``s`` is empty (both hand flags are off
+    there, and :func:`~handpose.training.methods.baseline.single_hand_targets` then names
+    slot 1). An item without a hand must not write its prediction into the image's other slot.
+
+    Args:
+        hand_valid: (n, 2) the items' hand flags, n even.
+
+    Returns:
+        ``slot`` (n,) long, ``has`` (n,) bool.
+    """
+    import torch
+
+    n = hand_valid.shape[0]
+    if hand_valid.ndim != 2 or hand_valid.shape[1] != 2 or n % 2:
+        raise HandposeError(
+            f"a per-hand split has two items per image: hand_valid must be (2·images, 2), got "
+            f"{tuple(hand_valid.shape)}."
+        )
+    slot = torch.arange(n) % 2
+    return slot, hand_valid.bool()[torch.arange(n), slot]
+
+
 def _fit_meshes(j3, slot, has, hand_model: str, num_vertices: int):
     """(n, V, 3) hand-model meshes fitted to the predicted joints (zeros where no hand)."""
     import torch
@@ -504,10 +531,12 @@ def evaluate_checkpoint(
     is_ehpe = isinstance(model, EHPE)
     bone = model.config.bone_length if is_ehpe else None
     j3, uv, slot, has, labels = _predict(model, loader, bone, oracle_tw)
+    if protocol == "interhand":
+        slot, has = per_hand_slots(labels["hand_valid"])
     n = j3.shape[0]
     rows = torch.arange(n)
     pred_j = torch.zeros(n, 2, 21, 3, dtype=torch.float64)
-    pred_j[rows, slot] = j3
+    pred_j[rows[has], slot[has]] = j3[has]
     preds = {"joints3d": pred_j}
     fit_s = None
     if mesh is not None and "vertices" in labels:
@@ -526,10 +555,9 @@ def evaluate_checkpoint(
                 )
             with torch.no_grad():
                 v = regressor(j3.float(), slot == 1).vertices.double()
-            v[~has] = 0
         fit_s = time.perf_counter() - t0
         preds["vertices"] = torch.zeros(n, 2, *v.shape[1:], dtype=torch.float64)
-        preds["vertices"][rows, slot] = v
+        preds["vertices"][rows[has], slot[has]] = v[has]
     if protocol == "freihand":
         targets = dict(labels)
         targets["hand_valid"] = (

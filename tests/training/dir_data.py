@@ -23,7 +23,11 @@ from handpose.handmodel import HandModel
 _COLOURS = np.random.default_rng(7).integers(60, 256, (2, 21, 3))
 
 
-def make_two_hand_samples(n: int, seed: int, size: int = 64) -> list[dict]:
+def make_two_hand_samples(
+    n: int, seed: int, size: int = 64, single_slots: tuple[int, ...] = (0,)
+) -> list[dict]:
+    """Every 4th sample is a single-hand frame, its hand taken in turn from ``single_slots``
+    (0 right, 1 left); the others show both hands."""
     rng = np.random.default_rng(seed)
     models = [HandModel("open", side=s) for s in ("right", "left")]
     rest = [m(return_vertices=False).joints21.reshape(21, 3).detach().numpy() for m in models]
@@ -37,7 +41,7 @@ def make_two_hand_samples(n: int, seed: int, size: int = 64) -> list[dict]:
         img = np.full((size, size, 3), 20.0)
         mask = np.zeros((size, size), np.uint8)
         dense = np.zeros((size, size, 3), np.float16)
-        slots = (0, 1) if i % 4 else (0,)
+        slots = (0, 1) if i % 4 else (single_slots[(i // 4) % len(single_slots)],)
         depth = rng.uniform(0.45, 0.55)
         for slot in slots:
             pose = torch.as_tensor(rng.normal(0, 0.2, (1, 45)), dtype=torch.float32)
@@ -71,12 +75,15 @@ def make_two_hand_samples(n: int, seed: int, size: int = 64) -> list[dict]:
     return out
 
 
-def write_two_hand_shards(root: Path, train: int = 16, val: int = 8, test: int = 8, size: int = 64):
+def write_two_hand_shards(
+    root: Path, train: int = 16, val: int = 8, test: int = 8, size: int = 64,
+    single_slots: tuple[int, ...] = (0,),
+):  # fmt: skip
     """Write ``root`` with train / val / test splits; returns its path as a str."""
     root = Path(root)
     for split, n, seed in (("train", train, 0), ("val", val, 1), ("test", test, 2)):
         with ShardWriter(shard_path(root, split, 0)) as w:
-            for s in make_two_hand_samples(n, seed, size):
+            for s in make_two_hand_samples(n, seed, size, single_slots):
                 w.add(s)
     meta = dataset_meta("tiny-two-hand-discs", "twohand", hand_model="open", num_vertices=1379)
     write_manifest(root, kind="twohand", meta=meta, generator={"seed": 0})

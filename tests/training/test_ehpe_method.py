@@ -295,7 +295,14 @@ def test_pg_stage_labels_replace_the_estimates_only_where_valid():
     assert torch.equal(seen[1], est)
 
 
-def test_two_hand_evaluation_roots_the_scale_alignment_where_asked(tw_run, data, tmp_path):
+@pytest.fixture(scope="module")
+def pg_run(tw_run, data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ehpe_pg") / "run"
+    return harness.train("ehpe", _cfg("pg_train.epochs=1"), data, out, stages=["pg"],
+                         requires={"tw": tw_run["tw"]})["pg"]  # fmt: skip
+
+
+def test_two_hand_evaluation_roots_the_scale_alignment_where_asked(pg_run, tmp_path):
     """EHPE's Table 2 protocol aligns at the middle MCP; DIR's generalisation table scores the
     same model rooted at the wrist (``generalisation_result``): the two differ, the wrist-rooted
     result is the same evaluation with ``intaghand_root="wrist"``."""
@@ -304,15 +311,53 @@ def test_two_hand_evaluation_roots_the_scale_alignment_where_asked(tw_run, data,
 
     two = write_two_hand_shards(tmp_path / "two", train=1, val=1, test=4)
     held = write_two_hand_shards(tmp_path / "held", train=1, val=1, test=3)
-    paths = harness.train("ehpe", _cfg("pg_train.epochs=1"), data, tmp_path / "run",
-                          stages=["pg"], requires={"tw": tw_run["tw"]})  # fmt: skip
     kw = dict(protocol="interhand", mesh=None, fps=False)
-    mcp = evaluate_checkpoint(paths["pg"], two, "test", **kw)["metrics"]
-    wrist = evaluate_checkpoint(paths["pg"], two, "test", intaghand_root="wrist", **kw)["metrics"]
+    mcp = evaluate_checkpoint(pg_run, two, "test", **kw)["metrics"]
+    wrist = evaluate_checkpoint(pg_run, two, "test", intaghand_root="wrist", **kw)["metrics"]
     assert mcp["mpjpe_all"] > 0 and wrist["mpjpe_all"] > 0
     assert abs(mcp["mpjpe_all"] - wrist["mpjpe_all"]) > 1e-6
-    gen = generalisation_result(paths["pg"], two, held, None)
+    gen = generalisation_result(pg_run, two, held, None)
     assert gen["root"] == "wrist" and gen["test"]["mpjpe_all"] == wrist["mpjpe_all"]
     assert gen["heldout"]["mpjpe_all"] > 0 and gen["heldout"] != gen["test"]
     with pytest.raises(HandposeError, match="interhand' protocol only"):
-        evaluate_checkpoint(paths["pg"], two, "test", mesh=None, fps=False, intaghand_root="wrist")
+        evaluate_checkpoint(pg_run, two, "test", mesh=None, fps=False, intaghand_root="wrist")
+
+
+def test_per_hand_items_fill_their_own_slot():
+    """Item 2i + s is slot s of image i, also where that slot is empty (both flags off)."""
+    from handpose.experiments.ehpe import per_hand_slots
+
+    hv = torch.tensor([[1, 1], [1, 1], [0, 0], [0, 1], [1, 0], [0, 0]])
+    slot, has = per_hand_slots(hv)
+    assert slot.tolist() == [0, 1, 0, 1, 0, 1]
+    assert has.tolist() == [True, True, False, True, True, False]
+    with pytest.raises(HandposeError, match="two items per image"):
+        per_hand_slots(hv[:5])
+
+
+@pytest.mark.parametrize("mesh", [None, "fit"])
+def test_an_empty_slot_prediction_changes_no_two_hand_metric(pg_run, tmp_path, monkeypatch, mesh):
+    """A single-hand frame's absent hand is an item too; what the model says for it must not
+    reach the metrics. The frames with only the left hand matter: their empty item is slot 0,
+    which the labels alone would name slot 1, the left hand's."""
+    import math
+
+    from handpose.experiments import ehpe as E
+    from training.dir_data import write_two_hand_shards
+
+    two = write_two_hand_shards(tmp_path / "two", train=1, val=1, test=8, single_slots=(1,))
+    kw = dict(protocol="interhand", mesh=mesh, fps=False, keep=0)
+    base = E.evaluate_checkpoint(pg_run, two, "test", **kw)["metrics"]
+    real = E._predict
+
+    def junk_where_no_hand(*a, **k):
+        j3, uv, slot, has, labels = real(*a, **k)
+        empty = ~labels["hand_valid"].bool().any(-1)
+        assert int(empty.sum()) == 2  # the two left-hand-only frames' empty right slot
+        return torch.where(empty[:, None, None], 5.0, j3), uv, slot, has, labels
+
+    monkeypatch.setattr(E, "_predict", junk_where_no_hand)
+    junked = E.evaluate_checkpoint(pg_run, two, "test", **kw)["metrics"]
+    assert math.isfinite(base["mpjpe_sh"]) and math.isfinite(base["mpjpe_left"])
+    assert (base.get("mpvpe_sh") is not None) == (mesh is not None)
+    assert junked == base
