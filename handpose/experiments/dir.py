@@ -955,7 +955,11 @@ def write_report(
             wall = s.get("wall_s")
             L.append(
                 f"- session {i} ({s.get('preset')}, {s.get('jobs')} jobs): started {s['start']}"
-                + (f", wall {wall / 60:.1f} min" if wall is not None else ", still running")
+                + (
+                    f", wall {wall / 60:.1f} min"
+                    if wall is not None
+                    else ", still running (or killed) when this report was written"
+                )
             )
         cpu = [r["train_cpu_s"] + r["eval_cpu_s"] for r in results if r.get("train_cpu_s")]
         wall = [r["train_s"] + r["eval_s"] for r in results if r.get("train_s")]

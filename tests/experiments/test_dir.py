@@ -147,6 +147,12 @@ def test_tiny_experiment_end_to_end_and_resume(tmp_path):
     assert (out / "tiny/seed0/stages1/main/checkpoints/last.ckpt").stat().st_mtime == before
     assert len(json.loads((out / "experiment.json").read_text())["sessions"]) == 2
     assert "## Preset `tiny`" in write_report(out, doc)
+    # a session that never recorded its end (killed) is not reported as finished
+    meta = json.loads((out / "experiment.json").read_text())
+    del meta["sessions"][-1]["wall_s"]
+    (out / "experiment.json").write_text(json.dumps(meta))
+    assert "session 2 (tiny, 1 jobs): started" in (text := write_report(out, doc))
+    assert "still running (or killed) when this report was written" in text
 
 
 def test_reference_metrics_rank_the_orientation_oracle_below_the_initialisation(tmp_path):
