@@ -66,7 +66,11 @@ class DIRExport(nn.Module):
 
     def __init__(self, net: DIRNetwork) -> None:
         super().__init__()
-        self.net = net.eval()
+        self.net = net
+        # The wrapper itself in eval mode too: torch.onnx.export restores the exported module's
+        # mode afterwards, recursively, so a wrapper left in training mode would switch the
+        # caller's network to training mode (batch-statistics BatchNorm) after every export.
+        self.eval()
 
     @property
     def output_names(self) -> tuple[str, ...]:
