@@ -1,4 +1,5 @@
-"""How much of DIR's relative root offset a crop's 2D hand layout determines: a probe.
+"""Diagnostics of a trained DIR network: how much of its relative root offset a crop's 2D hand
+layout determines (a probe), and what each of its estimates scores.
 
 DIR's offset (right wrist − left wrist, metres) must come from the image. Its x and y follow
 from where the two wrists are in the crop divided by how large the hands appear, its depth
@@ -14,9 +15,15 @@ the probe on the predictions is no better than the zero offset, no offset head r
 layout can be, and the model's 2D localisation is what limits its MRRPE. With a checkpoint
 the command also reports :func:`localisation`: how well the model places each hand in 2D.
 
-Command (docs/results/dir_offset.md)::
+:func:`estimate_errors` scores every estimate of one network (the initial regression, then
+each refinement stage's) with the evaluator's protocol: what the stages change inside one
+model, where comparing models with different numbers of stages also changes what the shared
+backbone learnt.
+
+Commands (docs/results/dir_offset.md, docs/results/dir.md)::
 
     python -m handpose.experiments.dir_probe --data DATA [--checkpoint CKPT] [--seed 0]
+    python -m handpose.experiments.dir_probe --data DATA --checkpoint CKPT --estimates
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import sys
 
 from handpose.errors import HandposeError
 
-__all__ = ["layout_probe", "localisation", "main"]
+__all__ = ["estimate_errors", "layout_probe", "localisation", "main"]
 
 
 def _scan(data: str, split: str, checkpoint, limit: int | None, batch_size: int = 64) -> dict:
@@ -185,6 +192,64 @@ def localisation(
     return _localisation(_scan(str(data), split, checkpoint, None), str(data), split)
 
 
+def estimate_errors(
+    data: str | os.PathLike,
+    checkpoint: str | os.PathLike,
+    split: str = "test",
+    *,
+    batch_size: int = 64,
+    limit: int | None = None,
+) -> list[dict]:
+    """The IntagHand-protocol joint errors of every estimate of a DIR checkpoint on ``split``:
+    the initial regression (index 0), then each refinement stage. Each estimate is placed in
+    the camera frame by its own weak-perspective camera, as the network's final output is, and
+    scored by :class:`~handpose.metrics.InterHandProtocol` with the checkpoint's
+    ``eval.intaghand_root`` (the last entry equals ``handpose eval``'s joint columns).
+
+    Returns:
+        one JSON-ready dict per estimate: ``{"estimate", "mpjpe_all", "mpjpe_sh",
+        "mpjpe_ih"}`` (mm; None where the split has no such frame).
+    """
+    import torch
+
+    from handpose.datasets.image_dataset import normalize_image
+    from handpose.formats.sample import collate
+    from handpose.metrics.protocols import InterHandProtocol
+    from handpose.models.dir.mano import to_camera_frame
+    from handpose.training.harness import load_model, method_config_from_dict
+    from handpose.training.image_data import open_image_split
+
+    model, meta = load_model(checkpoint, method="dir")
+    model.eval()
+    cfg = method_config_from_dict("dir", meta["config"])
+    ds = open_image_split(str(data), split, cfg.data)
+    n = len(ds) if limit is None else min(int(limit), len(ds))
+    if n == 0:
+        raise HandposeError(f"the {split!r} split of '{data}' is empty.")
+    S = model.config.image_size
+    protocols = [
+        InterHandProtocol(units="mm", intaghand_root=cfg.eval.intaghand_root)
+        for _ in range(model.config.num_stages + 1)
+    ]
+    keys = ("joints3d", "joint_valid", "hand_valid", "interacting", "K")
+    with torch.no_grad():
+        for start in range(0, n, batch_size):
+            batch = collate([ds[i] for i in range(start, min(n, start + batch_size))])
+            estimates = model.forward_estimates(normalize_image(batch["image"]))[0]
+            targets = {k: batch[k] for k in keys if k in batch}
+            for est, protocol in zip(estimates, protocols, strict=True):
+                joints = to_camera_frame(est, batch["K"], S)["joints3d"]
+                protocol.update({"joints3d": joints}, targets)
+    out = []
+    for k, protocol in enumerate(protocols):
+        m = protocol.compute().metrics
+        name = "initial regression" if k == 0 else f"refinement stage {k}"
+        out.append(
+            {"estimate": name, **{c: m.get(c) for c in ("mpjpe_all", "mpjpe_sh", "mpjpe_ih")}}
+        )
+    return out
+
+
 def _localisation(scan: dict, data: str, split: str) -> dict:
     import torch
 
@@ -219,11 +284,22 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=4000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="at most this many images per split")
+    p.add_argument(
+        "--estimates",
+        action="store_true",
+        help="instead of the probe: the test-split joint errors of every estimate of "
+        "--checkpoint (initial regression, then each refinement stage)",
+    )
     args = p.parse_args(argv)
     try:
-        res = layout_probe(
-            args.data, args.checkpoint, steps=args.steps, seed=args.seed, limit=args.limit
-        )
+        if args.estimates:
+            if args.checkpoint is None:
+                raise HandposeError("--estimates needs --checkpoint.")
+            res = estimate_errors(args.data, args.checkpoint, limit=args.limit)
+        else:
+            res = layout_probe(
+                args.data, args.checkpoint, steps=args.steps, seed=args.seed, limit=args.limit
+            )
     except HandposeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

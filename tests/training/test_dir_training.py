@@ -141,3 +141,45 @@ def test_localisation_and_the_layout_probe_of_a_checkpoint(run, data):
     assert res["layout"].startswith("predicted by") and res["mrrpe_probe"] > 0
     # the probe's localisation comes from its own single pass over the test split
     assert res["localisation"] == pytest.approx(loc, rel=1e-6)
+
+
+def test_estimate_errors_score_each_stage_as_a_truncated_network(run, data, capsys):
+    """Estimate k of the full network scores what a network cut after stage k scores under the
+    evaluator (same weights), and the last estimate is ``handpose eval``'s result."""
+    import json
+    from dataclasses import replace
+
+    from handpose.datasets.image_dataset import normalize_image
+    from handpose.experiments.dir_probe import estimate_errors, main
+    from handpose.formats.sample import collate
+    from handpose.models.dir.evaluation import DIREvaluator
+    from handpose.training.image_data import open_image_split
+
+    errs = estimate_errors(data, run["ckpt"])
+    model, _ = harness.load_model(run["ckpt"], method="dir")
+    assert [e["estimate"] for e in errs] == [
+        "initial regression", "refinement stage 1", "refinement stage 2"
+    ]  # fmt: skip
+    full = evaluate_checkpoint(run["ckpt"], data, "test", penetration_frames=0)
+    for key in ("mpjpe_all", "mpjpe_sh", "mpjpe_ih"):
+        assert errs[-1][key] == pytest.approx(full[key], rel=1e-6)
+    ds = open_image_split(data, "test", run["cfg"].data)
+    batch = collate([ds[i] for i in range(len(ds))])
+    state = model.state_dict()
+    for k in (0, 1):
+        cut = DIRNetwork(replace(model.config, num_stages=k)).eval()
+        own = cut.state_dict()
+        cut.load_state_dict(
+            {n: t for n, t in state.items() if n in own and own[n].shape == t.shape},
+            strict=False,
+        )
+        ev = DIREvaluator(intaghand_root=run["cfg"].eval.intaghand_root)
+        with torch.no_grad():
+            ev.update(cut(normalize_image(batch["image"]), batch["K"]), batch)
+        assert errs[k]["mpjpe_all"] == pytest.approx(ev.compute()["mpjpe_all"], rel=1e-6)
+    # the stages change the estimate: a cut network is not silently the full one
+    assert len({round(e["mpjpe_all"], 6) for e in errs}) == 3
+    assert main(["--data", str(data), "--checkpoint", str(run["ckpt"]), "--estimates"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 3
+    assert main(["--data", str(data), "--estimates"]) == 2
+    assert "--checkpoint" in capsys.readouterr().err
