@@ -203,7 +203,7 @@ def estimate_errors(
     """The IntagHand-protocol joint errors of every estimate of a DIR checkpoint on ``split``:
     the initial regression (index 0), then each refinement stage. Each estimate is placed in
     the camera frame by its own weak-perspective camera, as the network's final output is, and
-    scored by :class:`~handpose.metrics.InterHandProtocol` with the checkpoint's
+    scored by :class:`~handpose.metrics.protocols.InterHandProtocol` with the checkpoint's
     ``eval.intaghand_root`` (the last entry equals ``handpose eval``'s joint columns).
 
     Returns:
