@@ -172,6 +172,13 @@ def _register_ehpe(grp) -> None:
         help="another experiment folder whose results the report includes (repeatable)",
     )
     p.add_argument("--notes", help="a markdown file included verbatim in the report")
+    p.add_argument(
+        "--archive",
+        metavar="DIR",
+        help="copy the records (experiment.json, each run's result.json; no checkpoints) to "
+        "DIR after every finished run, e.g. into a repository so the results outlive OUT; "
+        "--report-only --out DIR reports from them and a copy of DIR as OUT continues",
+    )
     p.add_argument("--report-only", action="store_true", help="only rewrite the report")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_ehpe)
@@ -376,6 +383,11 @@ def _ehpe(args) -> int:
         _check_report_only(args, args.merge, lambda: collect_results([args.out, *args.merge]))
         write_report([args.out, *args.merge], args.doc, args.notes)
         print(f"wrote {args.doc}")
+        if args.archive:
+            from handpose.experiments.common import archive_records
+
+            n = archive_records(args.out, args.archive)
+            print(f"archived {n} records in {args.archive}")
         return 0
     run_experiment(
         out=args.out,
@@ -395,6 +407,7 @@ def _ehpe(args) -> int:
         merge=args.merge,
         notes=args.notes,
         progress=not args.no_progress,
+        archive=args.archive,
     )
     print(f"wrote {args.doc}")
     return 0

@@ -147,6 +147,47 @@ def release_folder(out: Path) -> None:
         os.close(fd)
 
 
+# ------------------------------------------------------------------------------ archive
+RECORDS = ("experiment.json", "result.json")
+
+
+def check_archive(out: str | os.PathLike, dest: str | os.PathLike) -> tuple[Path, Path]:
+    """``(out, dest)`` resolved, or one HandposeError if ``dest`` is ``out`` or inside it."""
+    out, dest = Path(out).resolve(), Path(dest).resolve()
+    if dest == out or out in dest.parents:
+        raise HandposeError(
+            f"--archive '{dest}' must lie outside the experiment folder '{out}' (--out)."
+        )
+    if dest.exists() and not dest.is_dir():
+        raise HandposeError(f"--archive '{dest}' exists and is not a folder.")
+    return out, dest
+
+
+def archive_records(out: str | os.PathLike, dest: str | os.PathLike,
+                    names: Sequence[str] = RECORDS) -> int:  # fmt: skip
+    """Copy an experiment folder's records (the files named ``names``: by default
+    ``experiment.json`` and every run's ``result.json``; no checkpoint, log or data) to
+    ``dest`` under the same relative paths, each written atomically. Returns how many.
+
+    The records are a few kB per run, small enough to keep in a repository, so the results
+    outlive the folder: ``--report-only --out DEST`` reports from them, and copying ``dest``
+    back as an experiment folder continues the experiment (a restored run whose checkpoint a
+    pending run needs is trained again; see the runners). Files already in ``dest`` that the
+    folder no longer has are kept.
+    """
+    out, dest = check_archive(out, dest)
+    n = 0
+    for path in sorted(p for name in names for p in out.rglob(name)):
+        rel = path.relative_to(out)
+        if rel.parts[0] == "data":  # synthesised data inside the folder is not a record
+            continue
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(target, path.read_text(encoding="utf-8"))
+        n += 1
+    return n
+
+
 # ------------------------------------------------------------------------------ scheduling
 def make_log(progress: bool) -> Log:
     """A thread-safe ``[HH:MM:SS] message`` printer (through tqdm when a bar is shown)."""

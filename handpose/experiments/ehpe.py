@@ -25,7 +25,13 @@ Layout (the key of a run is its folder)::
     OUT/<run>/log.txt, OUT/<run>/result.json             child output; result (written last)
 
 **Resumable**: a run with a ``result.json`` is skipped; an interrupted one resumes its
-harness stage (``resume=True``). **Mergeable**: every ``result.json`` carries its preset,
+harness stage (``resume=True``). **Archivable** (``archive``, ``--archive DIR``): after
+every finished run the records (``experiment.json`` and each ``result.json``, a few kB per
+run, no checkpoints) are copied to DIR, e.g. into the repository, so the results outlive the
+folder; ``--report-only --out DIR`` reports from them, and a copy of DIR as the experiment
+folder continues the experiment: a finished run whose checkpoint an unfinished run loads (a
+TW run whose PG run has not finished, the mesh regressor) trains again
+(:func:`restored_without_artefact`). **Mergeable**: every ``result.json`` carries its preset,
 backbone, variant, seed and hardware, and :func:`write_report` reads any number of experiment
 folders (``--merge``), so results made elsewhere (e.g. a GPU run of a Table 1 row set at the
 ``paper-freihand`` preset) appear beside the CPU ones, labelled by preset and hardware.
@@ -643,7 +649,7 @@ def run_one(out: str | os.PathLike, key: str) -> dict:
         if spec.kind == "pg":
             requires = {"tw": out / spec.tw_key / "tw" / "checkpoints" / "last.ckpt"}
     ckpt = run_dir / stage / "checkpoints" / "last.ckpt"
-    if trained.exists():
+    if _trained(out, spec):  # (an archived run restored has no checkpoint: it trains again)
         timing = json.loads(trained.read_text())
     else:
         resumed = ckpt.exists()
@@ -811,6 +817,40 @@ def describe_data(path: Path, command: str | None) -> dict:
     }
 
 
+def artefact(out: Path, spec: RunSpec) -> Path | None:
+    """The file of a run that later runs load: a TW run's checkpoint, the mesh regressor."""
+    if spec.kind == "mesh":
+        return out / spec.key / "regressor.safetensors"
+    if spec.kind == "tw":
+        return out / spec.key / "tw" / "checkpoints" / "last.ckpt"
+    return None
+
+
+def _trained(out: Path, spec: RunSpec) -> bool:
+    """Whether :func:`run_one` would skip the run's training (only evaluate it)."""
+    stage = "main" if spec.kind == "baseline" else spec.kind
+    run = out / spec.key
+    return (run / "trained.json").exists() and (run / stage / "checkpoints" / "last.ckpt").exists()
+
+
+def restored_without_artefact(out: Path, specs: Sequence[RunSpec], done: set) -> set[str]:
+    """The finished runs (``result.json``) that must run again because their artefact is
+    missing (a folder restored from :func:`~handpose.experiments.common.archive_records`)
+    while a planned run that loads it has not finished: a PG run still to train needs its TW
+    checkpoint, every model still to evaluate the mesh regressor."""
+    again = set()
+    for s in specs:
+        path = artefact(out, s)
+        if s.key not in done or path is None or path.exists():
+            continue
+        users = [p for p in specs if p.key not in done
+                 and ((p.kind == "pg" and p.tw_key == s.key and not _trained(out, p))
+                      or (s.kind == "mesh" and p.complete and p.kind != "mesh"))]  # fmt: skip
+        if users:
+            again.add(s.key)
+    return again
+
+
 def _ready(spec: RunSpec, done: set, failed: dict, planned: set) -> bool | None:
     """True = can start, False = wait, None = a run it needs failed."""
     needs = []
@@ -844,6 +884,7 @@ def run_experiment(
     merge: Sequence[str | os.PathLike] = (),
     notes: str | os.PathLike | None = None,
     progress: bool = True,
+    archive: str | os.PathLike | None = None,
 ) -> dict:
     """Run (or continue) the chosen tables and write the report (module docstring).
 
@@ -864,6 +905,11 @@ def run_experiment(
         only: keep only the planned runs with these names (:func:`select_runs`).
         doc: the markdown report (None: none); ``merge`` other experiment folders whose
             results the report includes; ``notes`` a markdown file included verbatim.
+        archive: a folder outside ``out`` that gets the records (``experiment.json``, each
+            run's ``result.json``) after every finished run
+            (:func:`~handpose.experiments.common.archive_records`), e.g. in a repository;
+            ``--report-only --out ARCHIVE`` reports from it, and a copy of it as ``out``
+            continues the experiment.
     Returns:
         :func:`summarize` of every finished run.
     """
@@ -889,6 +935,8 @@ def run_experiment(
         from handpose.utils.validate import shard_folder
 
         shard_folder(twohand_heldout, "--twohand-heldout folder", ("twohand",))
+    if archive is not None:
+        common.check_archive(out, archive)
     out.mkdir(parents=True, exist_ok=True)
     common.lock_folder(out)  # one experiment per folder at a time
     synth = synth or SynthSize()
@@ -954,6 +1002,7 @@ def run_experiment(
         )
 
     done = {s.key for s in all_runs if finished_before(s)}  # all_runs includes specs
+    done -= restored_without_artefact(out, specs, done)
     pending = [s for s in specs if s.key not in done]
     started = time.time()
     log(f"{len(specs)} runs, {len(specs) - len(pending)} already done, {len(pending)} to go")
@@ -972,6 +1021,8 @@ def run_experiment(
         )
         if doc is not None:
             write_report([out, *merge], doc, notes)
+        if archive is not None:
+            common.archive_records(out, archive)
 
     try:
         failed = common.schedule_runs(
@@ -987,6 +1038,8 @@ def run_experiment(
         common.end_session(meta_path, meta, session, started, runs_done=len(done))
         if doc is not None:
             write_report([out, *merge], doc, notes)
+        if archive is not None:
+            common.archive_records(out, archive)
         common.release_folder(out)
     summary = summarize(collect_results([out, *merge]))
     common.raise_failed(failed)

@@ -673,6 +673,10 @@ CASES = [
     case("exp-ehpe-notes-missing", f"{XE} --notes {{ws}}/n.md", "n.md"),
     case("exp-ehpe-merge-missing", f"{XE} --merge {{ws}}/none", "none"),
     case("exp-ehpe-report-only-no-runs", f"{XE} --report-only", "exp", folder("exp")),
+    case("exp-ehpe-archive-inside-out", f"{XE} --archive {{ws}}/exp/rec", ("exp/rec", "outside")),
+    case(
+        "exp-ehpe-archive-file", f"{XE} --archive {{ws}}/f", ("f", "not a folder"), text("f", "x")
+    ),
     case("exp-dir-seeds-empty", f"{XD} --seeds", "--seeds"),
     case("exp-dir-jobs-0", f"{XD} --jobs 0", "--jobs"),
     case("exp-dir-runs-unknown", f"{XD} --runs bogus", "bogus"),

@@ -274,6 +274,11 @@ def test_twohand_heldout_evaluates_finished_table_2_models_again(tmp_path, monke
         (out / s.key).mkdir(parents=True)
         res = {"spec": {**s.__dict__}, "preset": "tiny", "metrics": {}}
         (out / s.key / "result.json").write_text(json.dumps(res))
+        (out / s.key / "trained.json").write_text("{}")
+        for path in (E.artefact(out, s), out / s.key / s.kind / "checkpoints" / "last.ckpt"):
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(b"weights")
     ran = []
 
     def execute(o, spec):
@@ -298,3 +303,65 @@ def test_twohand_heldout_evaluates_finished_table_2_models_again(tmp_path, monke
     assert ran == [specs[2].key]  # scored now
     with pytest.raises(HandposeError, match="holds single data"):
         E.run_experiment(**kw, twohand_heldout=single)
+
+
+def _fake_execute(ran):
+    """An ``_execute`` that records the run and writes its result and artefact."""
+    import handpose.experiments.ehpe as E
+
+    def execute(o, spec):
+        ran.append(spec.key)
+        res = {"spec": {**spec.__dict__}, "preset": "tiny", "metrics": {"pa_mpjpe": 1.0}}
+        (o / spec.key).mkdir(parents=True, exist_ok=True)
+        path = E.artefact(o, spec)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"weights")
+        (o / spec.key / "result.json").write_text(json.dumps(res))
+        return res
+
+    return execute
+
+
+def test_an_archived_experiment_reports_and_continues_where_it_stopped(tmp_path, monkeypatch):
+    """--archive keeps only the records; a copy of the archive as the experiment folder skips
+    the finished runs, and trains again a finished run whose artefact an unfinished run
+    loads (the TW checkpoint, the mesh regressor), before that run."""
+    import shutil
+
+    from training.imagedata import write_tiny_shards
+
+    import handpose.experiments.ehpe as E
+
+    single = write_tiny_shards(tmp_path / "single", train=2, val=1, test=1)
+    ran = []
+    monkeypatch.setattr(E, "_execute", _fake_execute(ran))
+    out, archive = tmp_path / "exp", tmp_path / "repo" / "ehpe"
+    kw = dict(preset="tiny", tables=["4"], seeds=[0], backbones=["mobilenetv3_small_050"],
+              jobs=1, data=single, only=["pg_WT_full"], doc=None, progress=False)  # fmt: skip
+    E.run_experiment(out=out, archive=archive, **kw)
+    mesh, tw, pg = (s.key for s in select_runs(plan_runs(["4"], [0], ["x"]), ["pg_WT_full"]))
+    keys = [k.replace("/x/", "/mobilenetv3_small_050/") for k in (mesh, tw, pg)]
+    assert ran == keys
+    files = sorted(str(p.relative_to(archive)) for p in archive.rglob("*") if p.is_file())
+    assert files == sorted(["experiment.json", *(f"{k}/result.json" for k in keys)])
+    # --report-only --out ARCHIVE reads the runs (the mesh regressor is not one)
+    assert sorted(r["spec"]["kind"] for r in collect_results([archive])) == ["pg", "tw"]
+
+    ran.clear()  # every run finished: the restored copy has nothing to do
+    shutil.copytree(archive, tmp_path / "restored")
+    E.run_experiment(out=tmp_path / "restored", **kw)
+    assert ran == []
+
+    ran.clear()  # the PG run unfinished: the mesh regressor and the TW run again first
+    shutil.copytree(archive, tmp_path / "partial")
+    (tmp_path / "partial" / keys[2] / "result.json").unlink()
+    E.run_experiment(out=tmp_path / "partial", **kw)
+    assert ran == keys
+
+    ran.clear()  # in the original folder the artefacts exist: only the PG run again
+    (out / keys[2] / "result.json").unlink()
+    E.run_experiment(out=out, **kw)
+    assert ran == [keys[2]]
+    with pytest.raises(HandposeError, match="must lie outside"):
+        E.run_experiment(out=out, archive=out / "records", **kw)
