@@ -1260,8 +1260,11 @@ def qualitative_grid(results: list[dict], data: str, path: Path, count: int = 8)
     if ehpe is None:
         return None
     ckpt = Path(ehpe["folder"]) / ehpe["key"] / "pg" / "checkpoints" / "last.ckpt"
-    _, meta = harness.load_model(ckpt)
-    cfg = harness.method_config_from_dict("ehpe", meta["config"])
+    if ckpt.exists():
+        _, meta = harness.load_model(ckpt)
+        cfg = harness.method_config_from_dict("ehpe", meta["config"])
+    else:  # an archived run (records only): the run's config from its preset and overrides
+        cfg = ehpe_config(RunSpec(**ehpe["spec"]), ehpe["preset"], ehpe.get("sets", []))
     ds = open_split(data, "test", cfg.data)
     images, sets = [], []
     for k, i in enumerate(ehpe["examples"]["index"][:count]):

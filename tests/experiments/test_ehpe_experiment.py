@@ -365,3 +365,25 @@ def test_an_archived_experiment_reports_and_continues_where_it_stopped(tmp_path,
     assert ran == [keys[2]]
     with pytest.raises(HandposeError, match="must lie outside"):
         E.run_experiment(out=out, archive=out / "records", **kw)
+
+
+def test_the_report_of_an_archive_draws_the_grid_without_checkpoints(tmp_path):
+    """--report-only on archived records: the qualitative grid takes the crop settings from
+    the run's preset and overrides when its checkpoint is not there."""
+    from training.imagedata import write_tiny_shards
+
+    single = write_tiny_shards(tmp_path / "single", train=2, val=1, test=3)
+    out = tmp_path / "records"
+    spec = RunSpec("pg", 0, "mobilenetv3_small_050", "W+T", "full")
+    _fake(out, spec, 10.0)
+    path = out / spec.key / "result.json"
+    res = json.loads(path.read_text())
+    res.update(preset="tiny", sets=["loss.lambda_ed=1.0"],
+               examples={"index": [0, 2], "uv": [[[8.0, 8.0]] * 21, [[9.0, 9.0]] * 21]})  # fmt: skip
+    path.write_text(json.dumps(res))
+    meta = {"preset": "tiny", "runs": [spec.__dict__], "commands": ["x"],
+            "data": {"single": {"path": str(single)}}}  # fmt: skip
+    (out / "experiment.json").write_text(json.dumps(meta))
+    text = write_report([out], tmp_path / "doc.md")
+    assert "![qualitative](doc_grid.png)" in text
+    assert (tmp_path / "doc_grid.png").stat().st_size > 0
