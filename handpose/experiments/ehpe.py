@@ -640,15 +640,15 @@ def run_one(out: str | os.PathLike, key: str) -> dict:
     if spec.kind == "mesh":
         return _run_mesh(spec, data, run_dir)
     trained = run_dir / "trained.json"
+    stage = _stage(spec)
     if spec.kind == "baseline":
-        cfg, method, stage, requires = baseline_config(spec, preset, sets), "baseline", "main", {}
+        cfg, method, requires = baseline_config(spec, preset, sets), "baseline", {}
     else:
         cfg, method = ehpe_config(spec, preset, sets), "ehpe"
-        stage = spec.kind
         requires = {}
         if spec.kind == "pg":
-            requires = {"tw": out / spec.tw_key / "tw" / "checkpoints" / "last.ckpt"}
-    ckpt = run_dir / stage / "checkpoints" / "last.ckpt"
+            requires = {"tw": _checkpoint(out, spec.tw_key, "tw")}
+    ckpt = _checkpoint(out, spec.key, stage)
     if _trained(out, spec):  # (an archived run restored has no checkpoint: it trains again)
         timing = json.loads(trained.read_text())
     else:
@@ -822,15 +822,24 @@ def artefact(out: Path, spec: RunSpec) -> Path | None:
     if spec.kind == "mesh":
         return out / spec.key / "regressor.safetensors"
     if spec.kind == "tw":
-        return out / spec.key / "tw" / "checkpoints" / "last.ckpt"
+        return _checkpoint(out, spec.key, "tw")
     return None
+
+
+def _checkpoint(out: Path, key: str, stage: str) -> Path:
+    """Where the harness leaves run ``key``'s last checkpoint of ``stage``."""
+    return Path(out) / key / stage / "checkpoints" / "last.ckpt"
+
+
+def _stage(spec: RunSpec) -> str:
+    """The harness stage a (non-mesh) run trains: the baseline's ``main``, else its kind."""
+    return "main" if spec.kind == "baseline" else spec.kind
 
 
 def _trained(out: Path, spec: RunSpec) -> bool:
     """Whether :func:`run_one` would skip the run's training (only evaluate it)."""
-    stage = "main" if spec.kind == "baseline" else spec.kind
-    run = out / spec.key
-    return (run / "trained.json").exists() and (run / stage / "checkpoints" / "last.ckpt").exists()
+    ckpt = _checkpoint(out, spec.key, _stage(spec))
+    return (out / spec.key / "trained.json").exists() and ckpt.exists()
 
 
 def restored_without_artefact(out: Path, specs: Sequence[RunSpec], done: set) -> set[str]:
@@ -1259,7 +1268,7 @@ def qualitative_grid(results: list[dict], data: str, path: Path, count: int = 8)
     ehpe, base = pick(f"pg_{_folder(MAIN)}_full"), pick("baseline")
     if ehpe is None:
         return None
-    ckpt = Path(ehpe["folder"]) / ehpe["key"] / "pg" / "checkpoints" / "last.ckpt"
+    ckpt = _checkpoint(ehpe["folder"], ehpe["key"], "pg")
     if ckpt.exists():
         _, meta = harness.load_model(ckpt)
         cfg = harness.method_config_from_dict("ehpe", meta["config"])
