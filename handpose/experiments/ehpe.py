@@ -1200,9 +1200,13 @@ def _presets(summary) -> list[str]:
     return sorted({k[0] for k in summary}, key=lambda p: (p != "cpu-small", p))
 
 
-def plot_tables(summary, preset: str, backbone: str, path: Path) -> Path | None:
-    """One panel per ablation table: our PA-MPJPE relative to full EHPE (bars, mean ± std over
-    seeds) beside the paper's (dots), so that orderings can be compared across scales."""
+def plot_tables(
+    summary, preset: str, backbone: str, path: Path, tables: Sequence[str] = ("3", "4", "5", "6")
+) -> Path | None:
+    """One panel per ablation table in ``tables`` (of 3–6; an experiment that plans Table 4 only
+    draws Table 4's panel): our PA-MPJPE relative to full EHPE (bars, mean ± std over seeds)
+    beside the paper's (dots), so that orderings can be compared across scales. None when no
+    full EHPE result or no panel is left."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -1214,16 +1218,24 @@ def plot_tables(summary, preset: str, backbone: str, path: Path) -> Path | None:
     if full is None:
         return None
     panels = [
-        ("Table 3", [("TW only", "tw_all", PAPER["3"]["all"]), ("PG only", "tw_none",
+        ("3", [("TW only", "tw_all", PAPER["3"]["all"]), ("PG only", "tw_none",
                      PAPER["3"]["none"]), ("EHPE", "pg_WT_full", PAPER["3"]["full"])]),
-        ("Table 4", [(a, f"pg_{_folder(a)}_full", PAPER["4"][a]) for a in ALLOCATIONS]),
-        ("Table 5", [(f"SPI {T5_MARKS[v][0]} FEM {T5_MARKS[v][1]}", f"pg_WT_{v}",
+        ("4", [(a, f"pg_{_folder(a)}_full", PAPER["4"][a]) for a in ALLOCATIONS]),
+        ("5", [(f"SPI {T5_MARKS[v][0]} FEM {T5_MARKS[v][1]}", f"pg_WT_{v}",
                       PAPER["5"][v]) for v in ROWS_T5]),
-        ("Table 6", [(f"{T6_MARKS[v][0]} {T6_MARKS[v][1]}L", f"pg_WT_{v}", PAPER["6"][v])
+        ("6", [(f"{T6_MARKS[v][0]} {T6_MARKS[v][1]}L", f"pg_WT_{v}", PAPER["6"][v])
                      for v in ROWS_T6]),
     ]  # fmt: skip
+    panels = [(f"Table {t}", rows) for t, rows in panels if t in tables]
+    if not panels:
+        return None
     base = full["pa_mpjpe"][0]
-    fig, axes = plt.subplots(1, 4, figsize=(16, 4.2), gridspec_kw={"width_ratios": [3, 8, 4, 4]})
+    ratios = [max(len(rows), 3) for _, rows in panels]
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(1 + 0.8 * sum(ratios), 4.2), squeeze=False,
+        gridspec_kw={"width_ratios": ratios},
+    )  # fmt: skip
+    axes = axes[0]
     for ax, (title, rows) in zip(axes, panels):
         x = list(range(len(rows)))
         ours, err, paper = [], [], []
@@ -1322,7 +1334,7 @@ def planned_tables(runs: Sequence[RunSpec], main_backbone: str) -> set[str]:
 
 def _keep_sections(lines: list[str], shown: set[str]) -> list[str]:
     """``lines`` without the "## Table N" / "## Figure 1" sections of tables not in ``shown``
-    (the Tables 3–6 figure, which sits in Table 6's section, is kept)."""
+    (the figure of Tables 3–6, which sits in Table 6's section, is kept)."""
     out, keep = [], True
     for line in lines:
         if line.startswith("## "):
@@ -1333,7 +1345,7 @@ def _keep_sections(lines: list[str], shown: set[str]) -> list[str]:
             keep = t is None or t in shown
         if keep:
             out.append(line)
-        elif line.startswith("![Tables 3-6"):
+        elif line.startswith("![Table") and "relative to full EHPE" in line:
             out += [line, ""]
     return out
 
@@ -1528,9 +1540,11 @@ def write_report(
         L += _row_table(summary, preset, main_bb, extra, f"pg_{_folder(MAIN)}_full", {},
                         {v: PG_VARIANTS[v][0] for v in INVESTIGATE})  # fmt: skip
     L += _oracle_section(summary, preset, main_bb)
-    pic = plot_tables(summary, preset, main_bb, doc.with_name(f"{stem}_tables.png"))
+    drawn = [t for t in ("3", "4", "5", "6") if t in shown]
+    pic = plot_tables(summary, preset, main_bb, doc.with_name(f"{stem}_tables.png"), drawn)
     if pic:
-        L += ["", f"![Tables 3-6 relative to full EHPE]({pic.name})", ""]
+        what = f"Table {drawn[0]}" if len(drawn) == 1 else "Tables " + ", ".join(drawn)
+        L += ["", f"![{what} relative to full EHPE]({pic.name})", ""]
     # ---- Figure 1
     L += ["", "## Figure 1: error per joint group", ""]
     L += [

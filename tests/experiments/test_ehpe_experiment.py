@@ -17,6 +17,7 @@ from handpose.experiments.ehpe import (
     paired_delta,
     plan_runs,
     planned_tables,
+    plot_tables,
     select_runs,
     summarize,
     write_report,
@@ -206,7 +207,15 @@ def test_report_of_a_table_3_experiment_has_only_table_3(tmp_path):
     # 4 results of 8 model runs; the mesh regressor is not one of them
     assert "from 4 finished runs (8 planned in" in text
     assert "| TW only (all 21 joints by the TW-stage) | 7.1 | 7.3 | 9.00 ± 0.00 |" in text
-    assert "![Tables 3-6 relative to full EHPE](t3_tables.png)" in text
+    # the figure draws Table 3's panel alone, so it is narrower than the four-panel one
+    assert "![Table 3 relative to full EHPE](t3_tables.png)" in text
+    from PIL import Image
+
+    summary = summarize(collect_results([out]))
+    four = plot_tables(summary, "cpu-small", "m", tmp_path / "four.png")
+    assert plot_tables(summary, "cpu-small", "m", tmp_path / "none.png", ()) is None
+    with Image.open(tmp_path / "t3_tables.png") as one, Image.open(four) as all_four:
+        assert one.width < all_four.width / 2
 
 
 def _fake_twohand(out, seed, main, held):
