@@ -85,6 +85,8 @@ __all__ = [
 ]
 
 TABLES = ("1", "2", "3", "4", "5", "6", "fig1")
+# The ablation tables drawn as panels of one figure, relative to full EHPE (plot_tables).
+ABLATION_TABLES = ("3", "4", "5", "6")
 # Table 4's allocations in the paper's row order (handpose.models.ehpe.ALLOCATIONS).
 ALLOCATIONS = ("W+T+D", "W+T+D+P", "T+D", "T+D+P", "T", "W", "W+D+P+M", "W+T")
 MAIN = "W+T"
@@ -1201,7 +1203,7 @@ def _presets(summary) -> list[str]:
 
 
 def plot_tables(
-    summary, preset: str, backbone: str, path: Path, tables: Sequence[str] = ("3", "4", "5", "6")
+    summary, preset: str, backbone: str, path: Path, tables: Sequence[str] = ABLATION_TABLES
 ) -> Path | None:
     """One panel per ablation table in ``tables`` (of 3–6; an experiment that plans Table 4 only
     draws Table 4's panel): our PA-MPJPE relative to full EHPE (bars, mean ± std over seeds)
@@ -1540,7 +1542,7 @@ def write_report(
         L += _row_table(summary, preset, main_bb, extra, f"pg_{_folder(MAIN)}_full", {},
                         {v: PG_VARIANTS[v][0] for v in INVESTIGATE})  # fmt: skip
     L += _oracle_section(summary, preset, main_bb)
-    drawn = [t for t in ("3", "4", "5", "6") if t in shown]
+    drawn = [t for t in ABLATION_TABLES if t in shown]
     pic = plot_tables(summary, preset, main_bb, doc.with_name(f"{stem}_tables.png"), drawn)
     if pic:
         what = f"Table {drawn[0]}" if len(drawn) == 1 else "Tables " + ", ".join(drawn)
